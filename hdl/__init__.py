@@ -1,0 +1,5 @@
+"""Amaranth descriptions of the digital periphery of a gain-cell attention head.
+
+Import the blocks from their modules (``hdl.pwm_bank`` …); this package itself stays light so
+that ``hdl.config`` can be imported without Amaranth.
+"""

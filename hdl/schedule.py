@@ -1,0 +1,116 @@
+"""The reference token schedule of one head, derived from the configuration.
+
+Pure arithmetic, no Amaranth: the head controller (RTL), the write sequencer, the golden model
+(time of each write and read, for leakage) and the energy/latency model all read the phase
+offsets from here, so the schedule is written down once.
+
+Offsets are in clock cycles from the cycle a token starts (cycle 0 = the first cycle of the K
+column discharge, the cycle after the controller accepted the token).  Each phase is a half-open
+interval ``[start, end)``.  At defaults (1 ns clock)::
+
+    K discharge     [ 0,  1)   column of the write pointer, K array
+    K write         [ 1,  3)   dac_k codes + we_k
+    QK read         [ 3, 18)   PWM frame of q_t on the K array; ReLU C2P integrates
+    V discharge     [ 3,  4)   V array column, while the K array is read
+    V write         [ 4,  6)   dac_v codes + we_v
+    A fire / V read [18, 33)   ReLU C2P fires A pulses into the V array; signed C2P integrates
+    ReLU C2P reset  [33, 34)
+    count           [33, 48)   signed C2P fires, counters count high cycles (≤ count_max)
+    signed C2P reset[48, 49)
+    counts final     48        the counters hold ±count from here until the next clear
+
+The resources are the K array (write + QK read), the ReLU C2P (QK read → A fire → reset),
+the V array (write + A fire), the signed C2P (A fire → count → reset) and the counters.  The next
+token may start once none of its phases overlaps a phase of the previous token on the same
+resource; :attr:`Schedule.initiation_interval` is that smallest distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import HeadConfig
+
+__all__ = ["Schedule"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Phase offsets (cycles) of one token step, derived from a :class:`HeadConfig`."""
+
+    cfg: HeadConfig
+
+    # -- phases ---------------------------------------------------------------------------------
+    @property
+    def k_discharge(self) -> tuple[int, int]:
+        return (0, self.cfg.timing.discharge_cycles)
+
+    @property
+    def k_write(self) -> tuple[int, int]:
+        s = self.k_discharge[1]
+        return (s, s + self.cfg.timing.dac_write_cycles)
+
+    @property
+    def qk_read(self) -> tuple[int, int]:
+        """PWM frame of the query: T_max = q_max cycles; ReLU C2P integrates meanwhile."""
+        s = self.k_write[1]
+        return (s, s + self.cfg.array.q_max)
+
+    @property
+    def v_discharge(self) -> tuple[int, int]:
+        """The V column is discharged and written while the K array is read."""
+        s = self.qk_read[0]
+        return (s, s + self.cfg.timing.discharge_cycles)
+
+    @property
+    def v_write(self) -> tuple[int, int]:
+        s = self.v_discharge[1]
+        return (s, s + self.cfg.timing.dac_write_cycles)
+
+    @property
+    def a_fire(self) -> tuple[int, int]:
+        """ReLU C2P fires A (≤ T_max) into the V array; needs the QK read and V write done."""
+        s = max(self.qk_read[1], self.v_write[1])
+        return (s, s + self.cfg.array.q_max)
+
+    @property
+    def c2p1_reset(self) -> tuple[int, int]:
+        s = self.a_fire[1]
+        return (s, s + self.cfg.timing.c2p_reset_cycles)
+
+    @property
+    def count(self) -> tuple[int, int]:
+        """Signed C2P fires (≤ count_max cycles); the counters count its high cycles."""
+        s = self.a_fire[1]
+        return (s, s + self.cfg.array.count_max)
+
+    @property
+    def c2p2_reset(self) -> tuple[int, int]:
+        s = self.count[1]
+        return (s, s + self.cfg.timing.c2p_reset_cycles)
+
+    @property
+    def counts_final(self) -> int:
+        """First cycle at which the counter outputs hold the token's final ±count."""
+        return self.count[1]
+
+    # -- resource occupancy and the initiation interval ---------------------------------------
+    def resources(self) -> dict[str, tuple[int, int]]:
+        """Busy interval of each shared resource within one token step."""
+        return {
+            "k_array": (self.k_discharge[0], self.qk_read[1]),
+            "relu_c2p": (self.qk_read[0], self.c2p1_reset[1]),
+            "v_array": (self.v_discharge[0], self.a_fire[1]),
+            "signed_c2p": (self.a_fire[0], self.c2p2_reset[1]),
+            "counters": (self.count[0], self.counts_final + 1),
+        }
+
+    @property
+    def initiation_interval(self) -> int:
+        """Smallest start-to-start distance of two tokens with no resource used twice at once."""
+        return max(end - start for start, end in self.resources().values())
+
+    @property
+    def step_cycles(self) -> int:
+        """Cycles from token start until every phase of the token has ended."""
+        return max(end for _, end in self.resources().values())
