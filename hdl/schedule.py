@@ -114,3 +114,27 @@ class Schedule:
     def step_cycles(self) -> int:
         """Cycles from token start until every phase of the token has ended."""
         return max(end for _, end in self.resources().values())
+
+    # -- digital tail, head latency, and the real-time token step ------------------------------
+    @property
+    def adder_levels(self) -> int:
+        """Adder levels of one tree over n_tiles inputs: ceil(log2(n_tiles))."""
+        return (self.cfg.array.n_tiles - 1).bit_length()
+
+    @property
+    def adder_latency(self) -> int:
+        """Registers in an adder tree: one after every k-th level (k = adder_pipeline_every)."""
+        k = self.cfg.timing.adder_pipeline_every
+        return self.adder_levels // k if k else 0
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the cycle a token is accepted to the cycle its output is valid:
+        1 (accept → start) + counts_final + adder_latency + 1 (output register)."""
+        return 1 + self.counts_final + self.adder_latency + 1
+
+    @property
+    def token_step_s(self) -> float:
+        """Real time between two tokens of one head in an L-layer model generating one token at
+        a time: every layer's attention takes one latency (P eq. 7: Δt = L × latency)."""
+        return self.cfg.timing.layers * self.latency * self.cfg.timing.t_clk_s
