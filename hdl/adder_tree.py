@@ -1,0 +1,121 @@
+"""Adder-tree bank: sums the per-tile signed counts of each head dimension.
+
+The head output of dimension e is the integer sum over the n_tiles sub-tiles of their signed
+counts (DESIGN.md §5; P §2.3: one 16-input adder tree per output dimension).  One balanced
+binary tree per dimension; pipelining is a configuration parameter
+(``cfg.timing.adder_pipeline_every``).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import HeadConfig
+from .schedule import Schedule
+
+__all__ = ["AdderTreeBank"]
+
+
+class AdderTreeBank(wiring.Component):
+    """d balanced binary adder trees over n_tiles signed counts each.
+
+    Parameters
+    ----------
+    cfg : HeadConfig
+        ``cfg.array.n_tiles`` inputs per tree, ``cfg.array.head_dim`` trees,
+        ``cfg.array.count_width``-bit signed inputs, ``cfg.array.sum_width``-bit signed outputs,
+        ``cfg.timing.adder_pipeline_every`` = k.
+
+    Ports
+    -----
+    i_counts : In(ArrayLayout(signed(count_width), n_tiles × d))
+        Flat index ``tile * d + dim``, the layout of :class:`hdl.counter_bank.CounterBank`.
+    i_valid : In(1)
+        Qualifies ``i_counts``; delayed alongside the data.
+    o_sums : Out(ArrayLayout(signed(sum_width), d))
+        ``o_sums[e] = Σ_tile i_counts[tile * d + e]``, exact: every tree node is as wide as the
+        extreme sum of the leaves below it needs (±m·count_max for m leaves), the root is
+        ``sum_width`` bits.
+    o_valid : Out(1)
+        ``i_valid`` delayed by ``latency``.
+
+    Structure: ``levels = ceil(log2(n_tiles))`` adder levels; each level adds neighbours
+    pairwise and passes an odd last element through, so any n_tiles ≥ 1 works (n_tiles = 1:
+    no adders, the count is sign-extended).
+
+    Timing
+    ------
+    latency = ``Schedule(cfg).adder_latency`` = levels // k for k > 0 (a register after every
+    k-th level, none after the last level unless it is a multiple of k), 0 for k = 0
+    (combinational).  Throughput: one vector per cycle.
+    """
+
+    def __init__(self, cfg: HeadConfig):
+        self._cfg = cfg
+        a = cfg.array
+        super().__init__({
+            "i_counts": In(data.ArrayLayout(signed(a.count_width), a.n_tiles * a.head_dim)),
+            "i_valid": In(1),
+            "o_sums": Out(data.ArrayLayout(signed(a.sum_width), a.head_dim)),
+            "o_valid": Out(1),
+        })
+
+    @property
+    def cfg(self) -> HeadConfig:
+        return self._cfg
+
+    @property
+    def levels(self) -> int:
+        """Adder levels per tree: ceil(log2(n_tiles))."""
+        return Schedule(self._cfg).adder_levels
+
+    @property
+    def latency(self) -> int:
+        """Register stages from ``i_counts`` to ``o_sums``: ``Schedule(cfg).adder_latency``."""
+        return Schedule(self._cfg).adder_latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self._cfg.array
+        d, n = a.head_dim, a.n_tiles
+        k = self._cfg.timing.adder_pipeline_every
+
+        def width(leaves: int) -> int:
+            # Signed width holding ±leaves·count_max.
+            return (leaves * a.count_max).bit_length() + 1
+
+        # Per tree: list of (value, number of leaves below it).
+        nodes = [[(self.i_counts[t * d + e], 1) for t in range(n)] for e in range(d)]
+        valid = self.i_valid
+        stages = 0
+        for level in range(1, self.levels + 1):
+            register = k > 0 and level % k == 0
+            domain = m.d.sync if register else m.d.comb
+            for e in range(d):
+                nxt = []
+                for i in range(0, len(nodes[e]), 2):
+                    pair = nodes[e][i:i + 2]
+                    leaves = sum(c for _, c in pair)
+                    name = f"sum_l{level}_d{e}_n{i // 2}" + ("_r" if register else "")
+                    s = Signal(signed(width(leaves)), name=name)
+                    if len(pair) == 2:
+                        domain += s.eq(pair[0][0] + pair[1][0])
+                    else:
+                        domain += s.eq(pair[0][0])   # odd element passes through this level
+                    nxt.append((s, leaves))
+                nodes[e] = nxt
+            if register:
+                v = Signal(name=f"valid_l{level}_r")
+                m.d.sync += v.eq(valid)
+                valid = v
+                stages += 1
+        assert stages == self.latency, (stages, self.latency)
+
+        for e in range(d):
+            (root, leaves), = nodes[e]
+            assert leaves == n and width(n) == a.sum_width
+            m.d.comb += self.o_sums[e].eq(root)
+        m.d.comb += self.o_valid.eq(valid)
+        return m

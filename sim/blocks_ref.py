@@ -1,0 +1,167 @@
+"""Cycle-accurate numpy reference models of the digital channel blocks.
+
+One class per block of ``hdl/``: :class:`PwmBankRef` (``hdl.pwm_bank.PwmBank``),
+:class:`CounterBankRef` (``hdl.counter_bank.CounterBank``) and :class:`AdderTreeRef`
+(``hdl.adder_tree.AdderTreeBank``).  Each is written from the block's contract, per channel in
+plain numpy integers, independently of how the RTL is built (no bit planes, no tree).
+
+Usage, once per clock cycle::
+
+    out = ref.step(...inputs of this cycle...)
+
+``step`` returns the outputs the block shows in this cycle (after the inputs of this cycle have
+settled through any combinational path) and then advances the state by one clock edge.  Both
+test tiers (Amaranth simulator and cocotb) drive the RTL and the model with the same inputs and
+compare every cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hdl.config import HeadConfig
+
+__all__ = [
+    "PwmBankRef",
+    "CounterBankRef",
+    "AdderTreeRef",
+    "PwmOut",
+    "AdderOut",
+    "pack_array",
+    "unpack_array",
+]
+
+
+def pack_array(values: np.ndarray, width: int) -> int:
+    """Pack integers (element 0 in the least significant bits, ``width`` bits each, two's
+    complement for negatives) into one int: the raw value of an ``ArrayLayout`` or a bit vector
+    (``width = 1``)."""
+    v = np.asarray(values, dtype=np.int64).ravel() & ((1 << width) - 1)
+    bits = ((v[:, None] >> np.arange(width)) & 1).astype(np.uint8).ravel()
+    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+
+
+def unpack_array(raw: int, width: int, n: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack_array`: ``n`` fields of ``width`` bits from ``raw``."""
+    nbytes = (n * width + 7) // 8
+    buf = np.frombuffer(int(raw).to_bytes(nbytes, "little"), dtype=np.uint8)
+    bits = np.unpackbits(buf, bitorder="little")[:n * width].reshape(n, width).astype(np.int64)
+    v = bits @ (1 << np.arange(width, dtype=np.int64))
+    if signed:
+        v = np.where(bits[:, -1] == 1, v - (1 << width), v)
+    return v
+
+
+@dataclass(frozen=True)
+class PwmOut:
+    """Outputs of the PWM bank in one cycle."""
+
+    wl: np.ndarray      # (d,) bool
+    busy: bool
+    last: bool
+    ready: bool
+
+
+class PwmBankRef:
+    """PWM bank: a start accepted in cycle t runs a frame in cycles t+1 … t+q_max; line i is
+    high in the first code_i cycles of the frame.  Ready when idle or in the last frame cycle.
+    """
+
+    latency = 1   # accept cycle → first frame cycle
+
+    def __init__(self, cfg: HeadConfig):
+        self.d = cfg.array.head_dim
+        self.q_max = cfg.array.q_max
+        self.codes = np.zeros(self.d, dtype=np.int64)
+        self.frame_cycle: int | None = None     # None = idle, else 0 … q_max − 1
+
+    def step(self, codes: np.ndarray, start: bool) -> PwmOut:
+        codes = np.asarray(codes, dtype=np.int64)
+        if codes.shape != (self.d,) or codes.min() < 0 or codes.max() > self.q_max:
+            raise ValueError(f"codes must be {self.d} integers in 0..{self.q_max}")
+        running = self.frame_cycle is not None
+        last = running and self.frame_cycle == self.q_max - 1
+        ready = (not running) or last
+        if running:
+            wl = self.frame_cycle < self.codes
+        else:
+            wl = np.zeros(self.d, dtype=bool)
+        out = PwmOut(wl=wl, busy=running, last=last, ready=ready)
+        # clock edge
+        if start and ready:
+            self.codes = codes.copy()
+            self.frame_cycle = 0
+        elif running and not last:
+            self.frame_cycle += 1
+        else:
+            self.frame_cycle = None
+        return out
+
+
+class CounterBankRef:
+    """Signed saturating pulse counters, N = n_tiles·d channels (flat index tile·d + dim).
+
+    Per channel and cycle, with p = pulse and enable: clear has priority and zeroes count, sign
+    and the pulse-start detector; otherwise a p cycle adds one to the count up to count_max, and
+    a p cycle whose previous cycle had no p (the pulse start) latches the sign input.  The output
+    (−count if sign else count) reflects the state before this cycle's edge, so a pulse cycle is
+    seen one cycle later.
+    """
+
+    latency = 1
+
+    def __init__(self, cfg: HeadConfig):
+        self.n = cfg.array.n_tiles * cfg.array.head_dim
+        self.count_max = cfg.array.count_max
+        self.count = np.zeros(self.n, dtype=np.int64)
+        self.sign = np.zeros(self.n, dtype=bool)
+        self.was_high = np.zeros(self.n, dtype=bool)
+
+    def output(self) -> np.ndarray:
+        return np.where(self.sign, -self.count, self.count)
+
+    def step(self, pulse: np.ndarray, sign: np.ndarray, enable: bool, clear: bool) -> np.ndarray:
+        pulse = np.asarray(pulse, dtype=bool)
+        sign = np.asarray(sign, dtype=bool)
+        out = self.output()
+        if clear:
+            self.count[:] = 0
+            self.sign[:] = False
+            self.was_high[:] = False
+            return out
+        high = pulse if enable else np.zeros(self.n, dtype=bool)
+        rising = high & ~self.was_high
+        self.sign = np.where(rising, sign, self.sign)
+        self.count = np.minimum(self.count + high, self.count_max)
+        self.was_high = high
+        return out
+
+
+@dataclass(frozen=True)
+class AdderOut:
+    """Outputs of the adder-tree bank in one cycle."""
+
+    sums: np.ndarray    # (d,) int64
+    valid: bool
+
+
+class AdderTreeRef:
+    """Per-dimension sum over tiles, delayed by ``latency`` cycles (a shift register)."""
+
+    def __init__(self, cfg: HeadConfig, latency: int):
+        self.d = cfg.array.head_dim
+        self.n_tiles = cfg.array.n_tiles
+        self.latency = latency
+        # Registers power up to zero, as the RTL's do.
+        self.pipe = [(np.zeros(self.d, dtype=np.int64), False) for _ in range(latency)]
+
+    def step(self, counts: np.ndarray, valid: bool) -> AdderOut:
+        counts = np.asarray(counts, dtype=np.int64).reshape(self.n_tiles, self.d)
+        now = (counts.sum(axis=0), bool(valid))
+        if self.latency == 0:
+            return AdderOut(*now)
+        out = self.pipe[0]
+        self.pipe = self.pipe[1:] + [now]
+        return AdderOut(*out)
