@@ -21,6 +21,7 @@ BLOCKS: dict[str, tuple[str, str]] = {
     "write_address": ("hdl.write_address", "WriteAddressController"),
     "address_decoder": ("hdl.address_decoder", "AddressDecoder"),
     "write_sequencer": ("hdl.write_sequencer", "WriteSequencer"),
+    "attention_head": ("hdl.head", "AttentionHead"),
 }
 
 
