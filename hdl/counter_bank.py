@@ -50,11 +50,12 @@ class CounterBank(wiring.Component):
 
     Behaviour per channel, per cycle with ``p = i_pulse & i_enable``:
 
-    * if ``i_clear``: count ← 0, sign ← 0, the pulse-start detector is re-armed;
-    * else if ``p``: count ← min(count + 1, count_max); if the previous cycle had no ``p``
-      (a pulse start, i.e. its first high cycle inside the window) sign ← ``i_sign``.
-      A later pulse within the same window re-latches the sign, like an edge-clocked D
-      flip-flop would.
+    * if ``i_clear``: count ← 0, sign ← 0, the sign flip-flop is re-armed;
+    * else if ``p``: count ← min(count + 1, count_max); if this is the first ``p`` cycle since
+      the last clear (the pulse start: its first high cycle inside the window) sign ←
+      ``i_sign``.  The sign then holds until the next clear: a sign input that changes during
+      the pulse, a gap in ``i_enable`` or a second pulse in the same window do not re-latch
+      it, so the count and its sign always belong to the same (first) pulse.
 
     Timing
     ------
@@ -97,7 +98,7 @@ class CounterBank(wiring.Component):
         # Bit planes: mag_r[j][ch] is bit j of channel ch's magnitude.
         mag_r = [Signal(n, name=f"mag{j}_r") for j in range(cb)]
         sign_r = Signal(n)
-        active_r = Signal(n)    # p in the previous cycle: detects the pulse start
+        seen_r = Signal(n)      # a p cycle since the last clear: the sign is latched
 
         # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
         active = Signal(n)
@@ -106,7 +107,7 @@ class CounterBank(wiring.Component):
         inc = Signal(n)
         m.d.comb += [
             active.eq(Mux(self.i_enable, self.i_pulse, 0)),
-            start.eq(active & ~active_r),
+            start.eq(active & ~seen_r),
         ]
         sat_expr = mag_r[0]
         for j in range(1, cb):
@@ -131,12 +132,12 @@ class CounterBank(wiring.Component):
 
         with m.If(self.i_clear):
             m.d.sync += [plane.eq(0) for plane in mag_r]
-            m.d.sync += [sign_r.eq(0), active_r.eq(0)]
+            m.d.sync += [sign_r.eq(0), seen_r.eq(0)]
         with m.Else():
             m.d.sync += [plane.eq(nxt) for plane, nxt in zip(mag_r, mag_next)]
             m.d.sync += [
                 sign_r.eq((sign_r & ~start) | (self.i_sign & start)),
-                active_r.eq(active),
+                seen_r.eq(seen_r | active),
             ]
 
         # Conditional two's-complement negation across the planes, magnitude zero-extended

@@ -103,9 +103,10 @@ class PwmBankRef:
 class CounterBankRef:
     """Signed saturating pulse counters, N = n_tiles·d channels (flat index tile·d + dim).
 
-    Per channel and cycle, with p = pulse and enable: clear has priority and zeroes count, sign
-    and the pulse-start detector; otherwise a p cycle adds one to the count up to count_max, and
-    a p cycle whose previous cycle had no p (the pulse start) latches the sign input.  The output
+    Per channel and cycle, with p = pulse and enable: clear has priority and zeroes count and
+    sign and re-arms the sign latch; otherwise a p cycle adds one to the count up to count_max,
+    and the first p cycle since the last clear (the pulse start) latches the sign input, which
+    then holds until the next clear.  The output
     (−count if sign else count) reflects the state before this cycle's edge, so a pulse cycle is
     seen one cycle later.
     """
@@ -117,7 +118,7 @@ class CounterBankRef:
         self.count_max = cfg.array.count_max
         self.count = np.zeros(self.n, dtype=np.int64)
         self.sign = np.zeros(self.n, dtype=bool)
-        self.was_high = np.zeros(self.n, dtype=bool)
+        self.latched = np.zeros(self.n, dtype=bool)   # sign taken since the last clear
 
     def output(self) -> np.ndarray:
         return np.where(self.sign, -self.count, self.count)
@@ -129,13 +130,13 @@ class CounterBankRef:
         if clear:
             self.count[:] = 0
             self.sign[:] = False
-            self.was_high[:] = False
+            self.latched[:] = False
             return out
         high = pulse if enable else np.zeros(self.n, dtype=bool)
-        rising = high & ~self.was_high
-        self.sign = np.where(rising, sign, self.sign)
+        first = high & ~self.latched
+        self.sign = np.where(first, sign, self.sign)
         self.count = np.minimum(self.count + high, self.count_max)
-        self.was_high = high
+        self.latched |= high
         return out
 
 
