@@ -31,6 +31,7 @@ __all__ = [
     "ArrayConfig",
     "TimingConfig",
     "AnalogConfig",
+    "TechConfig",
     "HeadConfig",
     "NON_IDEALITIES",
     "add_config_args",
@@ -297,6 +298,36 @@ class AnalogConfig:
         return dataclasses.replace(self, **{n: False for n in names})
 
 
+#: Names of the technology presets of the energy/area model (defined in sim/energy.py).
+TECH_PRESETS = ("n28", "nangate45", "sky130")
+#: Names of the analog energy presets (sim/energy.py); ``paper`` = model-spec §9.1.
+ANALOG_ENERGY_PRESETS = ("paper",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TechConfig:
+    """Selects the parameter presets of the energy / latency / area model (sim/energy.py).
+
+    The numbers themselves, each with its public source, live in the presets of sim/energy.py;
+    the config only names them, so that a report embeds which ones it used."""
+
+    preset: str = "n28"
+    """Digital technology preset: per-toggle and per-clocked-flip-flop energy and area per
+    transistor.  ``n28`` (28 nm-class, the paper's 1 GHz clock; scaled from ``nangate45``),
+    ``nangate45`` (Nangate/FreePDK45 open cell library) or ``sky130`` (SkyWater 130 nm)."""
+
+    analog_preset: str = "paper"
+    """Analog energy preset: ``paper`` reproduces P's 1120 / 700 / 330 pJ per token per head
+    at the default geometry and reference activity (model-spec §9.1)."""
+
+    def __post_init__(self) -> None:
+        _check_types(self, "tech.")
+        _check(self.preset in TECH_PRESETS, "tech.preset", self.preset,
+               f"one of {', '.join(TECH_PRESETS)}")
+        _check(self.analog_preset in ANALOG_ENERGY_PRESETS, "tech.analog_preset",
+               self.analog_preset, f"one of {', '.join(ANALOG_ENERGY_PRESETS)}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class HeadConfig:
     """One gain-cell attention head: geometry, timing and analog model."""
@@ -304,6 +335,7 @@ class HeadConfig:
     array: ArrayConfig = field(default_factory=ArrayConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     analog: AnalogConfig = field(default_factory=AnalogConfig)
+    tech: TechConfig = field(default_factory=TechConfig)
 
     def __post_init__(self) -> None:
         _check_types(self, "")
