@@ -1,0 +1,245 @@
+"""Gain-cell arrays: stored voltages, per-cell write times, Kirchhoff reads (model-spec §1, §4, §5).
+
+:class:`GainCellBank` holds the ``n_tiles`` sub-tiles (``rows × cols`` each, default 16 × 64 × 64)
+of one kind of array (K or V) of a head; :class:`GainCellArray` is one tile with the same
+methods minus the tile axis.  The golden token-by-token model uses the bank; a co-simulation
+bridge that calls the same methods with the same arguments gets bit-identical floats.
+
+Reads (charge in µA·T_max = Σ pulse fraction × cell current):
+
+* :meth:`GainCellBank.read_columns` — K-style: the query pulses ``x`` (rows,) drive the word
+  lines of every tile; per column ``S[c] = Σ_r x_r · I(r, c)``; masked columns give exactly 0.
+* :meth:`GainCellBank.read_rows` — V-style: the A pulses (one per column) drive the columns;
+  per row ``O[r] = Σ_c A_c · I(r, c)`` over the tile's columns.
+
+Cell current ``I(r, c) = f_line · (gain·g(D_c·y) + offset)``, ``y = V − v_mid``,
+``D_c = exp(−max(t_read − t_write[c], 0)/τ)`` (one write time per column), with ``gain``,
+``offset`` from :mod:`analog_models.variability` (switch ``variability``) and ``f_line`` from
+:mod:`analog_models.ir_drop` (switch ``ir_drop``).  Internally the polynomial is expanded as
+``Σ_i D^i·term_i`` with ``term_i = gain·C_i·y^i`` precomputed at write time, so a read is one
+matrix-vector product per tile; the float operations are:
+
+    read_columns: m = x @ P_col  (per tile, P_col[r, k, c] = term_k[r, c]·f_row[r]);
+                  S = Σ_k m[k, c]·D_c^(p_k)  (numpy sum over k);  S = S + C0·(x·f_row);
+                  S = where(mask, S, 0)
+    read_rows:    B[k, c] = A_c·D_c^(p_k);  O = B.ravel() @ P_row  (P_row[k, c, r] =
+                  term_k[r, c]·f_col[c]);  O = O + C0·(A·f_col)
+
+Without variability the power-0 term (C0, identical for every cell) is kept out of the
+matrices and added as the rank-one ``C0·…`` term shown (``const_uA``); with variability it is a
+per-cell matrix like the others and ``const_uA`` is 0.
+
+Initial state: every cell discharged (0 V), write time 0 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hdl.config import AnalogConfig, HeadConfig
+
+from .dac import DISCHARGE_V
+from .gain_cell import effective_poly, poly_terms, term_powers
+from .ir_drop import line_attenuation
+from .leakage import cell_age_s, decay_factor, decay_powers
+from .variability import KINDS, draw_mismatch, mismatch_rng
+
+__all__ = ["GainCellBank", "GainCellArray"]
+
+
+class GainCellBank:
+    """``n_tiles`` gain-cell arrays of one kind (K or V) of one head.
+
+    Parameters
+    ----------
+    n_tiles, rows, cols : geometry (``cfg.array.n_tiles``, ``head_dim``, ``tile_cols``).
+    analog : :class:`hdl.config.AnalogConfig` (constants and switches).
+    kind : "K" or "V": selects the mismatch seed stream (see :mod:`analog_models.variability`).
+    tile_ids : physical tile index of each tile (default ``range(n_tiles)``), for the seed.
+    rng : explicit generators, one per tile, overriding the seeded default (variability only).
+    """
+
+    def __init__(self, n_tiles: int, rows: int, cols: int, analog: AnalogConfig, *,
+                 kind: str = "K", tile_ids: Sequence[int] | None = None,
+                 rng: Sequence[np.random.Generator] | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"array kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        for name, v in (("n_tiles", n_tiles), ("rows", rows), ("cols", cols)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        self.n_tiles, self.rows, self.cols = int(n_tiles), int(rows), int(cols)
+        self.analog = getattr(analog, "analog", analog)
+        self.kind = kind
+        self.tile_ids = tuple(range(n_tiles)) if tile_ids is None else tuple(tile_ids)
+        if len(self.tile_ids) != n_tiles:
+            raise ValueError(f"tile_ids must have {n_tiles} entries, not {len(self.tile_ids)}")
+        a = self.analog
+        shape = (n_tiles, rows, cols)
+        self.volts = np.full(shape, DISCHARGE_V)
+        self.t_write = np.zeros((n_tiles, cols))
+        if a.variability:
+            if rng is None:
+                rng = [mismatch_rng(a.seed, kind, t) for t in self.tile_ids]
+            if len(rng) != n_tiles:
+                raise ValueError(f"rng must hold {n_tiles} generators, not {len(rng)}")
+            draws = [draw_mismatch(a, rows, cols, r) for r in rng]
+            self.gain = np.stack([d[0] for d in draws])
+            self.offset_uA = np.stack([d[1] for d in draws])
+        else:
+            self.gain = None
+            self.offset_uA = None
+        powers = term_powers(a, with_constant=a.variability)
+        # Without mismatch the C0 term is the same for every cell: keep it out of the matrices
+        # (a quarter less memory traffic per read) and add it as a rank-one term.
+        self.const_uA = 0.0
+        if not a.variability and powers[0] == 0:
+            self.const_uA = effective_poly(a)[0]
+            powers = powers[1:]
+        self.powers = powers
+        alpha = a.ir_drop_alpha if a.ir_drop else 0.0
+        self.f_row = line_attenuation(rows, alpha)   # column reads: position along the column
+        self.f_col = line_attenuation(cols, alpha)   # row reads: position along the row
+        n = len(self.powers)
+        # All cells at once, with the same element-wise operations as _update.
+        tiles = np.arange(n_tiles)[:, None]
+        cols_ = np.arange(cols)[None, :]
+        term = self.cell_terms(self.volts.transpose(0, 2, 1), tiles, cols_)  # (n, nt, c, r)
+        self._p_col = np.ascontiguousarray((term * self.f_row).transpose(1, 3, 0, 2))
+        self._p_row = np.ascontiguousarray(
+            (term * self.f_col[:, None]).transpose(1, 0, 2, 3))
+
+    @classmethod
+    def for_head(cls, cfg: HeadConfig, kind: str) -> "GainCellBank":
+        """The K or V bank of a head: ``n_tiles × head_dim × tile_cols``."""
+        ar = cfg.array
+        return cls(ar.n_tiles, ar.head_dim, ar.tile_cols, cfg.analog, kind=kind)
+
+    # -- per-cell terms ---------------------------------------------------------------------
+    def cell_terms(self, volts: np.ndarray, tile: np.ndarray | int, col: np.ndarray | int
+                   ) -> np.ndarray:
+        """``term_k`` (n_powers, …, rows) of cells holding ``volts`` (…, rows) at (tile, col).
+
+        Used by :meth:`write_column` and by the vectorised golden path (identical numbers).
+        """
+        volts = np.asarray(volts, dtype=np.float64)
+        y = volts - self.analog.v_mid_V
+        if self.gain is None:
+            return poly_terms(y, self.analog, self.powers)
+        gain = self.gain[tile, :, col]
+        off = self.offset_uA[tile, :, col]
+        return poly_terms(y, self.analog, self.powers, gain, off)
+
+    def _update(self, tile: int, col: int) -> None:
+        term = self.cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
+        self._p_col[tile, :, :, col] = (term * self.f_row).T
+        self._p_row[tile, :, col, :] = term * self.f_col[col]
+
+    # -- writes -----------------------------------------------------------------------------
+    def _check_cell(self, tile: int, col: int) -> None:
+        if not 0 <= tile < self.n_tiles:
+            raise ValueError(f"tile must be 0..{self.n_tiles - 1}, not {tile}")
+        if not 0 <= col < self.cols:
+            raise ValueError(f"column must be 0..{self.cols - 1}, not {col}")
+
+    def discharge_column(self, tile: int, col: int) -> None:
+        """Pull every cell of the column to 0 V (before a DAC write)."""
+        self._check_cell(tile, col)
+        self.volts[tile, :, col] = DISCHARGE_V
+        self._update(tile, col)
+
+    def write_column(self, tile: int, col: int, volts: np.ndarray, t_s: float) -> None:
+        """Store ``volts`` (rows,) in the column; ``t_s`` = its write time (leakage origin)."""
+        self._check_cell(tile, col)
+        v = np.asarray(volts, dtype=np.float64)
+        if v.shape != (self.rows,):
+            raise ValueError(f"column voltages must have shape ({self.rows},), not {v.shape}")
+        self.volts[tile, :, col] = v
+        self.t_write[tile, col] = t_s
+        self._update(tile, col)
+
+    # -- reads ------------------------------------------------------------------------------
+    def _decay_powers(self, t_s: float) -> np.ndarray | None:
+        """D_c^p (n_tiles, n_powers, cols), or None without leakage."""
+        if not self.analog.leakage or not self.powers:
+            return None
+        d = decay_factor(cell_age_s(t_s, self.t_write), self.analog.tau_retention_s)
+        return decay_powers(d, self.powers, axis=1)
+
+    def read_columns(self, pulse_fraction: np.ndarray, t_s: float,
+                     col_mask: np.ndarray | None = None) -> np.ndarray:
+        """K-style read: charge (n_tiles, cols) in µA·T_max for word-line pulses (rows,)."""
+        x = np.asarray(pulse_fraction, dtype=np.float64)
+        if x.shape != (self.rows,):
+            raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
+        nt, n, cols = self.n_tiles, len(self.powers), self.cols
+        m = np.matmul(x, self._p_col.reshape(nt, self.rows, n * cols)).reshape(nt, n, cols)
+        dp = self._decay_powers(t_s)
+        s = m.sum(axis=1) if dp is None else (m * dp).sum(axis=1)
+        if self.const_uA:
+            s = s + self.const_uA * np.dot(x, self.f_row)
+        if col_mask is not None:
+            s = np.where(col_mask, s, 0.0)
+        return s
+
+    def read_rows(self, pulse_fraction: np.ndarray, t_s: float,
+                  col_mask: np.ndarray | None = None) -> np.ndarray:
+        """V-style read: charge (n_tiles, rows) for one pulse per column (n_tiles, cols)."""
+        a = np.asarray(pulse_fraction, dtype=np.float64)
+        nt, n, cols = self.n_tiles, len(self.powers), self.cols
+        if a.shape != (nt, cols):
+            raise ValueError(f"pulse fractions must have shape ({nt}, {cols}), not {a.shape}")
+        if col_mask is not None:
+            a = np.where(col_mask, a, 0.0)
+        dp = self._decay_powers(t_s)
+        if dp is None:
+            b = np.repeat(a[:, None, :], n, axis=1)
+        else:
+            b = a[:, None, :] * dp
+        o = np.matmul(b.reshape(nt, 1, n * cols), self._p_row.reshape(nt, n * cols, self.rows))
+        o = o.reshape(nt, self.rows)
+        if self.const_uA:
+            o = o + (self.const_uA * np.matmul(a, self.f_col))[:, None]
+        return o
+
+
+class GainCellArray:
+    """One ``rows × cols`` tile (K or V) with the per-tile API of :class:`GainCellBank`.
+
+    ``GainCellArray(rows, cols, analog, kind="K", tile=j)`` draws the same mismatch as tile
+    ``j`` of ``GainCellBank.for_head(cfg, "K")``; ``rng`` overrides it (one Generator).
+    """
+
+    def __init__(self, rows: int, cols: int, analog: AnalogConfig, *, kind: str = "K",
+                 tile: int = 0, rng: np.random.Generator | None = None) -> None:
+        self._bank = GainCellBank(1, rows, cols, analog, kind=kind, tile_ids=(tile,),
+                                  rng=None if rng is None else [rng])
+        self.rows, self.cols, self.kind, self.tile = rows, cols, kind, tile
+
+    @property
+    def volts(self) -> np.ndarray:
+        return self._bank.volts[0]
+
+    @property
+    def t_write(self) -> np.ndarray:
+        return self._bank.t_write[0]
+
+    def discharge_column(self, col: int) -> None:
+        self._bank.discharge_column(0, col)
+
+    def write_column(self, col: int, volts: np.ndarray, t_s: float) -> None:
+        self._bank.write_column(0, col, volts, t_s)
+
+    def read_columns(self, pulse_fraction: np.ndarray, t_s: float,
+                     col_mask: np.ndarray | None = None) -> np.ndarray:
+        """Charge per column (cols,)."""
+        mask = None if col_mask is None else np.asarray(col_mask)[None, :]
+        return self._bank.read_columns(pulse_fraction, t_s, mask)[0]
+
+    def read_rows(self, pulse_fraction: np.ndarray, t_s: float,
+                  col_mask: np.ndarray | None = None) -> np.ndarray:
+        """Charge per row (rows,) for one pulse per column (cols,)."""
+        mask = None if col_mask is None else np.asarray(col_mask)[None, :]
+        a = np.asarray(pulse_fraction, dtype=np.float64)[None, :]
+        return self._bank.read_rows(a, t_s, mask)[0]

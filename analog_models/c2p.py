@@ -1,0 +1,41 @@
+"""Charge-to-pulse circuits (model-spec §3, DESIGN.md §5).
+
+* ReLU / HardSigmoid C2P of the K array: ``A = clip(S/S_sat1, 0, 1)``, the A pulse width as a
+  fraction of T_max; stays analog (not quantised).  Masked columns have S = 0, so A = 0.
+* Signed C2P + sign flip-flop + counter of the V array, per tile and output dimension:
+  ``count = min(count_max, floor(|O|/S_sat2·count_max + 0.5))`` whole cycles, sign bit
+  ``O < 0``; the tile's value is ``−count`` if the sign bit is set else ``+count``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hdl.config import HeadConfig
+
+__all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value"]
+
+
+def relu_c2p(S: np.ndarray, cfg: HeadConfig) -> np.ndarray:
+    """A = clip(S/S_sat1, 0, 1) (float64, same shape as S; S in µA·T_max)."""
+    analog = getattr(cfg, "analog", cfg)
+    return np.clip(np.asarray(S, dtype=np.float64) / analog.s_sat1_uA, 0.0, 1.0)
+
+
+def signed_c2p(O: np.ndarray, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(sign, count): sign bool (True = negative, O < 0), count int64 in 0..count_max cycles."""
+    O = np.asarray(O, dtype=np.float64)
+    cmax = cfg.array.count_max
+    count = np.minimum(np.floor(np.abs(O) / cfg.analog.s_sat2_uA * cmax + 0.5), cmax)
+    return O < 0.0, count.astype(np.int64)
+
+
+def signed_value(sign: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The counter bank's signed output ±count (int64)."""
+    count = np.asarray(count, dtype=np.int64)
+    return np.where(sign, -count, count)
+
+
+def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig) -> np.ndarray:
+    """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output)."""
+    return np.clip(np.asarray(O, dtype=np.float64) / cfg.analog.s_sat2_uA, -1.0, 1.0)
