@@ -363,8 +363,8 @@ def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
         tq = np.arange(t0, t1)[:, None]
         ss_lo = np.arange(s0, lo_end)[None, :]
         ss_hi = np.arange(hi_start, s1)[None, :]
-        valid_lo = ss_lo > tq - W
-        valid_hi = ss_hi <= tq
+        valid_lo = (ss_lo > tq - W) & (ss_lo <= tq)
+        valid_hi = (ss_hi <= tq) & (ss_hi > tq - W)
         # m[:, (chunk, i, col)] = Σ_d x[t, d]·term_i[s, d]; then Σ_i D^p_i·m_i by Horner.
         m = (x[t0:t1] @ pk_ch[c0:c1].reshape(k_ch * n * cols, d).T).reshape(bq, k_ch, n, cols)
         if leak:
