@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "synth"
 CACHE = BUILD / "cache"
 #: Version of the result post-processing (depth analysis, parsing); part of every cache key.
-FLOW_VERSION = "1"
+FLOW_VERSION = "2"
 
 #: Registry name of the whole head (``--block head``).
 HEAD_BLOCK = "attention_head"
@@ -358,6 +358,7 @@ synth -flatten -top {top}
 dfflegalize -cell $_DFF_P_ 01 -cell $_DFF_PP0_ 01 -cell $_DFF_PP1_ 01
 abc -g {gates}
 opt_clean -purge
+rename -enumerate
 tee -q -o stat.json stat -json -tech cmos
 tee -q -o ltp.txt ltp -noff
 write_json netlist.json
@@ -410,9 +411,9 @@ def synth_generic(vfile: Path, top: str, *, force: bool = False) -> dict:
         "depth": {**depth, "ltp_noff": int(m.group(1)) if m else None},
         "seconds": round(time.monotonic() - t0, 1),
         "netlist": str((work / "netlist.v").relative_to(ROOT)),
+        "netlist_json": str((work / "netlist.json").relative_to(ROOT)),
         "cache_key": key, "cached": False,
     }
-    (work / "netlist.json").unlink(missing_ok=True)  # large; netlist.v is kept for activity
     _cache_put(key, result)
     return result
 
