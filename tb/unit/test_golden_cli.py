@@ -1,0 +1,130 @@
+"""Command lines: sim.golden (inputs, outputs, every bad input), sim.evaluate, bench."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hdl.config import HeadConfig
+from sim import golden
+from sim.golden import run_vectorized
+
+SETS = ["--set", "array.head_dim=8", "--set", "array.tile_cols=4", "--set", "array.n_tiles=2"]
+CFG = HeadConfig().with_overrides(["array.head_dim=8", "array.tile_cols=4", "array.n_tiles=2"])
+
+
+def _inputs(T=12, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return dict(q=rng.uniform(0, 1, (T, d)), k=rng.uniform(0, 0.9, (T, d)),
+                v=rng.uniform(0, 0.9, (T, d)))
+
+
+def _run(tmp_path, arrays, *extra, name="in.npz"):
+    src = tmp_path / name
+    np.savez(src, **arrays)
+    out = tmp_path / "sub" / "out.npz"
+    rc = golden.main(["--inputs", str(src), "--out", str(out), *SETS, *extra])
+    return rc, out
+
+
+def test_cli_writes_all_outputs(tmp_path, capsys):
+    arrays = _inputs()
+    rc, out = _run(tmp_path, arrays)
+    assert rc == 0 and "12 tokens" in capsys.readouterr().out
+    res = np.load(out)
+    want = run_vectorized(arrays["q"], arrays["k"], arrays["v"], CFG)
+    for key in ("scores", "activations", "tile_outputs", "counts", "out"):
+        np.testing.assert_array_equal(res[key], getattr(want, key))
+    assert res["counts"].shape == (12, 2, 8) and res["out"].dtype == np.int64
+    assert HeadConfig.from_json(str(res["config_json"])) == CFG
+
+
+def test_cli_token_method_batch_times_and_ideal(tmp_path):
+    arrays = {n: np.stack([a, a[::-1]]) for n, a in _inputs().items()}
+    arrays["write_times_s"] = np.arange(12) * 1e-6
+    arrays["read_times_s"] = np.arange(12) * 1e-6 + 1e-7
+    rc, out = _run(tmp_path, arrays, "--method", "token", "--ideal", "quantization, offset",
+                   "--set", "analog.tau_retention_s=1e-5")
+    assert rc == 0
+    res = np.load(out)
+    cfg = CFG.with_overrides(["analog.quantization=false", "analog.offset=false",
+                              "analog.tau_retention_s=1e-5"])
+    want = run_vectorized(arrays["q"][1], arrays["k"][1], arrays["v"][1], cfg,
+                          write_times_s=arrays["write_times_s"],
+                          read_times_s=arrays["read_times_s"])
+    assert res["out"].shape == (2, 12, 8) and res["out"].dtype == np.float64
+    np.testing.assert_allclose(res["out"][1], want.out, rtol=1e-12, atol=1e-12)
+
+
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        golden.main(["--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    assert "--inputs" in text and "--ideal" in text and "--set" in text
+
+
+@pytest.mark.parametrize("arrays, msg", [
+    ({"q": 1}, "lacks array(s) 'k', 'v' (found: q)"),
+    ({**_inputs(), "Q": np.zeros(3)}, "has unexpected array(s) 'Q'; known: q, k, v, "
+                                      "write_times_s, read_times_s"),
+    ({**_inputs(), "q": np.zeros((12, 4))}, "array 'q' has head dimension 4, but "
+                                            "array.head_dim is 8"),
+    ({**_inputs(), "k": np.full((12, 8), 0.95)}, "array 'k' must lie in [0, 0.9] V, found 0.95 "
+                                                 "at index (0, 0)"),
+    ({**_inputs(), "v": np.full((12, 8), np.inf)}, "array 'v' holds a non-finite value"),
+    ({**_inputs(), "q": np.zeros((2, 3, 12, 8))}, "array 'q' must have shape (T, d) or "
+                                                  "(B, T, d), not (2, 3, 12, 8)"),
+    ({**_inputs(), "read_times_s": np.zeros(11)}, "read_times_s must have shape (12,)"),
+    ({**_inputs(), "q": np.array([[None] * 8] * 12)}, "array 'q' in"),
+])
+def test_cli_bad_inputs(tmp_path, capsys, arrays, msg):
+    rc, out = _run(tmp_path, arrays)
+    err = capsys.readouterr().err
+    assert rc == 2 and not out.exists()
+    assert err.startswith("sim.golden: error: ") and msg in err
+
+
+def test_cli_bad_files_and_options(tmp_path, capsys):
+    out = str(tmp_path / "o.npz")
+    assert golden.main(["--inputs", str(tmp_path / "nope.npz"), "--out", out]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    junk = tmp_path / "junk.npz"
+    junk.write_text("not a zip")
+    assert golden.main(["--inputs", str(junk), "--out", out]) == 2
+    assert "is not a readable .npz archive" in capsys.readouterr().err
+    single = tmp_path / "one.npy"
+    np.save(single, np.zeros(3))
+    assert golden.main(["--inputs", str(single), "--out", out]) == 2
+    assert "is a single .npy array" in capsys.readouterr().err
+    src = tmp_path / "in.npz"
+    np.savez(src, **_inputs())
+    with pytest.raises(SystemExit) as e:
+        golden.main(["--inputs", str(src), "--out", out, "--ideal", "noise"])
+    assert e.value.code == 2
+    assert "--ideal: non-ideality must be one of quantization" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        golden.main(["--inputs", str(src), "--out", out, "--set", "analog.s_sat1_uA=-1"])
+    assert "analog.s_sat1_uA must be positive" in capsys.readouterr().err
+
+
+def test_evaluate_cli(tmp_path, capsys):
+    from sim import evaluate
+    rc = evaluate.main(["--tokens", "40", "--batch", "1", "--out", str(tmp_path / "ev"), *SETS])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "none (ideal linear)" in text and "leakage" in text
+    rep = json.loads((tmp_path / "ev" / "evaluate.json").read_text())
+    rows = {r["variant"]: r for r in rep["rows"]}
+    assert rows["none (ideal linear)"]["rel_error"] < 1e-12
+    assert rows["quantization"]["rel_error"] > 0.01
+    assert (tmp_path / "ev" / "evaluate.png").stat().st_size > 10_000
+
+
+def test_bench_smoke(tmp_path, capsys):
+    from flows import bench_golden
+    js = tmp_path / "b.json"
+    assert bench_golden.main(["--tokens", "40", "--repeat", "1", "--json", str(js), *SETS]) == 0
+    rep = json.loads(js.read_text())
+    assert rep["counts_agree"] and rep["token"]["tokens_per_s"] > 0
+    assert "tokens/s" in capsys.readouterr().out
