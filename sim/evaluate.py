@@ -43,7 +43,7 @@ def _variants(cfg: HeadConfig) -> list[tuple[str, HeadConfig]]:
         else:
             rows.append((n, _variant(cfg, (n,))))
     on = tuple(n for n in NON_IDEALITIES if getattr(cfg.analog, n))
-    rows.append((f"config defaults ({'+'.join(on) or 'none'})", cfg))
+    rows.append((f"defaults: {'+'.join(n[:5] for n in on) or 'none'}", cfg))
     rows.append(("all", _variant(cfg, NON_IDEALITIES)))
     return rows
 
@@ -111,8 +111,8 @@ def _plot(cfg: HeadConfig, rows: list[dict], path: Path) -> None:
     ax[2].barh(range(len(rows)), [r["rel_error"] for r in rows])
     ax[2].set_yticks(range(len(rows)), names, fontsize=8)
     ax[2].invert_yaxis()
-    ax[2].set(xlabel="relative error vs ideal linear ReLU attention",
-              title="error breakdown (one non-ideality at a time)")
+    ax[2].set(xlabel="rel. error vs ideal linear ReLU attention",
+              title="error breakdown")
     ax[2].grid(alpha=.3, axis="x")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
