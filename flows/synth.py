@@ -37,7 +37,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,28 +147,21 @@ def _run_tool(cmd: list[str], cwd: Path, log: Path, label: str, timeout_s: float
 
     Returns (exit code, timed_out)."""
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    err_chunks: list[str] = []
-    t = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
-    t.start()
     timed_out = False
-    while True:
-        try:
-            proc.wait(timeout=heartbeat_s)
-            break
-        except subprocess.TimeoutExpired:
-            elapsed = time.monotonic() - start
-            if timeout_s is not None and elapsed > timeout_s:
-                proc.kill()
-                proc.wait()
-                timed_out = True
+    with open(cwd / "stderr.txt", "w") as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        while True:
+            try:
+                proc.wait(timeout=heartbeat_s)
                 break
-            _progress(f"{label}: {elapsed:.0f} s, {_last_step(log)}")
-    t.join(timeout=5)
-    if err_chunks and err_chunks[0].strip():
-        with open(log, "a") as f:
-            f.write("\n--- stderr ---\n" + err_chunks[0])
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                if timeout_s is not None and elapsed > timeout_s:
+                    proc.kill()
+                    proc.wait()
+                    timed_out = True
+                    break
+                _progress(f"{label}: {elapsed:.0f} s, {_last_step(log)}")
     return proc.returncode, timed_out
 
 
@@ -541,7 +533,7 @@ def _fpga_cells(family: str, cells: dict[str, int]) -> dict[str, int]:
 
 
 def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
-               harness: str = "auto", timeout_s: float = 3600.0,
+               harness: str = "always", timeout_s: float = 3600.0,
                freq_mhz: float | None = None) -> dict:
     """Synthesise, pack-check, place and route ``top`` on an FPGA ``target``; cached."""
     tgt = TARGETS[target]
@@ -670,7 +662,7 @@ def _util_table(util: dict) -> dict:
 
 # -- driver and report ---------------------------------------------------------------------------
 def run_synth(cfg: HeadConfig, blocks: list[str], targets: list[str], *,
-              verilog_dir: Path | None = None, force: bool = False, harness: str = "auto",
+              verilog_dir: Path | None = None, force: bool = False, harness: str = "always",
               timeout_s: float = 3600.0) -> dict:
     """Synthesise every block on every target; returns the report dict (report.json)."""
     for t in targets:

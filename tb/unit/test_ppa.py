@@ -1,0 +1,88 @@
+"""flows.ppa and flows.activity on a reduced head (real synthesis + Icarus, ~20 s cold)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flows import ppa as P
+from hdl.config import load_config
+from hdl.schedule import Schedule
+from sim import energy as E
+
+pytestmark = pytest.mark.xdist_group("flows-synth")  # shares build/synth/cache with test_synth
+
+SMALL = ["array.n_tiles=4", "array.head_dim=8"]
+
+
+@pytest.fixture(scope="module")
+def small_report():
+    cfg = load_config(None, SMALL)
+    return cfg, P.run_ppa(cfg, n_tokens=12, seed=1)
+
+
+def test_ppa_schema_and_consistency(small_report):
+    cfg, r = small_report
+    assert r["schema"] == "gca-ppa-report/1" and r["config_hash"] == cfg.hash
+    e = r["energy_pJ"]
+    assert e["analog_reference"] == E.analog_energy(cfg)
+    assert e["analog_data"] == E.analog_energy(cfg, q_duty=r["activity"]["q_duty"],
+                                               a_duty=r["activity"]["a_duty"])
+    assert set(e["digital"]) == set(E.TECH_PRESETS)
+    for name, d in e["digital"].items():
+        assert d == E.digital_energy(r["activity"]["per_token"], E.tech_preset(name))
+        assert d["total"] > 0
+    assert e["digital_selected"] == e["digital"][cfg.tech.preset]["total"]
+    assert e["head_total"] == pytest.approx(e["analog_data"]["total"] + e["digital_selected"])
+    assert e["paper_total"] == pytest.approx(6150)
+    assert r["latency"]["latency_cycles"] == Schedule(cfg).latency
+    names = [row["name"] for row in r["comparison"]["this_work"]]
+    assert names[1:] == ["RTX 4090", "Jetson Nano", "HBM floor FP16", "HBM floor INT8",
+                         "HBM floor 3-bit"]
+    axes = {s["axis"] for s in r["sweep"]}
+    assert axes == {"window", "head_dim", "heads"}
+    h12 = [s for s in r["sweep"] if s["axis"] == "heads" and s["value"] == 12][0]
+    h1 = [s for s in r["sweep"] if s["axis"] == "heads" and s["value"] == 1][0]
+    assert h12["energy_pJ"] == pytest.approx(12 * h1["energy_pJ"])
+
+
+def test_activity_runs_at_the_initiation_interval(small_report):
+    cfg, r = small_report
+    act = r["activity"]
+    s = Schedule(cfg)
+    # Tokens offered back to back: the head accepts one every II cycles, and every FF is
+    # clocked every cycle (no clock gating in the RTL).
+    assert act["cycles_per_token"] == pytest.approx(s.initiation_interval)
+    assert act["per_token"]["ff_clock_events"] == pytest.approx(
+        act["n_ff"] * s.initiation_interval)
+    assert act["n_ff"] == r["synthesis"]["head"]["n_ff"]
+    assert act["unmapped_toggles"] == 0
+    assert 0 < act["per_token"]["ff_data_toggles"] < act["per_token"]["net_toggles"]
+    assert 0 < act["q_duty"] < 1 and 0 <= act["a_duty"] <= 1
+
+
+def test_write_ppa_outputs(small_report, tmp_path):
+    _, r = small_report
+    paths = P.write_ppa(r, tmp_path)
+    names = {p.name for p in paths}
+    assert {"ppa.json", "ppa.md", "energy_breakdown.png", "comparison.png",
+            "area_breakdown.png", "scaling.png"} <= names
+    for p in paths:
+        assert p.stat().st_size > 0
+        if p.suffix == ".png":
+            assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    back = json.loads((tmp_path / "ppa.json").read_text())
+    assert back["config_hash"] == r["config_hash"]
+    md = (tmp_path / "ppa.md").read_text()
+    assert "batch of 64" in md and "RTX 4090" in md and "HBM floor 3-bit" in md
+
+
+def test_cli_help_and_bad_config(capsys):
+    with pytest.raises(SystemExit) as e:
+        P.main(["--help"])
+    assert e.value.code == 0
+    assert "--config" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        P.main(["--set", "tech.preset=nope"])
+    assert e.value.code == 2
