@@ -159,7 +159,8 @@ endmodule
 """
 
 
-def _parse_vcd(path: Path, t0: int, t1: int) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
+def _parse_vcd(path: Path, t0: int,
+               t1: int) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
     """Var table {id: (name, width)} and per-id per-bit toggle counts in [t0, t1)."""
     vars_: dict[str, tuple[str, int]] = {}
     prev: dict[str, str] = {}
@@ -209,7 +210,8 @@ def _parse_vcd(path: Path, t0: int, t1: int) -> tuple[dict[str, tuple[str, int]]
     return vars_, tog
 
 
-def _netlist_maps(netlist_json: Path, top: str) -> tuple[dict[str, list], dict[int, int], set[int], int]:
+def _netlist_maps(netlist_json: Path,
+                  top: str) -> tuple[dict[str, list], dict[int, int], set[int], int]:
     data = json.loads(netlist_json.read_text())
     mod = data["modules"].get(top) or next(iter(data["modules"].values()))
     fanout: dict[int, int] = {}

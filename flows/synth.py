@@ -287,8 +287,8 @@ def harness_verilog(top: str, ports: list[tuple[str, str, int]]) -> tuple[str, d
     for n, w in outs:
         conns.append(f".{_vname(n)}(h_do[{pos + w - 1}:{pos}])")
         pos += w
-    text = f"""// I/O harness (flows/synth.py): the block's {ni} input and {no} output bits do not fit
-// the package, so they are reached through shift registers (FPGA timing figures only).
+    text = f"""// I/O harness (flows/synth.py): the block's {ni} input and {no} output bits are
+// reached through shift registers (FPGA figures only; the raw ports exceed the package).
 module harness_top(input clk, input rst, input sin, input cap, output sout);
   reg [{ni - 1}:0] h_si = 0;
   reg [{no - 1}:0] h_so = 0;
@@ -305,7 +305,7 @@ endmodule
                   "in_bits": sum(w for _, w in ins), "out_bits": sum(w for _, w in outs)}
 
 
-# -- cache ---------------------------------------------------------------------------------------------
+# -- cache -------------------------------------------------------------------------------
 def _script_hash() -> str:
     """Hash of what decides a result: the Yosys scripts, gate set, harness and FF constant, and
     FLOW_VERSION (bumped whenever the Python post-processing changes its numbers), so editing the
