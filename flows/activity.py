@@ -36,7 +36,7 @@ from hdl.schedule import Schedule
 __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION"]
 
 ROOT = Path(__file__).resolve().parent.parent
-ACTIVITY_VERSION = "1"
+ACTIVITY_VERSION = "2"
 
 
 def _cell_curve(cfg: HeadConfig, y: np.ndarray) -> np.ndarray:
@@ -110,6 +110,7 @@ module tb;
   reg tok_valid = 0;
   reg [PW-1:0] tok_payload = 0;
   wire tok_ready, out_valid, fire;
+  wire [{ow}-1:0] out_payload;
   integer ti = 0, fi = 0, k = 0, cyc = 0, nout = 0, log;
   reg fire_d = 0;
   wire [NCH-1:0] pulse = (fire && fi < NT) ? pulse_mem[fi*F + k] : {{NCH{{1'b0}}}};
@@ -117,7 +118,7 @@ module tb;
   attention_head dut (
     .clk(clk), .rst(rst),
     .i_tok__valid(tok_valid), .i_tok__payload(tok_payload), .i_tok__ready(tok_ready),
-    .o_out__ready(1'b1), .o_out__valid(out_valid),
+    .o_out__ready(1'b1), .o_out__valid(out_valid), .o_out__payload(out_payload),
     .i_c2p_pulse(pulse), .i_c2p_sign(sign), .o_c2p2_fire(fire)
   );
   initial begin
@@ -146,7 +147,7 @@ module tb;
       fire_d <= fire;
       if (out_valid) begin
         nout <= nout + 1;
-        $fwrite(log, "out %0d %0d %0t\\n", nout, cyc, $time);
+        $fwrite(log, "out %0d %0d %0t %h\\n", nout, cyc, $time, out_payload);
       end
       if (nout == NT || cyc > LIMIT) begin
         $fwrite(log, "end %0d %0d %0t\\n", nout, cyc, $time);
@@ -277,7 +278,8 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     (work / "sign.hex").write_text("\n".join(_hexrow(s) for s in toks["signs"]) + "\n")
     pw = a.head_dim * (a.q_bits + 2 * a.kv_bits)
     limit = 200 + (n_tokens + 2) * (sched.initiation_interval + sched.latency)
-    (work / "tb.v").write_text(TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit))
+    ow = a.head_dim * a.sum_width
+    (work / "tb.v").write_text(TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow))
     say(f"activity: compiling {netlist_v.name} with Icarus")
     rel_net = str(netlist_v.resolve())
     proc = subprocess.run([iverilog(), "-g2012", "-s", "tb", "-o", "sim.vvp", "tb.v", rel_net],
@@ -297,6 +299,17 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     if outs < n_tokens or warmup + 1 >= len(accepts):
         raise RuntimeError(f"the head produced {outs} of {n_tokens} outputs "
                            f"({len(accepts)} tokens accepted); see {work}")
+    # The netlist must compute what the stimulus implies: sum over tiles of sign·count.
+    expect = (toks["counts"] * (1 - 2 * toks["signs"])).reshape(
+        n_tokens, a.n_tiles, a.head_dim).sum(axis=1)
+    mismatches = 0
+    for e in events:
+        p = e.split()
+        if p and p[0] == "out":
+            raw, sw = int(p[4], 16), a.sum_width
+            got = [((raw >> (i * sw)) & ((1 << sw) - 1)) for i in range(a.head_dim)]
+            got = [g - (1 << sw) if g >> (sw - 1) else g for g in got]
+            mismatches += int(list(expect[int(p[1])]) != got)
     last = max(accepts)
     measured = last - warmup
     (c0, t0), (c1, t1) = accepts[warmup], accepts[last]
@@ -342,6 +355,7 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
             "ff_clock_events": n_ff * cycles / measured,
             "ff_data_toggles": ff_data / measured,
         },
+        "outputs_checked": outs, "output_mismatches": mismatches,
         "unmapped_toggles": unmapped,
         "nets_with_activity": sum(1 for b in seen),
         "simulation_seconds": round(sim_s, 1),

@@ -58,6 +58,10 @@ def test_activity_runs_at_the_initiation_interval(small_report):
         act["n_ff"] * s.initiation_interval)
     assert act["n_ff"] == r["synthesis"]["head"]["n_ff"]
     assert act["unmapped_toggles"] == 0
+    # The simulated netlist returned, for every token, the sum over tiles of sign·count the
+    # stimulus implies (so the pulses reached the counters at the right cycles).
+    assert act["outputs_checked"] == act["tokens_simulated"] and act["output_mismatches"] == 0
+    assert act["mean_count"] > 0.5
     assert 0 < act["per_token"]["ff_data_toggles"] < act["per_token"]["net_toggles"]
     assert 0 < act["q_duty"] < 1 and 0 <= act["a_duty"] <= 1
 
