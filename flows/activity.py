@@ -6,11 +6,11 @@ Icarus Verilog under a generated testbench:
 
 * a stream of tokens offered back to back (``i_tok__valid`` held high, output always ready), so
   the head runs at its initiation interval;
-* the analog side is replaced by the behavioural equations of model-spec §5 / DESIGN.md §5
-  (cell curve of the config, ReLU C2P, signed C2P, 16-level count; no leakage or variability)
-  on random queries, keys and values over a window that is already full (steady state): during
-  each token's count phase the testbench drives ``i_c2p_pulse`` high for ``count`` cycles of
-  every channel and ``i_c2p_sign`` with its sign.
+* the analog side is replaced by the bit-true golden model (:mod:`sim.golden`) run on random
+  queries, keys and values over W + n tokens, so the measured tokens see a full window (steady
+  state): during each token's count phase the testbench drives ``i_c2p_pulse`` high for
+  ``count`` cycles of every channel and ``i_c2p_sign`` with its sign;
+* the head's outputs are checked against the golden sums (``output_mismatches``).
 
 Toggles of every net are counted from the VCD between the accept of token ``warmup`` and the
 accept of token ``warmup + measured`` (steady state), grouped by the net's fan-out in the netlist,
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import subprocess
 import time
 from pathlib import Path
@@ -36,52 +35,37 @@ from hdl.schedule import Schedule
 __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION"]
 
 ROOT = Path(__file__).resolve().parent.parent
-ACTIVITY_VERSION = "2"
-
-
-def _cell_curve(cfg: HeadConfig, y: np.ndarray) -> np.ndarray:
-    an = cfg.analog
-    if not an.nonlinearity:
-        return an.linear_gain_uA_per_V * y
-    coeffs = list(an.cell_poly_uA)
-    if not an.offset:
-        coeffs[0] = 0.0
-    return sum(c * y ** i for i, c in enumerate(coeffs))
+ACTIVITY_VERSION = "3"
 
 
 def synthetic_tokens(cfg: HeadConfig, n_tokens: int, seed: int = 0) -> dict[str, Any]:
-    """Random tokens and the C2P counts the analog arrays would return for them.
+    """Random tokens and the C2P counts the golden model (:mod:`sim.golden`) gives for them.
 
-    q uniform on [0, 1], k and v uniform on [0, v_max], quantised as DESIGN.md §5; the window is
-    pre-filled with W random tokens (steady state).  Channel index = tile·d + dim."""
+    q uniform on [0, 1], k and v uniform on [0, v_max].  The golden model runs W + n_tokens
+    tokens and the last n_tokens are returned, so their window is full (steady state); it
+    includes every non-ideality the config switches on (leakage at the schedule's token step).
+    ``counts``/``signs`` are (n_tokens, n_tiles·d), channel index = tile·d + dim."""
+    from analog_models.dac import kv_code, query_code
+    from sim import golden
+
     a, an = cfg.array, cfg.analog
     rng = np.random.default_rng(seed)
-    d, w, c, n = a.head_dim, a.window, a.tile_cols, a.n_tiles
-    q = np.rint(rng.uniform(0, 1, (n_tokens, d)) * a.q_max).astype(np.int64)
-    k = np.rint(rng.uniform(0, an.v_max_V, (n_tokens, d)) / an.v_max_V * a.kv_max).astype(
-        np.int64)
-    v = np.rint(rng.uniform(0, an.v_max_V, (n_tokens, d)) / an.v_max_V * a.kv_max).astype(
-        np.int64)
-    kwin = rng.integers(0, a.kv_max + 1, (w, d))
-    vwin = rng.integers(0, a.kv_max + 1, (w, d))
-    counts = np.zeros((n_tokens, n * d), np.int64)
-    signs = np.zeros((n_tokens, n * d), np.int64)
-    a_sum = 0.0
-    lsb = an.v_max_V / a.kv_max
-    for t in range(n_tokens):
-        kwin[t % w], vwin[t % w] = k[t], v[t]
-        x = q[t] / a.q_max
-        s = _cell_curve(cfg, kwin * lsb - an.v_mid_V) @ x          # (W,) µA·T_max
-        act = np.clip(s / an.s_sat1_uA, 0.0, 1.0)
-        a_sum += act.mean()
-        contrib = act[:, None] * _cell_curve(cfg, vwin * lsb - an.v_mid_V)   # (W, d)
-        o = contrib.reshape(n, c, d).sum(axis=1)                       # (n, d)
-        cnt = np.minimum(a.count_max, np.floor(np.abs(o) / an.s_sat2_uA * a.count_max + 0.5))
-        counts[t] = cnt.reshape(-1).astype(np.int64)
-        signs[t] = (o < 0).reshape(-1)
-    return {"q": q, "k": k, "v": v, "counts": counts, "signs": signs,
-            "q_duty": float(q.mean() / a.q_max), "a_duty": a_sum / n_tokens,
-            "mean_count": float(counts.mean())}
+    d, w = a.head_dim, a.window
+    total = w + n_tokens
+    q = rng.uniform(0, 1, (total, d))
+    k = rng.uniform(0, an.v_max_V, (total, d))
+    v = rng.uniform(0, an.v_max_V, (total, d))
+    res = golden.run(q, k, v, cfg)
+    signed = np.asarray(res.counts[w:]).reshape(n_tokens, a.n_tiles * d)
+    if not np.issubdtype(signed.dtype, np.integer):
+        raise ValueError("switching activity needs quantised counts (analog.quantization on)")
+    qc = query_code(q[w:], cfg)
+    return {"q": qc, "k": kv_code(k[w:], cfg), "v": kv_code(v[w:], cfg),
+            "counts": np.abs(signed), "signs": (signed < 0).astype(np.int64),
+            "out": np.asarray(res.out[w:]),
+            "q_duty": float(qc.mean() / a.q_max),
+            "a_duty": float(res.activations[w:].sum(axis=1).mean() / w),
+            "mean_count": float(np.abs(signed).mean())}
 
 
 def _hexrow(bits: np.ndarray) -> str:
@@ -300,8 +284,7 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
         raise RuntimeError(f"the head produced {outs} of {n_tokens} outputs "
                            f"({len(accepts)} tokens accepted); see {work}")
     # The netlist must compute what the stimulus implies: sum over tiles of sign·count.
-    expect = (toks["counts"] * (1 - 2 * toks["signs"])).reshape(
-        n_tokens, a.n_tiles, a.head_dim).sum(axis=1)
+    expect = toks["out"]
     mismatches = 0
     for e in events:
         p = e.split()
@@ -343,8 +326,9 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     res = {
         "method": "Icarus zero-delay simulation of the synthesised generic gate netlist "
                   "(flows.synth), toggles counted from the VCD in steady state",
-        "stimulus": "random q/k/v codes (uniform), window pre-filled; C2P pulses from the "
-                    "model-spec §5 equations (config cell curve, no leakage/variability)",
+        "stimulus": "random q, k, v (uniform) through the golden model sim.golden over "
+                    "W + n tokens (window full, steady state); C2P pulses = its per-tile "
+                    "counts and signs",
         "tokens_simulated": n_tokens, "tokens_measured": measured, "warmup_tokens": warmup,
         "cycles_measured": cycles, "cycles_per_token": cycles / measured,
         "n_ff": n_ff, "q_duty": toks["q_duty"], "a_duty": toks["a_duty"],
