@@ -112,9 +112,17 @@ def test_harness_covers_every_port():
     ports = [("input", "clk", 1), ("input", "rst", 1), ("input", "i_a", 3),
              ("input", "\\i_b.x", 2), ("output", "o_y", 4)]
     text, info = S.harness_verilog("blk", ports)
-    assert info == {"harness_in_ffs": 5, "harness_out_ffs": 4, "in_bits": 5, "out_bits": 4}
+    assert info == {"harness_in_ffs": 5, "harness_out_ffs": 4, "in_bits": 5, "out_bits": 4,
+                    "harness_pins": 5}
     assert ".i_a(h_si[2:0])" in text and ".\\i_b.x (h_si[4:3])" in text
     assert ".o_y(h_do[3:0])" in text and ".clk(clk)" in text and ".rst(rst)" in text
+    # Long ports are split into parallel chains (one long chain overflows YoWASP's stack).
+    text, info = S.harness_verilog("blk", [("input", "i_w", 1000), ("output", "o_w", 1)],
+                                   chain=512)
+    assert info["harness_pins"] == 3 + 2 + 1
+    assert "h_si[511:0] <= {h_si[510:0], sin[0]}" in text
+    assert "h_si[999:512] <= {h_si[998:512], sin[1]}" in text
+    assert "h_so[0:0] <= cap ? h_do[0:0] : 1'b0" in text
 
 
 def test_cli_writes_reports_outside_build(tmp_path, capsys):
