@@ -68,6 +68,7 @@ def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 
     report: dict[str, Any] = {
         "schema": "gca-ppa-report/1",
         "config": cfg.to_dict(), "config_hash": cfg.hash, "tools": tool_versions(),
+        "rtl_source": syn["rtl_source"],
         "tech_preset": tech.name, "analog_preset": apre.name,
         "parameters": {"tech": {n: t.params() for n, t in E.TECH_PRESETS.items()},
                        "analog": apre.params(),

@@ -137,6 +137,20 @@ def tool_versions() -> dict[str, str]:
     return dict(_VERSIONS)
 
 
+def rtl_source() -> dict[str, Any]:
+    """Which RTL a report was made from: git commit of the tree and whether hdl/ had edits."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    commit = git("rev-parse", "HEAD")
+    return {"root": str(ROOT), "commit": commit or "unknown (not a git checkout)",
+            "hdl_uncommitted_changes": bool(git("status", "--porcelain", "--", "hdl"))
+            if commit else None}
+
+
 def _progress(msg: str) -> None:
     print(f"[synth {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -695,6 +709,7 @@ def run_synth(cfg: HeadConfig, blocks: list[str], targets: list[str], *,
         "config": cfg.to_dict(), "config_hash": cfg.hash,
         "tools": tool_versions(), "script_sha256": _script_hash()[:16],
         "ff_transistors": FF_TRANSISTORS, "generic_gates": GENERIC_GATES,
+        "rtl_source": rtl_source(),
         "blocks": {},
     }
     for block in blocks:
@@ -769,7 +784,10 @@ def report_markdown(report: dict) -> str:
         f"{a['tile_cols']} columns, q {a['q_bits']} bit, count {a['count_bits']} bit, adder "
         f"pipelining every {report['config']['timing']['adder_pipeline_every']} levels.",
         f"Tools: {_short(report['tools'].get('yosys'))}; "
-        f"{_short(report['tools'].get('nextpnr-ecp5'))}.",
+        f"{_short(report['tools'].get('nextpnr-ecp5'))}. RTL: commit "
+        f"`{str(report.get('rtl_source', {}).get('commit', '?'))[:10]}`"
+        + (" with uncommitted hdl/ edits" if report.get("rtl_source", {}).get(
+            "hdl_uncommitted_changes") else "") + ".",
         "",
         "## Generic gates (Yosys `synth -flatten`; `abc -g " + report["generic_gates"] + "`)",
         "",

@@ -31,6 +31,7 @@ def test_report_schema_generic_and_fpga(tmp_path):
     assert rep["config_hash"] == cfg.hash and rep["config"] == cfg.to_dict()
     assert set(rep["tools"]) == {"yosys", "nextpnr-ice40", "nextpnr-ecp5"}
     assert "Yosys" in rep["tools"]["yosys"]
+    assert set(rep["rtl_source"]) == {"root", "commit", "hdl_uncommitted_changes"}
     for block in ("pwm_bank", "address_decoder"):
         g = rep["blocks"][block]["targets"]["generic"]
         assert g["status"] == "ok"
