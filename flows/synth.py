@@ -340,15 +340,19 @@ endmodule
 
 
 # -- cache -------------------------------------------------------------------------------
-def _script_hash() -> str:
-    """Hash of what decides a result: the Yosys scripts, gate set, harness and FF constant, and
-    FLOW_VERSION (bumped whenever the Python post-processing changes its numbers), so editing the
-    report layout does not throw the cache away."""
+def _script_hash(kind: str = "generic") -> str:
+    """Hash of what decides a result of ``kind`` ("generic" or "fpga"): its Yosys script, the
+    gate set / harness, the FF constant and FLOW_VERSION (bumped whenever the Python
+    post-processing changes its numbers), so editing the report layout keeps the cache."""
     h = hashlib.sha256()
-    for part in (GENERIC_SCRIPT, FPGA_SCRIPT, GENERIC_GATES, str(FF_TRANSISTORS), FLOW_VERSION,
-                 inspect.getsource(harness_verilog), repr(sorted(CMOS_TRANSISTORS.items()))):
+    parts = [FLOW_VERSION, kind]
+    if kind == "generic":
+        parts += [GENERIC_SCRIPT, GENERIC_GATES, str(FF_TRANSISTORS),
+                  repr(sorted(CMOS_TRANSISTORS.items()))]
+    else:
+        parts += [FPGA_SCRIPT, inspect.getsource(harness_verilog), str(HARNESS_CHAIN)]
+    for part in parts:
         h.update(part.encode())
-    h.update(str(HARNESS_CHAIN).encode())
     return h.hexdigest()
 
 
@@ -397,7 +401,7 @@ def synth_generic(vfile: Path, top: str, *, force: bool = False) -> dict:
     """Generic gate-level synthesis of ``vfile`` (module ``top``); cached."""
     vtext = vfile.read_bytes()
     versions = tool_versions()
-    key = _key("generic", vtext, top, _script_hash(), versions["yosys"], GENERIC_GATES)
+    key = _key("generic", vtext, top, _script_hash("generic"), versions["yosys"])
     if not force and (hit := _cache_get(key)) is not None:
         hit["cached"] = True
         return hit
@@ -580,7 +584,7 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
     freq = freq_mhz or tgt.freq_mhz
     top_name = "harness_top" if use_harness else top
     # Synthesis is shared by the parts of one family.
-    skey = _key("fpga-synth", tgt.family, vtext, top, use_harness, _script_hash(),
+    skey = _key("fpga-synth", tgt.family, vtext, top, use_harness, _script_hash("fpga"),
                 versions["yosys"])
     sdir = CACHE / skey
     syn = _cache_get(skey) if not force else None
@@ -610,7 +614,8 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                "summary": _fpga_cells(tgt.family, cells), "harness": use_harness,
                "harness_info": hinfo, "seconds": round(time.monotonic() - t0, 1)}
         _cache_put(skey, syn)
-    pkey = _key("pnr", target, skey, freq, versions[f"nextpnr-{tgt.family}"], _script_hash())
+    pkey = _key("pnr", target, skey, freq, versions[f"nextpnr-{tgt.family}"],
+                _script_hash("fpga"))
     if not force and (hit := _cache_get(pkey)) is not None:
         hit["cached"] = True
         return hit
@@ -707,7 +712,8 @@ def run_synth(cfg: HeadConfig, blocks: list[str], targets: list[str], *,
     report: dict[str, Any] = {
         "schema": "gca-synth-report/1",
         "config": cfg.to_dict(), "config_hash": cfg.hash,
-        "tools": tool_versions(), "script_sha256": _script_hash()[:16],
+        "tools": tool_versions(),
+        "script_sha256": {k: _script_hash(k)[:16] for k in ("generic", "fpga")},
         "ff_transistors": FF_TRANSISTORS, "generic_gates": GENERIC_GATES,
         "rtl_source": rtl_source(),
         "blocks": {},
