@@ -5,11 +5,12 @@ is the magnitude of the tile's output and a sign bit (P §2.1: 16-level counter 
 The bank counts the high cycles of every pulse inside the count window, saturating at
 ``count_max``, and latches the sign when the pulse starts.
 
-Written bit-sliced on purpose: bit j of all N = n_tiles·d counters is one N-bit register (a
-"bit plane"), and increment, saturation and negation are ripple logic across the planes using
-only bitwise operators on N-bit vectors.  The generated Verilog then has count_bits + 2 wide
+Written bit-sliced on purpose: bit j of all N = n_tiles·d signed counts is one N-bit register
+(a "bit plane"), and the saturating up/down count is ripple logic across the planes using only
+bitwise operators on N-bit vectors.  The generated Verilog then has count_bits + 1 wide
 registers instead of N small always-blocks, which keeps Icarus and Verilator fast at full size
-(DESIGN.md §7).
+(DESIGN.md §7).  The counts are stored already signed (two's complement), so ``o_counts`` is
+the registers, rewired.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from amaranth.lib.wiring import In, Out
 from .config import HeadConfig
 
 __all__ = ["CounterBank"]
+
+_CHUNK = 32   # channels per rewiring chunk (simulator limits only; no logic)
 
 
 class CounterBank(wiring.Component):
@@ -93,71 +96,73 @@ class CounterBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         a = self._cfg.array
-        n, cb = self.channels, a.count_bits
+        n, cb, w = self.channels, a.count_bits, a.count_width
 
-        # Bit planes: mag_r[j][ch] is bit j of channel ch's magnitude.
-        mag_r = [Signal(n, name=f"mag{j}_r") for j in range(cb)]
-        sign_r = Signal(n)
-        seen_r = Signal(n)      # a p cycle since the last clear: the sign is latched
+        # State: the signed count itself, two's complement, as w = count_bits + 1 bit planes:
+        # cnt_r[j][ch] is bit j of channel ch.  The count is 0 exactly until the first counted
+        # cycle after a clear (it never returns to 0 without one), so "no pulse seen yet" is
+        # cnt == 0 and the latched sign is the count's own sign bit: no extra planes.
+        cnt_r = [Signal(n, name=f"cnt{j}_r") for j in range(w)]
+        msb = cnt_r[cb]
 
         # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
         active = Signal(n)
-        start = Signal(n)
+        zero = Signal(n)
+        down = Signal(n)
         sat = Signal(n)
         inc = Signal(n)
+        any_bit = cnt_r[0]
+        for j in range(1, w):
+            any_bit = any_bit | cnt_r[j]
+        # Saturated: +count_max = 0 1…1 1 or −count_max = 1 0…0 1, i.e. bit 0 set and every
+        # middle bit different from the sign bit.
+        sat_expr = cnt_r[0]
+        for j in range(1, cb):
+            sat_expr = sat_expr & (cnt_r[j] ^ msb)
         m.d.comb += [
             active.eq(Mux(self.i_enable, self.i_pulse, 0)),
-            start.eq(active & ~seen_r),
-        ]
-        sat_expr = mag_r[0]
-        for j in range(1, cb):
-            sat_expr = sat_expr & mag_r[j]
-        m.d.comb += [
+            zero.eq(~any_bit),
+            # Direction: the sign input at the pulse start (count still 0), else the latched
+            # sign = the count's sign bit.  A changing i_sign mid-pulse is never looked at.
+            down.eq((zero & self.i_sign) | (~zero & msb)),
             sat.eq(sat_expr),
             inc.eq(active & ~sat),
         ]
 
-        # Ripple increment across the planes: sum_j = m_j ^ c_j, c_{j+1} = m_j & c_j, c_0 = inc.
-        carry = inc
-        mag_next = []
-        for j in range(cb):
-            nxt = Signal(n, name=f"mag{j}_next")
-            c_next = Signal(n, name=f"inc_carry{j + 1}")
-            m.d.comb += [
-                nxt.eq(mag_r[j] ^ carry),
-                c_next.eq(mag_r[j] & carry),
-            ]
-            mag_next.append(nxt)
-            carry = c_next
+        # Ripple up/down count across the planes: bit j toggles when t_j is set;
+        # t_0 = inc, t_{j+1} = t_j & (c_j ^ down) (all lower bits 1 counting up, 0 counting down).
+        toggle = inc
+        cnt_next = []
+        for j in range(w):
+            nxt = Signal(n, name=f"cnt{j}_next")
+            m.d.comb += nxt.eq(cnt_r[j] ^ toggle)
+            cnt_next.append(nxt)
+            if j + 1 < w:
+                t = Signal(n, name=f"toggle{j + 1}")
+                m.d.comb += t.eq(toggle & (cnt_r[j] ^ down))
+                toggle = t
 
         with m.If(self.i_clear):
-            m.d.sync += [plane.eq(0) for plane in mag_r]
-            m.d.sync += [sign_r.eq(0), seen_r.eq(0)]
+            m.d.sync += [plane.eq(0) for plane in cnt_r]
         with m.Else():
-            m.d.sync += [plane.eq(nxt) for plane, nxt in zip(mag_r, mag_next)]
-            m.d.sync += [
-                sign_r.eq((sign_r & ~start) | (self.i_sign & start)),
-                seen_r.eq(seen_r | active),
-            ]
+            m.d.sync += [plane.eq(nxt) for plane, nxt in zip(cnt_r, cnt_next)]
 
-        # Conditional two's-complement negation across the planes, magnitude zero-extended
-        # to count_bits + 1: x_j = m_j ^ s, out_j = x_j ^ c_j, c_{j+1} = x_j & c_j, c_0 = s.
-        out = []
-        carry = sign_r
-        for j in range(cb):
-            x = Signal(n, name=f"inv{j}")
-            o = Signal(n, name=f"out{j}")
-            c_next = Signal(n, name=f"neg_carry{j + 1}")
-            m.d.comb += [x.eq(mag_r[j] ^ sign_r), o.eq(x ^ carry), c_next.eq(x & carry)]
-            out.append(o)
-            carry = c_next
-        o_msb = Signal(n, name=f"out{cb}")
-        m.d.comb += o_msb.eq(sign_r ^ carry)
-        out.append(o_msb)
-
-        # o_counts is only rewiring of the planes: element ch, bit j = out[j][ch].
-        flat = self.o_counts.as_value()
-        w = a.count_width
-        for ch in range(n):
-            m.d.comb += flat[ch * w:(ch + 1) * w].eq(Cat(*(plane[ch] for plane in out)))
+        # o_counts is only rewiring of the planes: element ch, bit j = cnt_r[j][ch].  Built as
+        # one assignment of a concatenation of per-chunk concatenations: N part-select assigns
+        # to the same net make Icarus re-resolve the whole N·w-bit net on every driver change
+        # (~1000× slower), and one flat N·w-term Cat overflows the Amaranth simulator's
+        # expression compiler (RecursionError).
+        pieces = []
+        for c0 in range(0, n, _CHUNK):
+            c1 = min(n, c0 + _CHUNK)
+            chunks = []
+            for j, plane in enumerate(cnt_r):
+                ch = Signal(c1 - c0, name=f"cnt{j}_c{c0 // _CHUNK}")
+                m.d.comb += ch.eq(plane[c0:c1])
+                chunks.append(ch)
+            elems = Signal((c1 - c0) * w, name=f"counts_c{c0 // _CHUNK}")
+            m.d.comb += elems.eq(Cat(*(chunk[i] for i in range(c1 - c0) for chunk in chunks)))
+            pieces.append(elems)
+        m.d.comb += self.o_counts.as_value().eq(Cat(*pieces))
         return m
+
