@@ -65,6 +65,10 @@ class AnalogBridge:
         self._dac_k, self._dac_v = g.o_dac_k, g.o_dac_v
         self._pulse, self._sign = g.i_c2p_pulse, g.i_c2p_sign
         self.tokens: list[ObservedToken] = []   # every token whose K column was discharged
+        #: Test hook: index into ``tokens`` whose channel 0 is driven wrong on the pins (the
+        #: recorded count and sign stay right) — proves the scoreboard catches a corrupted
+        #: output.  None in every normal run.
+        self.fault_token: int | None = None
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -136,8 +140,18 @@ class AnalogBridge:
                     raise AssertionError(f"cycle {n}: signed C2P fired with nothing integrated")
                 self._counting = self._fired.pop(0)
                 self._count_cycle = 0
-                write_bits(self._sign, self._counting.sign.ravel())
-            write_bits(self._pulse, self._counting.count.ravel() > self._count_cycle)
+                sign = self._counting.sign.ravel()
+                self._drive_count = self._counting.count.ravel()
+                if (self.fault_token is not None and self.fault_token < len(self.tokens)
+                        and self._counting is self.tokens[self.fault_token]):
+                    # channel 0 one cycle longer, or (already saturated) with the sign flipped
+                    sign, self._drive_count = sign.copy(), self._drive_count.copy()
+                    if self._drive_count[0] < self.cfg.array.count_max:
+                        self._drive_count[0] += 1
+                    else:
+                        sign[0] = not sign[0]
+                write_bits(self._sign, sign)
+            write_bits(self._pulse, self._drive_count > self._count_cycle)
             self._count_cycle += 1
             self._driving = True
         elif self._driving:

@@ -45,8 +45,11 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
                    backpressure: float = 0.0, gaps: float = 0.0,
                    reset_after: int | None = None, inputs: str | Path | None = None,
                    sim: str | None = None, summary: str | Path | None = None,
-                   tag: str = "run") -> dict[str, Any]:
-    """Run one co-simulation scenario; return the summary dict (raises on any mismatch)."""
+                   tag: str = "run", fault_token: int | None = None) -> dict[str, Any]:
+    """Run one co-simulation scenario; return the summary dict (raises on any mismatch).
+
+    ``fault_token`` (tests only): corrupt that token's output on the pins and expect the
+    scoreboard to report it (then a mismatch is the pass condition)."""
     if tokens < 1:
         raise ValueError(f"tokens must be ≥ 1, not {tokens}")
     for name, p in (("backpressure", backpressure), ("gaps", gaps)):
@@ -62,7 +65,8 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
         summary_path.unlink()
     scenario = {"tokens": tokens, "seed": seed, "backpressure": backpressure, "gaps": gaps,
                 "reset_after": reset_after, "summary": str(summary_path),
-                "inputs": str(Path(inputs).resolve()) if inputs else None}
+                "inputs": str(Path(inputs).resolve()) if inputs else None,
+                "fault_token": fault_token, "expect_mismatch": fault_token is not None}
     t0 = time.monotonic()
     try:
         run_cocotb(toplevel="attention_head", verilog_dir=vdir, test_module="tb.cosim.head_tb",

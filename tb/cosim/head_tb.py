@@ -52,6 +52,7 @@ async def head_scenario(dut):
     clk_period_ps = int(round(cfg.timing.t_clk_ns * 1000))
     Clock(dut.clk, clk_period_ps, unit="ps", impl="gpi").start()
     bridge = AnalogBridge(dut, cfg)
+    bridge.fault_token = sc.get("fault_token")
 
     tok_valid, tok_payload = dut.i_tok__valid, dut.i_tok__payload
     tok_ready = dut.i_tok__ready
@@ -160,4 +161,7 @@ async def head_scenario(dut):
             json.dump(summary, f, indent=2)
     dut._log.info("summary: %s", json.dumps({k: v for k, v in summary.items()
                                              if k != "scenario"}))
-    assert report["mismatches"] == 0, report["message"]
+    if sc.get("expect_mismatch"):
+        assert report["mismatches"] > 0, "an injected fault went unnoticed by the scoreboard"
+    else:
+        assert report["mismatches"] == 0, report["message"]
