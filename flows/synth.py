@@ -145,7 +145,9 @@ def rtl_source() -> dict[str, Any]:
                                   timeout=30).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
-    commit = git("rev-parse", "HEAD")
+    top = git("rev-parse", "--show-toplevel")
+    # A copy inside another checkout (e.g. an exported snapshot under build/) is not that commit.
+    commit = git("rev-parse", "HEAD") if top and Path(top).resolve() == ROOT else ""
     return {"root": str(ROOT), "commit": commit or "unknown (not a git checkout)",
             "hdl_uncommitted_changes": bool(git("status", "--porcelain", "--", "hdl"))
             if commit else None}
