@@ -55,6 +55,20 @@ def write_sidecar(cfg: HeadConfig, out_dir: Path) -> Path:
     return path
 
 
+def _wrap_long_lines(text: str, limit: int = 4000, items: int = 64) -> str:
+    """Break Yosys's one-line concatenations (``assign o = { a[0], a[1], … }`` with thousands
+    of terms at full size) after every ``items``-th ", ": Verilator rejects a line of more than
+    40,000 preprocessor tokens.  Only whitespace changes; lines holding a string are kept."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        if len(line) > limit and '"' not in line:
+            parts = line.split(", ")
+            line = ",\n    ".join(", ".join(parts[i:i + items])
+                                   for i in range(0, len(parts), items))
+        out.append(line)
+    return "".join(out)
+
+
 def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
              blocks: list[str] | None = None, progress=None) -> dict[str, Any]:
     """Convert ``blocks`` (default: all registered) for ``cfg``; return the manifest.
@@ -77,7 +91,7 @@ def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
     for name in names:
         t0 = time.monotonic()
         dut = build_block(name, cfg)
-        text = verilog.convert(dut, name=name, emit_src=False)
+        text = _wrap_long_lines(verilog.convert(dut, name=name, emit_src=False))
         (out_dir / f"{name}.v").write_text(text)
         modules.append({
             "module": name,
