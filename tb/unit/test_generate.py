@@ -1,0 +1,223 @@
+"""``python -m hdl.generate`` and :func:`hdl.generate.generate`: what they write, and that it is
+reproducible, self-describing and accepted by Icarus and Verilator.
+
+The CLI runs as a subprocess from the repository root, exactly as a user would run it.  The
+paper's default head (d = 64, 16 tiles of 64 columns, W = 1024) is generated for every block but
+``attention_head`` (its own tests cover it at full size; here it is generated, compiled and linted
+at a small size).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hdl.blocks import BLOCKS
+from hdl.config import HeadConfig, load_config
+from hdl.generate import generate
+from hdl.schedule import Schedule
+from sim.toolchain import compile_icarus, lint_verilog
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BLOCKS_NO_HEAD = [b for b in BLOCKS if b != "attention_head"]
+SMALL = ["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4",
+         "timing.adder_pipeline_every=1"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hdl.generate", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def cli_generate(out: Path, overrides: list[str] = (), blocks: list[str] | None = None) -> Path:
+    args = ["--out", str(out)]
+    for o in overrides:
+        args += ["--set", o]
+    for b in blocks or []:
+        args += ["--block", b]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+_DECL = re.compile(r"^\s*(input|output)\s+(signed\s+)?(?:\[(\d+):(\d+)\]\s+)?(\S+)\s*;", re.M)
+
+
+def verilog_ports(text: str, module: str) -> tuple[list[str], dict[str, tuple[str, int, bool]]]:
+    """Port names of ``module``'s header, and each port's (direction, width, signed) from its
+    declaration inside the module body."""
+    m = re.search(rf"^module {re.escape(module)}\(([^)]*)\);(.*?)^endmodule", text, re.M | re.S)
+    assert m, f"module {module} not found"
+    header = [p.strip() for p in m.group(1).split(",")]
+    decls = {}
+    for d in _DECL.finditer(m.group(2)):
+        direction, signed, msb, lsb, name = d.groups()
+        width = int(msb) - int(lsb) + 1 if msb is not None else 1
+        decls[name] = (direction, width, bool(signed))
+    return header, decls
+
+
+def check_manifest_against_verilog(out: Path, cfg: HeadConfig) -> None:
+    """manifest.json lists each module's ports as the Verilog declares them, and its latency."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config_hash"] == cfg.hash
+    fixed_latency = {"pwm_bank": 1, "counter_bank": 1, "write_address": 1,
+                     "address_decoder": 0, "write_sequencer": 1,
+                     "adder_tree": Schedule(cfg).adder_latency,
+                     "attention_head": Schedule(cfg).latency}
+    for mod in manifest["modules"]:
+        name = mod["module"]
+        assert mod["file"] == f"{name}.v"
+        assert mod["latency_cycles"] == fixed_latency[name], name
+        header, decls = verilog_ports((out / mod["file"]).read_text(), name)
+        listed = [p["name"] for p in mod["ports"]]
+        assert len(set(listed)) == len(listed)
+        # Every listed port is in the Verilog header, declared with the same direction, width and
+        # signedness; the header has nothing else but the clock and reset of clocked blocks.
+        clocked = {"clk", "rst"} & set(header)
+        assert clocked in (set(), {"clk", "rst"}), header
+        assert set(header) == set(listed) | clocked, (name, header, listed)
+        if mod["latency_cycles"] > 0:
+            assert clocked == {"clk", "rst"}, name
+        for p in mod["ports"]:
+            assert p["dir"] in ("input", "output")
+            assert decls[p["name"]] == (p["dir"], p["width"], p["signed"]), (name, p)
+
+
+def check_tools_accept(out: Path) -> None:
+    """``iverilog -g2012`` and ``verilator --lint-only`` on every file (errors fail)."""
+    for mod in json.loads((out / "manifest.json").read_text())["modules"]:
+        name = mod["module"]
+        compile_icarus([out / f"{name}.v"], name, out / f"{name}.vvp")
+        assert (out / f"{name}.vvp").stat().st_size > 0
+        lint_verilog([out / f"{name}.v"], name)
+
+
+@pytest.fixture(scope="module")
+def small_out(tmp_path_factory) -> Path:
+    """A small config, every registered block including the head (no --block: the default)."""
+    return cli_generate(tmp_path_factory.mktemp("gen_small"), SMALL)
+
+
+# -- the paper's head ----------------------------------------------------------------------------
+
+def test_defaults(tmp_path):
+    """Defaults: every block emitted, reproducibly (CLI run and an in-process :func:`generate`
+    run into another folder give byte-identical files), manifest = Verilog, tools accept it.
+    One test, so that the full-size conversion runs twice and not once per check and worker."""
+    cfg = HeadConfig()
+    assert (cfg.array.head_dim, cfg.array.n_tiles, cfg.array.window) == (64, 16, 1024)
+    cli_out = cli_generate(tmp_path / "cli", blocks=BLOCKS_NO_HEAD)
+    names = set(files_of(cli_out))
+    assert names == {f"{b}.v" for b in BLOCKS_NO_HEAD} | {"config.json", "manifest.json"}
+    manifest = json.loads((cli_out / "manifest.json").read_text())
+    assert [m["module"] for m in manifest["modules"]] == BLOCKS_NO_HEAD
+
+    lib_manifest = generate(cfg, tmp_path / "lib", BLOCKS_NO_HEAD)
+    assert lib_manifest == manifest
+    first, second = files_of(cli_out), files_of(tmp_path / "lib")
+    assert first.keys() == second.keys()
+    for name in first:
+        assert first[name] == second[name], f"{name} differs between two runs"
+
+    # Widths the paper's sizes imply, computed here by hand (not read from the generator).
+    widths = {(m["module"], p["name"]): p["width"] for m in manifest["modules"]
+              for p in m["ports"]}
+    expected = {
+        ("pwm_bank", "i_codes"): 64 * 4, ("pwm_bank", "o_wl"): 64,
+        ("counter_bank", "i_pulse"): 16 * 64, ("counter_bank", "o_counts"): 16 * 64 * 5,
+        ("adder_tree", "i_counts"): 16 * 64 * 5, ("adder_tree", "o_sums"): 64 * 9,
+        ("write_address", "o_valid"): 1024, ("write_address", "o_ptr"): 10,
+        ("write_address", "o_count"): 11, ("write_address", "o_tile_sel"): 16,
+        ("address_decoder", "o_col_sel"): 64, ("address_decoder", "i_tile"): 4,
+        ("write_sequencer", "i_k"): 64 * 3, ("write_sequencer", "o_dac_v"): 64 * 3,
+    }
+    assert {k: widths[k] for k in expected} == expected
+    check_manifest_against_verilog(cli_out, cfg)
+    check_tools_accept(cli_out)
+
+
+# -- a small head, with --set --------------------------------------------------------------------
+
+def test_set_overrides_emit_other_sizes(small_out):
+    cfg = HeadConfig().with_overrides(SMALL)
+    manifest = json.loads((small_out / "manifest.json").read_text())
+    assert [m["module"] for m in manifest["modules"]] == list(BLOCKS)   # head included
+    assert manifest["config_hash"] == cfg.hash != HeadConfig().hash
+    ports = {(m["module"], p["name"]): p for m in manifest["modules"] for p in m["ports"]}
+    assert ports[("pwm_bank", "o_wl")]["width"] == 4
+    assert ports[("counter_bank", "o_counts")]["width"] == 3 * 4 * 5
+    assert ports[("write_address", "o_valid")]["width"] == 12
+    assert ports[("address_decoder", "o_tile_sel")]["width"] == 3
+    assert re.search(r"^\s*output \[3:0\] o_wl;", (small_out / "pwm_bank.v").read_text(), re.M)
+    check_manifest_against_verilog(small_out, cfg)
+
+
+def test_small_verilog_compiles_and_lints(small_out):
+    check_tools_accept(small_out)
+
+
+def test_config_json_reloads(small_out, tmp_path):
+    cfg = HeadConfig().with_overrides(SMALL)
+    side = json.loads((small_out / "config.json").read_text())
+    assert set(side) == {"config", "hash"}
+    assert side["hash"] == cfg.hash
+    assert HeadConfig.from_dict(side["config"]) == cfg
+    assert load_config(small_out / "config.json") == cfg
+    # --config accepts the sidecar: regenerating from it reproduces every file byte for byte.
+    proc = run_cli("--config", str(small_out / "config.json"), "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert files_of(tmp_path) == {k: v for k, v in files_of(small_out).items()
+                                  if not k.endswith(".vvp")}
+
+
+def test_tool_errors_are_reported(tmp_path):
+    """The helpers really fail on broken Verilog (so the test above can fail)."""
+    bad = tmp_path / "bad.v"
+    bad.write_text("module bad(input a, output b);\n  assign b = a +;\nendmodule\n")
+    with pytest.raises(RuntimeError, match="iverilog failed"):
+        compile_icarus([bad], "bad", tmp_path / "bad.vvp")
+    with pytest.raises(RuntimeError, match="verilator failed"):
+        lint_verilog([bad], "bad")
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--set", "array.head_dim=6"], "array.head_dim must be a power of two from 1 to 1024, not 6"),
+    (["--set", "array.count_bits=3"], "array.count_bits must be an integer from q_bits=4"),
+    (["--set", "array.nope=1"], "unknown field 'nope' in array"),
+    (["--set", "array.n_tiles=four"], "'four' is not a valid int"),
+    (["--block", "nope"], "unknown block 'nope'; choose from pwm_bank"),
+    (["--config", "does/not/exist.json"], "cannot read config file"),
+])
+def test_bad_input_exits_2_with_message(args, message, tmp_path):
+    proc = run_cli(*args, "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()     # nothing written
+
+
+def test_unknown_block_in_library(tmp_path):
+    with pytest.raises(ValueError, match="unknown block 'nope'"):
+        generate(HeadConfig(), tmp_path / "out", ["nope"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_help():
+    proc = run_cli("--help")
+    assert proc.returncode == 0, proc.stderr
+    for opt in ("--config", "--set", "--out", "--block"):
+        assert opt in proc.stdout
+    for block in BLOCKS:
+        assert block in proc.stdout
