@@ -138,7 +138,7 @@ BAD = [
     (lambda: HeadConfig(array={"head_dim": 8}), "array must be a ArrayConfig, not {'head_dim': 8}"),
     (lambda: HeadConfig.from_dict({"array": {"head_dim": 8, "rows": 3}}),
      "array: unknown key(s) 'rows'; known: count_bits, head_dim, kv_bits, n_tiles, q_bits, tile_cols"),
-    (lambda: HeadConfig.from_dict({"arrays": {}}), "config: unknown key(s) 'arrays'; known: analog, array, timing"),
+    (lambda: HeadConfig.from_dict({"arrays": {}}), "config: unknown key(s) 'arrays'; known: analog, array, tech, timing"),
     (lambda: HeadConfig.from_dict([1, 2]), "config must be a JSON object, not list"),
     (lambda: HeadConfig.from_dict({"array": 5}), "array must be a JSON object, not int"),
     (lambda: HeadConfig.from_dict({"array": {"n_tiles": "16"}}), "array.n_tiles must be an integer, not '16'"),
