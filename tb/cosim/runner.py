@@ -59,9 +59,12 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     if waves is None:
         waves = os.environ.get("WAVES", "0") not in ("", "0")
     srcs = [Path(s).resolve() for s in (sources or [verilog_dir / f"{toplevel}.v"])]
+    # cocotb_tools replaces PYTHONPATH with this process's sys.path (extra_env cannot set it), so
+    # the repository must be on sys.path itself; from `python -c`/stdin it is only '' (relative).
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.append(str(REPO_ROOT))
     env = {
         "GCA_CONFIG": str(verilog_dir / "config.json"),
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
         **(extra_env or {}),
     }
     build_args: list[str] = []
