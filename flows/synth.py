@@ -29,6 +29,9 @@ project's ``build/`` with relative paths, whatever ``--out`` is.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import functools
 import hashlib
 import inspect
 import json
@@ -366,6 +369,23 @@ def _key(*parts: Any) -> str:
     return h.hexdigest()[:20]
 
 
+def _serialized(fn):
+    """Run ``fn`` holding an exclusive lock on the cache: parallel test workers or two
+    commands synthesising the same design must not build in the same cache folder at once
+    (one would delete the other's files)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with open(CACHE / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+    return wrapper
+
+
 def _cache_get(key: str) -> dict | None:
     f = CACHE / key / "result.json"
     if f.exists():
@@ -399,6 +419,7 @@ write_verilog -noattr netlist.v
 """
 
 
+@_serialized
 def synth_generic(vfile: Path, top: str, *, force: bool = False) -> dict:
     """Generic gate-level synthesis of ``vfile`` (module ``top``); cached."""
     vtext = vfile.read_bytes()
@@ -573,6 +594,7 @@ def _fpga_cells(family: str, cells: dict[str, int]) -> dict[str, int]:
             "dsp": s("MULT18X18D", "ALU54B"), "mux": s("PFUMX", "L6MUX21")}
 
 
+@_serialized
 def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                harness: str = "always", timeout_s: float = 3600.0,
                freq_mhz: float | None = None) -> dict:
