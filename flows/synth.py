@@ -198,6 +198,9 @@ def _last_step(log: Path) -> str:
         if re.match(r"^\d+(\.\d+)*\. Executing", s) or s.startswith("Info: ") and (
                 "iter" in s or "Router" in s or "Placing" in s or "Packing" in s or "%" in s):
             return s[:100]
+        m = re.match(r"Info:\s+(\d+) \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|", s)
+        if m:  # router1 progress row: iterations | ... | overused wires
+            return f"routing: {m.group(1)} iterations, {m.group(2)} overused wires left"
     return "running"
 
 
