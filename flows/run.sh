@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point that sets everything up on a fresh Debian/Ubuntu machine, then runs a job.
 #
-#   bash flows/run.sh generate [hdl.generate options]   Verilog of the default head + reports
+#   bash flows/run.sh generate [hdl.generate options]   Verilog of the default head + PPA reports
 #   bash flows/run.sh test     [pytest options]         the whole test suite
 #   bash flows/run.sh setup                             only the set-up
 #
@@ -71,6 +71,17 @@ case "$job" in
     generate)
         setup
         "$VENV/bin/python" -m hdl.generate "$@"
+        # Reports for the same configuration: synthesis (cells, transistors, logic depth) and
+        # the energy / latency / area comparison (a few minutes at defaults; cached).
+        cfg_args=()
+        while [ $# -gt 0 ]; do
+            case "$1" in
+                --config|--set) cfg_args+=("$1" "$2"); shift 2 ;;
+                --config=*|--set=*) cfg_args+=("$1"); shift ;;
+                *) shift ;;
+            esac
+        done
+        "$VENV/bin/python" -m flows.ppa "${cfg_args[@]}"
         ;;
     test)
         setup

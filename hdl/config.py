@@ -187,8 +187,12 @@ class TimingConfig:
     c2p_reset_cycles: int = 1
     """Cycles to reset a charge-to-pulse integrator after it fired (not in P/C)."""
 
-    adder_pipeline_every: int = 0
-    """Adder-tree pipelining: 0 = combinational, k = a register after every k adder levels."""
+    adder_pipeline_every: int = 1
+    """Adder-tree pipelining: 0 = combinational, k = a register after every k adder levels.
+    Default 1: the head's longest register-to-register path is then 16 generic gate levels
+    (28 combinational, 21 with k = 2), inside the ≤ 20 a 28 nm-class process needs at 1 GHz,
+    for 4 cycles of latency (54 instead of 50, still under the paper's 65 ns) and ~13 % more
+    transistors (``python -m flows.synth --block head``)."""
 
     layers: int = 12
     """L: layers that share the time between two tokens of one head (P §4.1: GPT-2, 12).

@@ -13,6 +13,7 @@ Library use: :func:`run_head_cosim` (the pytest scenarios call it).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import sys
 import time
@@ -35,9 +36,15 @@ def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
 
     out = BUILD / cfg.hash / "verilog"
     flat = out / "attention_head.flat.v"
-    if not flat.exists() or not (out / "config.json").exists():
-        generate(cfg, out, ["attention_head"])
-        flatten_for_simulation(out / "attention_head.v", "attention_head", flat)
+    out.mkdir(parents=True, exist_ok=True)
+    # parallel test workers may ask for the same config: one generates, the others wait
+    with open(out.parent / ".generate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not flat.exists() or not (out / "config.json").exists():
+            generate(cfg, out, ["attention_head"])
+            tmp = flatten_for_simulation(out / "attention_head.v", "attention_head",
+                                         out / "attention_head.flat.tmp.v")
+            tmp.replace(flat)
     return out, flat
 
 

@@ -11,6 +11,7 @@ from analog_models.gain_cell import cell_current, cell_g, effective_poly
 from analog_models.leakage import (apply_preset, cell_age_s, decay_factor, decay_powers,
                                    per_token_lambda)
 from hdl.config import AnalogConfig, HeadConfig
+from hdl.schedule import Schedule
 
 AN = AnalogConfig()
 CFG = HeadConfig()
@@ -105,7 +106,7 @@ def test_leakage_factor_and_presets():
     d = np.array([0.5, 0.9])
     np.testing.assert_allclose(decay_powers(d, (0, 1, 3)), [[1, 1], d, d ** 3])
     # default token step: L = 12 layers × (latency 50 cycles at 1 ns)
-    assert per_token_lambda(CFG) == pytest.approx(12 * 50e-9 / 5e-3)
+    assert per_token_lambda(CFG) == pytest.approx(12 * Schedule(CFG).latency * 1e-9 / 5e-3)
     paper = apply_preset(CFG, "code_per_token")
     assert paper.timing.layers == 12
     assert per_token_lambda(paper) == pytest.approx(1.6e-4, rel=1e-12)
