@@ -20,6 +20,7 @@ from amaranth.sim import Simulator
 from hdl.config import HeadConfig
 from hdl.counter_bank import CounterBank
 from sim.blocks_ref import CounterBankRef, pack_array, unpack_array
+from sim.stimuli import counter_episodes
 
 CONFIGS = {
     "default": [],
@@ -28,35 +29,6 @@ CONFIGS = {
     "c6": ["array.head_dim=2", "array.n_tiles=7", "array.q_bits=3", "array.count_bits=6"],
     "c1": ["array.head_dim=1", "array.n_tiles=1", "array.q_bits=1", "array.count_bits=1"],
 }
-
-
-def _episodes(rng: np.random.Generator, n: int, cmax: int, tokens: int):
-    """Yield (pulse, sign, enable, clear, check) per cycle; ``check`` is None or the expected
-    counts (from the stimulus alone) to see in that cycle."""
-    for _ in range(tokens):
-        if rng.random() < 0.5:
-            # -- clean token ---------------------------------------------------------------
-            window = int(rng.integers(1, cmax + 8))
-            begin = rng.integers(0, window, size=n)
-            length = rng.integers(0, cmax + 6, size=n)
-            length = np.minimum(length, window - begin)
-            length[rng.random(n) < 0.1] = 0
-            sign_seq = rng.random((window, n)) < 0.5
-            yield rng.random(n) < 0.5, rng.random(n) < 0.5, False, True, None      # clear
-            for t in range(window):
-                pulse = (t >= begin) & (t < begin + length)
-                yield pulse, sign_seq[t], True, False, None
-            sign_at_start = sign_seq[np.minimum(begin, window - 1), np.arange(n)]
-            expect = np.minimum(length, cmax) * np.where(sign_at_start, -1, 1)
-            # Window closed: junk pulses and signs must change nothing.
-            for _ in range(int(rng.integers(1, 3))):
-                yield rng.random(n) < 0.5, rng.random(n) < 0.5, False, False, expect
-        else:
-            # -- noisy stretch ---------------------------------------------------------------
-            p_pulse = rng.choice([0.2, 0.5, 0.9])
-            for _ in range(int(rng.integers(cmax, 3 * cmax + 4))):
-                yield (rng.random(n) < p_pulse, rng.random(n) < 0.5, bool(rng.random() < 0.85),
-                       bool(rng.random() < 0.05), None)
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -70,7 +42,7 @@ def test_counter_bank_matches_reference(name):
     assert w == a.count_bits + 1
     rng = np.random.default_rng(99 + len(name))
     tokens = 12 if n >= 256 else 40
-    stim = list(_episodes(rng, n, cmax, tokens))
+    stim = list(counter_episodes(rng, n, cmax, tokens))
     stats = {"checks": 0, "saturated": 0, "negative": 0}
 
     async def tb(ctx):

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 from hdl.config import HeadConfig
 from hdl.pwm_bank import PwmBank
 from sim.blocks_ref import PwmBankRef, pack_array, unpack_array
+from sim.stimuli import pwm_stimulus
 
 CONFIGS = {
     "default": [],
@@ -17,29 +18,6 @@ CONFIGS = {
     "q1": ["array.head_dim=2", "array.q_bits=1", "array.count_bits=1"],
     "q6": ["array.head_dim=16", "array.q_bits=6", "array.count_bits=6"],
 }
-
-
-def _stimulus(rng: np.random.Generator, d: int, q_max: int, cycles: int):
-    """Codes change every cycle (so latching matters); start requests come in bursts (held
-    high: back-to-back frames), as single pulses and with random gaps."""
-    codes = rng.integers(0, q_max + 1, size=(cycles, d))
-    # Extremes are frequent: code 0 (never high) and q_max (whole frame).
-    extreme = rng.random((cycles, d)) < 0.3
-    codes[extreme] = rng.choice([0, q_max], size=int(extreme.sum()))
-    start = np.zeros(cycles, dtype=bool)
-    c = 2
-    while c < cycles:
-        kind = rng.integers(3)
-        n = int(rng.integers(1, 4 * q_max + 3))
-        if kind == 0:
-            n = int(rng.integers(1, 5)) * q_max + int(rng.integers(0, 3))
-            start[c:c + n] = True                       # held: back-to-back frames
-        elif kind == 1:
-            start[c] = True                             # single request
-        else:
-            start[c:c + n] = rng.random(min(n, cycles - c)) < 0.3   # random requests
-        c += n + int(rng.integers(0, 2 * q_max + 2))    # random gap (possibly none)
-    return codes, start
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -52,7 +30,7 @@ def test_pwm_bank_matches_reference(name):
     assert dut.latency == ref.latency == 1
     rng = np.random.default_rng(1234 + len(name))
     cycles = max(600, 40 * q_max)
-    codes, start = _stimulus(rng, d, q_max, cycles)
+    codes, start = pwm_stimulus(rng, d, q_max, cycles)
     stats = {"accepts": 0, "back_to_back": 0, "wl_high": 0}
 
     async def tb(ctx):

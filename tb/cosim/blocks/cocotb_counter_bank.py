@@ -13,7 +13,7 @@ import numpy as np
 from sim.blocks_ref import CounterBankRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_fields, write_bits
-from tb.unit.test_counter_bank import _episodes
+from sim.stimuli import counter_episodes
 
 
 @cocotb.test()
@@ -25,7 +25,7 @@ async def counter_bank_matches_reference(dut):
     assert manifest_entry("counter_bank")["latency_cycles"] == ref.latency == 1
     rng = np.random.default_rng(seed)
     tokens = 12 if n >= 256 else 40
-    stim = list(_episodes(rng, n, cmax, tokens))
+    stim = list(counter_episodes(rng, n, cmax, tokens))
     stats = {"checks": 0, "saturated": 0, "negative": 0}
 
     for sig in (dut.i_pulse, dut.i_sign, dut.i_enable, dut.i_clear):

@@ -13,7 +13,7 @@ import numpy as np
 from sim.blocks_ref import PwmBankRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits, write_fields
-from tb.unit.test_pwm_bank import _stimulus
+from sim.stimuli import pwm_stimulus
 
 
 @cocotb.test()
@@ -25,7 +25,7 @@ async def pwm_bank_matches_reference(dut):
     assert manifest_entry("pwm_bank")["latency_cycles"] == ref.latency == 1
     rng = np.random.default_rng(seed)
     cycles = max(600, 40 * q_max)
-    codes, start = _stimulus(rng, d, q_max, cycles)
+    codes, start = pwm_stimulus(rng, d, q_max, cycles)
     stats = {"accepts": 0, "back_to_back": 0, "wl_high": 0}
 
     dut.i_start.value = 0
