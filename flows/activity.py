@@ -20,6 +20,7 @@ turns them into joules.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import subprocess
@@ -228,7 +229,28 @@ def _netlist_maps(netlist_json: Path,
 def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                       n_tokens: int = 24, warmup: int = 4, seed: int = 0,
                       work: Path | None = None, progress=None) -> dict[str, Any]:
-    """Simulate the head netlist over ``n_tokens`` tokens; per-token switching activity."""
+    """Simulate the head netlist over ``n_tokens`` tokens; per-token switching activity.
+
+    Cached in ``work`` by a hash of the netlist and the stimulus; two processes asking for the
+    same run (parallel test workers) are serialised by a lock on the folder."""
+    work = work or _default_work(cfg, netlist_v, n_tokens, warmup, seed)
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _simulate_activity(cfg, netlist_v, netlist_json, n_tokens=n_tokens,
+                                  warmup=warmup, seed=seed, work=work, progress=progress)
+
+
+def _default_work(cfg: HeadConfig, netlist_v: Path, n_tokens: int, warmup: int,
+                  seed: int) -> Path:
+    key = hashlib.sha256(Path(netlist_v).read_bytes() + json.dumps(
+        [cfg.to_dict(), n_tokens, warmup, seed, ACTIVITY_VERSION, TB]).encode()).hexdigest()[:20]
+    return ROOT / "build" / "synth" / "activity" / key
+
+
+def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
+                       n_tokens: int, warmup: int, seed: int, work: Path,
+                       progress) -> dict[str, Any]:
     from sim.toolchain import iverilog, vvp
 
     if n_tokens < warmup + 2:
@@ -239,9 +261,6 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     f = a.count_max
     nch = a.n_tiles * a.head_dim
     netlist_v, netlist_json = Path(netlist_v), Path(netlist_json)
-    key = hashlib.sha256(netlist_v.read_bytes() + json.dumps(
-        [cfg.to_dict(), n_tokens, warmup, seed, ACTIVITY_VERSION, TB]).encode()).hexdigest()[:20]
-    work = work or (ROOT / "build" / "synth" / "activity" / key)
     cached = work / "activity.json"
     if cached.exists():
         res = json.loads(cached.read_text())
@@ -348,5 +367,7 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
         "cached": False,
     }
     (work / "act.vcd").unlink(missing_ok=True)  # large; the counts are kept
-    cached.write_text(json.dumps(res, indent=1))
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(cached)
     return res
