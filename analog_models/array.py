@@ -101,7 +101,6 @@ class GainCellBank:
         alpha = a.ir_drop_alpha if a.ir_drop else 0.0
         self.f_row = line_attenuation(rows, alpha)   # column reads: position along the column
         self.f_col = line_attenuation(cols, alpha)   # row reads: position along the row
-        n = len(self.powers)
         # All cells at once, with the same element-wise operations as _update.
         tiles = np.arange(n_tiles)[:, None]
         cols_ = np.arange(cols)[None, :]
