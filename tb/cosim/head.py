@@ -48,6 +48,15 @@ def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
     return out, flat
 
 
+def check_scenario(tokens: int, backpressure: float, gaps: float, flag: str = "") -> None:
+    """Reject a bad scenario with a message naming the setting (``flag`` = "--" for the CLI)."""
+    if tokens < 1:
+        raise ValueError(f"{flag}tokens must be ≥ 1, not {tokens}")
+    for name, p in (("backpressure", backpressure), ("gaps", gaps)):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{flag}{name} must be a probability in [0, 1), not {p}")
+
+
 def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
                    backpressure: float = 0.0, gaps: float = 0.0,
                    reset_after: int | None = None, inputs: str | Path | None = None,
@@ -57,11 +66,7 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
 
     ``fault_token`` (tests only): corrupt that token's output on the pins and expect the
     scoreboard to report it (then a mismatch is the pass condition)."""
-    if tokens < 1:
-        raise ValueError(f"tokens must be ≥ 1, not {tokens}")
-    for name, p in (("backpressure", backpressure), ("gaps", gaps)):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"{name} must be a probability in [0, 1), not {p}")
+    check_scenario(tokens, backpressure, gaps)
     sim = selected_simulator(sim)
     vdir, flat = generate_head(cfg)
     work = BUILD / cfg.hash / tag
@@ -109,12 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", metavar="FILE.json", help="write the JSON summary here")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    if args.tokens < 1:
-        parser.error(f"--tokens must be ≥ 1, not {args.tokens}")
-    for name in ("backpressure", "gaps"):
-        v = getattr(args, name)
-        if not 0.0 <= v < 1.0:
-            parser.error(f"--{name} must be a probability in [0, 1), not {v}")
+    try:
+        check_scenario(args.tokens, args.backpressure, args.gaps, flag="--")
+    except ValueError as e:
+        parser.error(str(e))
     if args.inputs and not Path(args.inputs).is_file():
         parser.error(f"--inputs {args.inputs!r}: no such file")
     print(f"co-simulating config {cfg.hash} (d={cfg.array.head_dim}, n={cfg.array.n_tiles}, "

@@ -87,7 +87,3 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     assert tests > 0, f"cocotb ran no test from {test_module} (see {results})"
     assert failed == 0, f"{failed} of {tests} cocotb tests failed in {test_module} ({results})"
     return tests, failed
-
-
-if __name__ == "__main__":  # pragma: no cover - debugging aid
-    print(selected_simulator(), REPO_ROOT, file=sys.stderr)

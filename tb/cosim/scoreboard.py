@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from analog_models.dac import kv_code, query_code
+from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from hdl.config import HeadConfig
 from sim.golden import load_inputs, run_token_by_token, validate_inputs
 
@@ -37,9 +37,8 @@ def make_tokens(cfg: HeadConfig, sc: dict[str, Any]) -> tuple[np.ndarray, np.nda
 
 def codes_to_values(cfg: HeadConfig, q_codes, k_codes, v_codes):
     """Float inputs of the golden model that quantise back to exactly these codes."""
-    a = cfg.array
-    return (q_codes / a.q_max, k_codes * cfg.analog.v_max_V / a.kv_max,
-            v_codes * cfg.analog.v_max_V / a.kv_max)
+    return (pulse_fraction(q_codes, cfg), code_to_volts(k_codes, cfg),
+            code_to_volts(v_codes, cfg))
 
 
 def compare_with_golden(cfg: HeadConfig, q_codes: np.ndarray, k_codes: np.ndarray,
