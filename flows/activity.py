@@ -57,7 +57,7 @@ def synthetic_tokens(cfg: HeadConfig, n_tokens: int, seed: int = 0) -> dict[str,
     k = rng.uniform(0, an.v_max_V, (total, d))
     v = rng.uniform(0, an.v_max_V, (total, d))
     res = golden.run(q, k, v, cfg)
-    signed = np.asarray(res.counts[w:]).reshape(n_tokens, a.n_tiles * d)
+    signed = np.asarray(res.counts[w:]).reshape(n_tokens, a.n_channels)
     if not np.issubdtype(signed.dtype, np.integer):
         raise ValueError("switching activity needs quantised counts (analog.quantization on)")
     qc = query_code(q[w:], cfg)
@@ -259,7 +259,7 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     sched = Schedule(cfg)
     toks = synthetic_tokens(cfg, n_tokens, seed)
     f = a.count_max
-    nch = a.n_tiles * a.head_dim
+    nch = a.n_channels
     netlist_v, netlist_json = Path(netlist_v), Path(netlist_json)
     cached = work / "activity.json"
     if cached.exists():

@@ -20,7 +20,7 @@ import time
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    from hdl.config import add_config_args
+    from hdl.cli import add_config_args
     ap = argparse.ArgumentParser(prog="python -m flows.bench_golden", description=__doc__
                                  .split("\n\n")[0])
     ap.add_argument("--tokens", type=int, default=2048, help="sequence length (default 2048)")
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[var] = str(args.threads)
     import numpy as np
 
-    from hdl.config import config_from_args
+    from hdl.cli import config_from_args
     from sim.golden import run_token_by_token, run_vectorized
 
     cfg = config_from_args(ap, args)

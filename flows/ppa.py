@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hdl.config import HeadConfig, add_config_args, config_from_args
+from hdl.cli import add_config_args, config_from_args
+from hdl.config import HeadConfig
 from sim import energy as E
 
 from .synth import HEAD_BLOCK, SynthError, resolve_blocks, run_synth, tool_versions

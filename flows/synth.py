@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hdl.config import HeadConfig, add_config_args, config_from_args
+from hdl.cli import add_config_args, config_from_args
+from hdl.config import HeadConfig
 
 __all__ = [
     "TARGETS", "FF_TRANSISTORS", "HEAD_BLOCK", "SynthError", "tool_versions", "resolve_blocks",

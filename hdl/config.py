@@ -17,7 +17,6 @@ and what is allowed.  ``HeadConfig.from_dict`` rejects unknown keys and wrong ty
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .registry import ANALOG_ENERGY_PRESETS, TECH_PRESETS
+
 __all__ = [
     "ArrayConfig",
     "TimingConfig",
@@ -34,8 +35,6 @@ __all__ = [
     "TechConfig",
     "HeadConfig",
     "NON_IDEALITIES",
-    "add_config_args",
-    "config_from_args",
     "load_config",
 ]
 
@@ -123,6 +122,12 @@ class ArrayConfig:
     def window(self) -> int:
         """W: tokens held in the sliding window = n_tiles × tile_cols."""
         return self.n_tiles * self.tile_cols
+
+    @property
+    def n_channels(self) -> int:
+        """Read-out channels n_tiles × head_dim: one signed C2P circuit, pulse counter and write
+        DAC per (tile, dimension) — flat index ``tile · head_dim + dim``."""
+        return self.n_tiles * self.head_dim
 
     @property
     def q_max(self) -> int:
@@ -302,12 +307,6 @@ class AnalogConfig:
         return dataclasses.replace(self, **{n: False for n in names})
 
 
-#: Names of the technology presets of the energy/area model (defined in sim/energy.py).
-TECH_PRESETS = ("n28", "nangate45", "sky130")
-#: Names of the analog energy presets (sim/energy.py); ``paper`` = model-spec §9.1.
-ANALOG_ENERGY_PRESETS = ("paper",)
-
-
 @dataclass(frozen=True, kw_only=True)
 class TechConfig:
     """Selects the parameter presets of the energy / latency / area model (sim/energy.py).
@@ -459,21 +458,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if overrides:
         cfg = cfg.with_overrides(overrides)
     return cfg
-
-
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """The ``--config`` and ``--set`` options every CLI of the project has."""
-    parser.add_argument("--config", metavar="FILE",
-                        help="JSON configuration (a config.json written by hdl.generate works too)")
-    parser.add_argument("--set", metavar="SECTION.FIELD=VALUE", action="append", default=[],
-                        dest="overrides",
-                        help="override one setting, e.g. --set array.n_tiles=4 (repeatable)")
-
-
-def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> HeadConfig:
-    """Build the config from parsed CLI args; a bad value ends the program with a clear message."""
-    try:
-        return load_config(args.config, args.overrides)
-    except ValueError as e:
-        parser.error(str(e))
-        raise  # unreachable: parser.error exits

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .blocks import BLOCKS, build_block
-from .config import HeadConfig, add_config_args, config_from_args
+from .cli import add_config_args, config_from_args
+from .config import HeadConfig
+from .registry import BLOCKS, build_block
 
 __all__ = ["generate", "port_list", "write_sidecar", "main"]
 
@@ -77,7 +78,7 @@ def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
     """
     from amaranth.back import verilog
 
-    from sim.toolchain import ensure_yosys_env
+    from .toolchain import ensure_yosys_env
 
     ensure_yosys_env()
     out_dir = Path(out_dir)
@@ -96,7 +97,7 @@ def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
         modules.append({
             "module": name,
             "file": f"{name}.v",
-            "class": f"{BLOCKS[name][0]}.{BLOCKS[name][1]}",
+            "class": f"{BLOCKS[name].module}.{BLOCKS[name].cls}",
             "latency_cycles": dut.latency,
             "ports": port_list(dut),
         })

@@ -12,13 +12,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .adder_tree import AdderTreeBank
+from .blocks.adder_tree import AdderTreeBank
+from .blocks.counter_bank import CounterBank
+from .blocks.pwm_bank import PwmBank
+from .blocks.write_address import WriteAddressController
+from .blocks.write_sequencer import WriteSequencer
 from .config import HeadConfig
-from .counter_bank import CounterBank
-from .pwm_bank import PwmBank
 from .schedule import Schedule
-from .write_address import WriteAddressController
-from .write_sequencer import WriteSequencer
 
 __all__ = ["AttentionHead", "token_layout"]
 
@@ -50,7 +50,10 @@ class AttentionHead(wiring.Component):
     o_wl_q : Out(d)
         Query word-line pulses (PWM), shared by the K arrays of all tiles.
     o_dac_k, o_dac_v : Out(ArrayLayout(unsigned(kv_bits), d))
-        Codes of the d shared write DACs (zero outside their write phase).
+        Codes of the write DACs, broadcast to every tile: each tile has d DACs of its own
+        (one per row, shared by its K and V arrays: P's "64 shared DACs per tile", n·d in all,
+        as the area model counts them); the one-hot tile select decides which tile writes.
+        Zero outside their write phase.
     o_we_k, o_we_v, o_discharge_k, o_discharge_v : Out(1)
         Write enable and column discharge of the selected column, K and V arrays.
     o_tile_sel : Out(n), o_col_sel : Out(C)
@@ -69,7 +72,7 @@ class AttentionHead(wiring.Component):
     Timing (all from :class:`~hdl.schedule.Schedule`)
     ------
     latency = 1 + counts_final + adder_latency + 1 cycles from the accept of a token to its
-    output valid (50 at defaults); a new token is accepted every ``initiation_interval`` cycles
+    output valid (54 at defaults); a new token is accepted every ``initiation_interval`` cycles
     (31 at defaults) at most.  Back-pressure: a token is accepted only while the output FIFO has
     room for it and every token in flight, so no output is ever lost or duplicated.
     """
@@ -81,7 +84,7 @@ class AttentionHead(wiring.Component):
         self._cfg = cfg
         self._sched = Schedule(cfg)
         a = cfg.array
-        n_ch = a.n_tiles * a.head_dim
+        n_ch = a.n_channels
         kv = data.ArrayLayout(unsigned(a.kv_bits), a.head_dim)
         super().__init__({
             "i_tok": In(stream.Signature(token_layout(cfg))),

@@ -1,8 +1,8 @@
 """Cycle-accurate numpy reference models of the digital channel blocks.
 
-One class per block of ``hdl/``: :class:`PwmBankRef` (``hdl.pwm_bank.PwmBank``),
-:class:`CounterBankRef` (``hdl.counter_bank.CounterBank``) and :class:`AdderTreeRef`
-(``hdl.adder_tree.AdderTreeBank``).  Each is written from the block's contract, per channel in
+One class per block of ``hdl/``: :class:`PwmBankRef` (``hdl.blocks.pwm_bank.PwmBank``),
+:class:`CounterBankRef` (``hdl.blocks.counter_bank.CounterBank``) and :class:`AdderTreeRef`
+(``hdl.blocks.adder_tree.AdderTreeBank``).  Each is written from the block's contract, per channel in
 plain numpy integers, independently of how the RTL is built (no bit planes, no tree).
 
 Usage, once per clock cycle::
@@ -29,29 +29,7 @@ __all__ = [
     "AdderTreeRef",
     "PwmOut",
     "AdderOut",
-    "pack_array",
-    "unpack_array",
 ]
-
-
-def pack_array(values: np.ndarray, width: int) -> int:
-    """Pack integers (element 0 in the least significant bits, ``width`` bits each, two's
-    complement for negatives) into one int: the raw value of an ``ArrayLayout`` or a bit vector
-    (``width = 1``)."""
-    v = np.asarray(values, dtype=np.int64).ravel() & ((1 << width) - 1)
-    bits = ((v[:, None] >> np.arange(width)) & 1).astype(np.uint8).ravel()
-    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
-
-
-def unpack_array(raw: int, width: int, n: int, signed: bool) -> np.ndarray:
-    """Inverse of :func:`pack_array`: ``n`` fields of ``width`` bits from ``raw``."""
-    nbytes = (n * width + 7) // 8
-    buf = np.frombuffer(int(raw).to_bytes(nbytes, "little"), dtype=np.uint8)
-    bits = np.unpackbits(buf, bitorder="little")[:n * width].reshape(n, width).astype(np.int64)
-    v = bits @ (1 << np.arange(width, dtype=np.int64))
-    if signed:
-        v = np.where(bits[:, -1] == 1, v - (1 << width), v)
-    return v
 
 
 @dataclass(frozen=True)
@@ -114,7 +92,7 @@ class CounterBankRef:
     latency = 1
 
     def __init__(self, cfg: HeadConfig):
-        self.n = cfg.array.n_tiles * cfg.array.head_dim
+        self.n = cfg.array.n_channels
         self.count_max = cfg.array.count_max
         self.count = np.zeros(self.n, dtype=np.int64)
         self.sign = np.zeros(self.n, dtype=bool)

@@ -13,9 +13,9 @@ ints.  What ``step`` returns, and so how a test lines it up with the RTL's ``lat
   whether the start of that cycle is accepted); token offset 0 is ``latency`` cycles after the
   accept, with ``latency`` a constructor argument (the RTL's contract: 1).
 
-* :class:`AddressDecoderRef`      — :class:`hdl.address_decoder.AddressDecoder`
-* :class:`WriteAddressRef`        — :class:`hdl.write_address.WriteAddressController`
-* :class:`WriteSequencerRef`      — :class:`hdl.write_sequencer.WriteSequencer`
+* :class:`AddressDecoderRef`      — :class:`hdl.blocks.address_decoder.AddressDecoder`
+* :class:`WriteAddressRef`        — :class:`hdl.blocks.write_address.WriteAddressController`
+* :class:`WriteSequencerRef`      — :class:`hdl.blocks.write_sequencer.WriteSequencer`
 """
 
 from __future__ import annotations
@@ -26,14 +26,9 @@ import numpy as np
 
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
+from sim.bits import bits_to_int
 
-__all__ = ["AddressDecoderRef", "WriteAddressRef", "WriteSequencerRef", "mask_to_int"]
-
-
-def mask_to_int(mask: np.ndarray) -> int:
-    """Pack a boolean vector into an int, element i → bit i."""
-    return int.from_bytes(np.packbits(np.asarray(mask, bool), bitorder="little").tobytes(),
-                          "little")
+__all__ = ["AddressDecoderRef", "WriteAddressRef", "WriteSequencerRef"]
 
 
 class AddressDecoderRef:
@@ -52,7 +47,7 @@ class AddressDecoderRef:
                 tile_sel[tile] = True
             if col < self.c:
                 col_sel[col] = True
-        return {"tile_sel": mask_to_int(tile_sel), "col_sel": mask_to_int(col_sel)}
+        return {"tile_sel": bits_to_int(tile_sel), "col_sel": bits_to_int(col_sel)}
 
 
 class WriteAddressRef:
@@ -78,7 +73,7 @@ class WriteAddressRef:
             "col": col,
             "tile_sel": 1 << tile,
             "col_sel": 1 << col,
-            "valid": mask_to_int(valid),
+            "valid": bits_to_int(valid),
             "full": int(self.written >= self.w),
             "count": int(valid.sum()),
         }

@@ -290,7 +290,7 @@ def analog_energy(cfg: HeadConfig, q_duty: float | None = None, a_duty: float | 
     qk_cells = cols * a.head_dim * x * p.e_qk_cell_pJ
     qk_c2p = cols * p.e_c2p1_pJ
     av_cells = cols * a.head_dim * act * p.e_av_cell_pJ
-    av_c2p = a.n_tiles * a.head_dim * p.e_c2p2_pJ
+    av_c2p = a.n_channels * p.e_c2p2_pJ
     dac = 2 * a.head_dim * p.e_dac_cell_pJ
     out = {"qk_array": qk_cells, "qk_c2p": qk_c2p, "qk": qk_cells + qk_c2p,
            "av_array": av_cells, "av_c2p": av_c2p, "av": av_cells + av_c2p, "dac": dac}
@@ -333,10 +333,10 @@ def area(cfg: HeadConfig, digital_transistors: float, tech: TechPreset,
     out = {
         "digital": digital_transistors * tech.area_per_transistor_um2,
         "arrays": cells * float(p.cell_area_um2),
-        "c2p": (a.window + a.n_tiles * a.head_dim) * float(p.c2p_area_um2),
-        "dacs": a.n_tiles * a.head_dim * float(p.dac_area_um2),
-        "n_cells": cells, "n_c2p": a.window + a.n_tiles * a.head_dim,
-        "n_dacs": a.n_tiles * a.head_dim,
+        "c2p": (a.window + a.n_channels) * float(p.c2p_area_um2),
+        "dacs": a.n_channels * float(p.dac_area_um2),
+        "n_cells": cells, "n_c2p": a.window + a.n_channels,
+        "n_dacs": a.n_channels,
     }
     out["analog"] = out["arrays"] + out["c2p"] + out["dacs"]
     out["total"] = out["digital"] + out["analog"]
@@ -418,7 +418,7 @@ def digital_scale_factor(ref: HeadConfig, cfg: HeadConfig,
         if kind == "d":
             return ca.head_dim / ra.head_dim
         if kind == "nd":
-            return (ca.n_tiles * ca.head_dim) / (ra.n_tiles * ra.head_dim)
+            return ca.n_channels / ra.n_channels
         if kind == "W":
             return ca.window / ra.window
         return 1.0

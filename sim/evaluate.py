@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.config import NON_IDEALITIES, HeadConfig, add_config_args, config_from_args
+from hdl.cli import add_config_args, config_from_args
+from hdl.config import NON_IDEALITIES, HeadConfig
 
 __all__ = ["error_table", "main"]
 

@@ -52,7 +52,8 @@ from analog_models.array import GainCellBank
 from analog_models.c2p import relu_c2p, signed_c2p, signed_c2p_normalized, signed_value
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from analog_models.leakage import cell_age_s, decay_factor
-from hdl.config import NON_IDEALITIES, HeadConfig, add_config_args, config_from_args
+from hdl.cli import add_config_args, config_from_args
+from hdl.config import NON_IDEALITIES, HeadConfig
 from hdl.schedule import Schedule
 
 __all__ = ["GoldenResult", "TokenHead", "run", "run_token_by_token", "run_vectorized",

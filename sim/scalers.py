@@ -142,7 +142,7 @@ def head_stage_inputs(q_raw: np.ndarray, k_raw: np.ndarray, v_raw: np.ndarray,
     q, k, v stages see the raw projections; the "out" stage sees the golden head's float
     output ``out / count_max`` computed from the scaled (then clipped and quantised) Q, K, V.
     """
-    from sim.golden import run_vectorized   # local: keeps this module light
+    from sim.golden import run_vectorized  # local: keeps this module light
 
     def f(sc: HeadScalers) -> dict[str, np.ndarray]:
         res = run_vectorized(sc.q(q_raw), sc.k(k_raw), sc.v(v_raw), cfg, check_range=False)

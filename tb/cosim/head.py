@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hdl.config import HeadConfig, add_config_args, config_from_args
+from hdl.cli import add_config_args, config_from_args
+from hdl.config import HeadConfig
 from tb.cosim.runner import REPO_ROOT, run_cocotb, selected_simulator
 
 __all__ = ["run_head_cosim", "main"]

@@ -23,8 +23,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from hdl.schedule import Schedule
+from sim.bits import pack_token
 from tb.cosim.bridge import AnalogBridge
-from tb.cosim.bus import pack_fields, read_fields
+from tb.cosim.bus import read_fields
 from tb.cosim.runner import load_sidecar_config
 from tb.cosim.scoreboard import compare_with_golden, make_tokens
 
@@ -42,12 +43,7 @@ async def head_scenario(dut):
     reset_after = sc.get("reset_after")               # reset once this many outputs arrived
     p_gap, p_stall = float(sc.get("gaps", 0.0)), float(sc.get("backpressure", 0.0))
 
-    payload_w = a.head_dim * a.q_bits + 2 * a.head_dim * a.kv_bits
-    payloads = [(pack_fields(q_codes[t], a.q_bits)
-                 | pack_fields(k_codes[t], a.kv_bits) << (a.head_dim * a.q_bits)
-                 | pack_fields(v_codes[t], a.kv_bits) << (a.head_dim * (a.q_bits + a.kv_bits)))
-                for t in range(n_tok)]
-    assert all(p < 1 << payload_w for p in payloads)
+    payloads = [pack_token(cfg, q=q_codes[t], k=k_codes[t], v=v_codes[t]) for t in range(n_tok)]
 
     clk_period_ps = int(round(cfg.timing.t_clk_ns * 1000))
     Clock(dut.clk, clk_period_ps, unit="ps", impl="gpi").start()

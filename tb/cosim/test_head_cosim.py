@@ -50,7 +50,7 @@ def test_default_head_past_the_window_with_backpressure():
 @pytest.mark.xdist_group("cosim_default")
 def test_default_head_full_rate_measures_latency_and_ii():
     """No gaps, no back-pressure: the measured latency and initiation interval are exactly
-    the schedule's (50 and 31 cycles at defaults)."""
+    the schedule's (54 and 31 cycles at defaults, pinned in test_schedule)."""
     cfg = HeadConfig()
     res = run_head_cosim(cfg, tokens=40, seed=3, sim="icarus", tag="default_full")
     s = Schedule(cfg)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hdl.adder_tree import AdderTreeBank
+from hdl.blocks.adder_tree import AdderTreeBank
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
-from sim.blocks_ref import AdderTreeRef, pack_array, unpack_array
+from sim.bits import pack_array, unpack_array
+from sim.blocks_ref import AdderTreeRef
 
 TINY = ["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4"]
 CONFIGS = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hdl.address_decoder import AddressDecoder
+from hdl.blocks.address_decoder import AddressDecoder
 from hdl.config import HeadConfig
 from sim.control_ref import AddressDecoderRef
 

@@ -6,13 +6,12 @@ import json
 
 import pytest
 
+from hdl.cli import add_config_args, config_from_args
 from hdl.config import (
     AnalogConfig,
     ArrayConfig,
     HeadConfig,
     TimingConfig,
-    add_config_args,
-    config_from_args,
     load_config,
 )
 from hdl.schedule import Schedule
@@ -62,6 +61,21 @@ def test_schedule_at_defaults_meets_paper_targets():
     assert s.a_fire[0] >= max(s.qk_read[1], s.v_write[1])
     assert s.count[0] == s.a_fire[1] and s.counts_final == s.count[1]
     assert s.token_step_s == pytest.approx(12 * s.latency * 1e-9)
+
+
+def test_default_latency_and_ii_are_pinned():
+    """The head's speed at defaults, pinned: a schedule or pipeline change that makes the head
+    slower (or silently faster) must change this test.  54 cycles from accept to output
+    (paper: 65 ns), one token every 31 cycles (the C2P circuits: integrate 15 + fire 15 +
+    reset 1).  The co-simulation measures both on the Verilog."""
+    from hdl.head import AttentionHead
+
+    cfg = HeadConfig()
+    s = Schedule(cfg)
+    assert (s.latency, s.initiation_interval) == (54, 31)
+    head = AttentionHead(cfg)
+    head._MustUse__silence = True  # built for its properties only, never elaborated
+    assert (head.latency, head.initiation_interval) == (54, 31)
 
 
 def test_schedule_ii_is_the_busiest_resource():

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hdl.blocks.counter_bank import CounterBank
 from hdl.config import HeadConfig
-from hdl.counter_bank import CounterBank
-from sim.blocks_ref import CounterBankRef, pack_array, unpack_array
+from sim.bits import pack_array, unpack_array
+from sim.blocks_ref import CounterBankRef
 from sim.stimuli import counter_episodes
 
 CONFIGS = {
@@ -35,7 +36,7 @@ CONFIGS = {
 def test_counter_bank_matches_reference(name):
     cfg = HeadConfig().with_overrides(CONFIGS[name])
     a = cfg.array
-    n, cmax, w = a.n_tiles * a.head_dim, a.count_max, a.count_width
+    n, cmax, w = a.n_channels, a.count_max, a.count_width
     dut = CounterBank(cfg)
     ref = CounterBankRef(cfg)
     assert dut.latency == ref.latency == 1

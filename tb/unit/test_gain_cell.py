@@ -8,8 +8,13 @@ import pytest
 
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from analog_models.gain_cell import cell_current, cell_g, effective_poly
-from analog_models.leakage import (apply_preset, cell_age_s, decay_factor, decay_powers,
-                                   per_token_lambda)
+from analog_models.leakage import (
+    apply_preset,
+    cell_age_s,
+    decay_factor,
+    decay_powers,
+    per_token_lambda,
+)
 from hdl.config import AnalogConfig, HeadConfig
 from hdl.schedule import Schedule
 
@@ -105,7 +110,7 @@ def test_leakage_factor_and_presets():
     assert float(cell_age_s(1.0, 2.0)) == 0.0
     d = np.array([0.5, 0.9])
     np.testing.assert_allclose(decay_powers(d, (0, 1, 3)), [[1, 1], d, d ** 3])
-    # default token step: L = 12 layers × (latency 50 cycles at 1 ns)
+    # default token step: L = 12 layers × (latency 54 cycles at 1 ns)
     assert per_token_lambda(CFG) == pytest.approx(12 * Schedule(CFG).latency * 1e-9 / 5e-3)
     paper = apply_preset(CFG, "code_per_token")
     assert paper.timing.layers == 12

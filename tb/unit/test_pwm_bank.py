@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hdl.blocks.pwm_bank import PwmBank
 from hdl.config import HeadConfig
-from hdl.pwm_bank import PwmBank
-from sim.blocks_ref import PwmBankRef, pack_array, unpack_array
+from sim.bits import pack_array, unpack_array
+from sim.blocks_ref import PwmBankRef
 from sim.stimuli import pwm_stimulus
 
 CONFIGS = {

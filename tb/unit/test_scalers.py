@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hdl.config import HeadConfig
-from sim.scalers import (AffineScaler, HeadScalers, StageStats, adapt, head_stage_inputs)
+from sim.scalers import AffineScaler, HeadScalers, StageStats, adapt, head_stage_inputs
 
 
 def test_scaler_defaults_and_reset():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hdl.blocks.write_address import WriteAddressController
 from hdl.config import HeadConfig
-from hdl.write_address import WriteAddressController
 from sim.control_ref import WriteAddressRef
 
 # name -> (overrides, cycles, P(advance), P(clear))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hdl.blocks.write_sequencer import WriteSequencer
 from hdl.config import HeadConfig
-from hdl.write_sequencer import WriteSequencer
+from sim.bits import pack_array, unpack_array
 from sim.control_ref import WriteSequencerRef
 
 CONFIGS = {
@@ -22,12 +23,11 @@ CONTRACT_LATENCY = 1  # accept → first K discharge cycle (the docstring's cont
 
 
 def pack(codes, bits: int) -> int:
-    return sum(int(c) << (bits * i) for i, c in enumerate(codes))
+    return pack_array(codes, bits)
 
 
 def unpack(word: int, bits: int, n: int) -> list[int]:
-    mask = (1 << bits) - 1
-    return [(word >> (bits * i)) & mask for i in range(n)]
+    return unpack_array(word, bits, n, signed=False).tolist()
 
 
 @pytest.mark.parametrize("name", CONFIGS)

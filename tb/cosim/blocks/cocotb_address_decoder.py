@@ -11,7 +11,8 @@ import itertools
 import cocotb
 import numpy as np
 
-from sim.control_ref import AddressDecoderRef, mask_to_int
+from sim.bits import bits_to_int
+from sim.control_ref import AddressDecoderRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits
 
@@ -36,8 +37,8 @@ async def address_decoder_matches_reference(dut):
         dut.i_en.value = en
         exp = ref.step({"tile": tile, "col": col, "en": en})
         await st.settle()
-        got = {"tile_sel": mask_to_int(read_bits(dut.o_tile_sel)),
-               "col_sel": mask_to_int(read_bits(dut.o_col_sel))}
+        got = {"tile_sel": bits_to_int(read_bits(dut.o_tile_sel)),
+               "col_sel": bits_to_int(read_bits(dut.o_col_sel))}
         assert got == exp, f"tile={tile} col={col} en={en}: {got} != {exp}"
         hits["out_of_range"] += en and tile >= a.n_tiles
         hits["disabled"] += not en

@@ -11,16 +11,16 @@ import cocotb
 import numpy as np
 
 from sim.blocks_ref import CounterBankRef
+from sim.stimuli import counter_episodes
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_fields, write_bits
-from sim.stimuli import counter_episodes
 
 
 @cocotb.test()
 async def counter_bank_matches_reference(dut):
     cfg, seed = block_setup("counter_bank")
     a = cfg.array
-    n, cmax, w = a.n_tiles * a.head_dim, a.count_max, a.count_width
+    n, cmax, w = a.n_channels, a.count_max, a.count_width
     ref = CounterBankRef(cfg)
     assert manifest_entry("counter_bank")["latency_cycles"] == ref.latency == 1
     rng = np.random.default_rng(seed)

@@ -11,9 +11,9 @@ import cocotb
 import numpy as np
 
 from sim.blocks_ref import PwmBankRef
+from sim.stimuli import pwm_stimulus
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits, write_fields
-from sim.stimuli import pwm_stimulus
 
 
 @cocotb.test()

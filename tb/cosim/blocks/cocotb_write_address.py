@@ -10,7 +10,8 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from sim.control_ref import WriteAddressRef, mask_to_int
+from sim.bits import bits_to_int
+from sim.control_ref import WriteAddressRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits
 
@@ -46,7 +47,7 @@ async def write_address_matches_reference(dut):
         pending.append(ref.step({"advance": int(advance[k]), "clear": int(clear[k])}))
         exp = pending.pop(0)
         await st.settle()
-        got = {port: mask_to_int(read_bits(getattr(dut, f"o_{port}"))) for port in OUTPUTS}
+        got = {port: bits_to_int(read_bits(getattr(dut, f"o_{port}"))) for port in OUTPUTS}
         for port in OUTPUTS:
             assert got[port] == exp[port], (f"cycle {k}: o_{port} = {got[port]:#x}, "
                                             f"expected {exp[port]:#x}")

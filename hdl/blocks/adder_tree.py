@@ -12,8 +12,8 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import HeadConfig
-from .schedule import Schedule
+from ..config import HeadConfig
+from ..schedule import Schedule
 
 __all__ = ["AdderTreeBank"]
 
@@ -31,7 +31,7 @@ class AdderTreeBank(wiring.Component):
     Ports
     -----
     i_counts : In(ArrayLayout(signed(count_width), n_tiles × d))
-        Flat index ``tile * d + dim``, the layout of :class:`hdl.counter_bank.CounterBank`.
+        Flat index ``tile * d + dim``, the layout of :class:`hdl.blocks.counter_bank.CounterBank`.
     i_valid : In(1)
         Qualifies ``i_counts``; delayed alongside the data.
     o_sums : Out(ArrayLayout(signed(sum_width), d))
@@ -56,7 +56,7 @@ class AdderTreeBank(wiring.Component):
         self._cfg = cfg
         a = cfg.array
         super().__init__({
-            "i_counts": In(data.ArrayLayout(signed(a.count_width), a.n_tiles * a.head_dim)),
+            "i_counts": In(data.ArrayLayout(signed(a.count_width), a.n_channels)),
             "i_valid": In(1),
             "o_sums": Out(data.ArrayLayout(signed(a.sum_width), a.head_dim)),
             "o_valid": Out(1),

@@ -12,7 +12,7 @@ from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import HeadConfig
+from ..config import HeadConfig
 
 __all__ = ["PwmBank"]
 

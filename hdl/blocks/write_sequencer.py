@@ -12,8 +12,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import HeadConfig
-from .schedule import Schedule
+from ..config import HeadConfig
+from ..schedule import Schedule
 
 __all__ = ["WriteSequencer"]
 

@@ -12,8 +12,8 @@ from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..config import HeadConfig
 from .address_decoder import AddressDecoder
-from .config import HeadConfig
 
 __all__ = ["WriteAddressController"]
 

@@ -19,7 +19,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import HeadConfig
+from ..config import HeadConfig
 
 __all__ = ["CounterBank"]
 
@@ -70,7 +70,7 @@ class CounterBank(wiring.Component):
     def __init__(self, cfg: HeadConfig):
         self._cfg = cfg
         a = cfg.array
-        n = a.n_tiles * a.head_dim
+        n = a.n_channels
         super().__init__({
             "i_pulse": In(n),
             "i_sign": In(n),
@@ -86,7 +86,7 @@ class CounterBank(wiring.Component):
     @property
     def channels(self) -> int:
         """N = n_tiles × head_dim."""
-        return self._cfg.array.n_tiles * self._cfg.array.head_dim
+        return self._cfg.array.n_channels
 
     @property
     def latency(self) -> int:

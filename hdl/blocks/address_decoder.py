@@ -10,7 +10,7 @@ from amaranth.hdl import Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import HeadConfig
+from ..config import HeadConfig
 
 __all__ = ["AddressDecoder"]
 

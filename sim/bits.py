@@ -1,0 +1,99 @@
+"""Integers ↔ bus values, and the token payload — the one place that packs bits.
+
+Conventions (those of Amaranth's ``ArrayLayout`` and of the generated Verilog): element 0 of an
+array sits in the least significant bits; field ``i`` of ``width`` bits occupies bits
+``[i·width, (i+1)·width)``; negative values are two's complement.  The order of the token
+payload's parts is not decided here: it is read from :func:`hdl.head.token_layout`, so the RTL,
+the testbenches and the activity stimulus cannot disagree.
+
+Used by the block references (``sim/blockref``), the cocotb bus helpers (``tb/cosim/bus.py``),
+the head testbench and the gate-level activity run (``flows/ppa``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hdl.config import HeadConfig
+
+__all__ = ["pack_array", "unpack_array", "bits_to_int", "int_to_bits", "to_signed",
+           "field_bits", "bits_fields", "token_fields", "pack_token", "token_bits", "token_width"]
+
+
+def bits_to_int(bits: np.ndarray) -> int:
+    """A bit vector (element i = bit i) as one int."""
+    a = np.asarray(bits, dtype=bool).ravel()
+    return int.from_bytes(np.packbits(a, bitorder="little").tobytes(), "little")
+
+
+def int_to_bits(raw: int, n: int) -> np.ndarray:
+    """The low ``n`` bits of ``raw`` as a bool vector (element i = bit i)."""
+    nbytes = (n + 7) // 8
+    buf = np.frombuffer(int(raw).to_bytes(max(nbytes, 1), "little"), dtype=np.uint8)
+    return np.unpackbits(buf, bitorder="little")[:n].astype(bool)
+
+
+def field_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers (..., n) → their bits (..., n·width), field i in bits [i·w, (i+1)·w)."""
+    v = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
+    bits = (v[..., None] >> np.arange(width)) & 1
+    return bits.reshape(*v.shape[:-1], v.shape[-1] * width).astype(bool) if v.ndim else \
+        bits.astype(bool)
+
+
+def to_signed(values: np.ndarray, width: int) -> np.ndarray:
+    """Unsigned ``width``-bit field values → two's-complement signed values."""
+    v = np.asarray(values, dtype=np.int64)
+    return np.where(v >= 1 << (width - 1), v - (1 << width), v)
+
+
+def pack_array(values: np.ndarray, width: int) -> int:
+    """Pack integers (``width`` bits each, element 0 lowest, two's complement for negatives)
+    into one int: the raw value of an ``ArrayLayout`` or of a bit vector (``width = 1``)."""
+    return bits_to_int(field_bits(np.asarray(values).ravel(), width))
+
+
+def unpack_array(raw: int, width: int, n: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack_array`: ``n`` fields of ``width`` bits from ``raw``."""
+    return bits_fields(int_to_bits(raw, n * width), n, width, signed)
+
+
+def bits_fields(bits: np.ndarray, n: int, width: int, signed: bool = False) -> np.ndarray:
+    """Decode ``n`` fields of ``width`` bits from a bit vector (element i = bit i)."""
+    b = np.asarray(bits)[: n * width].reshape(n, width).astype(np.int64)
+    v = b @ (1 << np.arange(width, dtype=np.int64))
+    return to_signed(v, width) if signed else v
+
+
+def token_fields(cfg: HeadConfig) -> list[tuple[str, int, int, int]]:
+    """The token payload's parts as ``(name, offset, count, width)``, in bit order, read from
+    the RTL's :func:`hdl.head.token_layout`."""
+    from hdl.head import token_layout  # Amaranth: imported only when a payload is packed
+
+    parts = []
+    for name, fld in token_layout(cfg):
+        layout = fld.shape
+        parts.append((name, fld.offset, layout.length, layout.elem_shape.width))
+    return sorted(parts, key=lambda p: p[1])
+
+
+def token_width(cfg: HeadConfig) -> int:
+    """Bits of one token payload."""
+    return sum(count * width for _, _, count, width in token_fields(cfg))
+
+
+def token_bits(cfg: HeadConfig, **codes: np.ndarray) -> np.ndarray:
+    """Payload bits of tokens: ``codes`` maps each part (``q``, ``k``, ``v``) to its (T, d) or
+    (d,) integer codes; returns (T, payload_width) or (payload_width,) bool."""
+    fields = token_fields(cfg)
+    missing = {name for name, *_ in fields} ^ set(codes)
+    if missing:
+        raise ValueError(f"token parts must be exactly {', '.join(n for n, *_ in fields)}; "
+                         f"got {', '.join(sorted(codes))}")
+    return np.concatenate([field_bits(codes[name], width) for name, _, _, width in fields],
+                          axis=-1)
+
+
+def pack_token(cfg: HeadConfig, **codes: np.ndarray) -> int:
+    """One token's payload as an int (what drives ``i_tok__payload``)."""
+    return bits_to_int(token_bits(cfg, **codes))
