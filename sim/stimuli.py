@@ -1,11 +1,29 @@
-"""Seeded random stimuli of the block tests, shared by both tiers (Amaranth-simulator unit
-tests in ``tb/unit`` and cocotb tests of the generated Verilog in ``tb/cosim/blocks``)."""
+"""Seeded random stimuli, one generator per kind: token streams of the head (golden model,
+co-simulation, activity run, evaluation, benchmarks) and the block tests' stimuli, shared by
+both test tiers (Amaranth-simulator unit tests in ``tb/unit`` and cocotb tests of the generated
+Verilog in ``tb/cosim/blocks``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pwm_stimulus", "counter_episodes"]
+from hdl.config import HeadConfig
+
+__all__ = ["random_tokens", "pwm_stimulus", "counter_episodes"]
+
+
+def random_tokens(cfg: HeadConfig, n_tokens: int, seed: int,
+                  batch: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded random token stream in float units: q ~ U[0, 1], k, v ~ U[0, v_max] V, each
+    (n_tokens, d), or (batch, n_tokens, d) with ``batch``.  Drawn q, then k, then v from
+    ``np.random.default_rng(seed)``: the same seed gives the same stream everywhere."""
+    d, vmax = cfg.array.head_dim, cfg.analog.v_max_V
+    shape = (n_tokens, d) if batch is None else (batch, n_tokens, d)
+    rng = np.random.default_rng(seed)
+    q = rng.uniform(0.0, 1.0, shape)
+    k = rng.uniform(0.0, vmax, shape)
+    v = rng.uniform(0.0, vmax, shape)
+    return q, k, v
 
 
 def pwm_stimulus(rng: np.random.Generator, d: int, q_max: int, cycles: int):
