@@ -17,6 +17,7 @@ from .blocks.counter_bank import CounterBank
 from .blocks.pwm_bank import PwmBank
 from .blocks.write_address import WriteAddressController
 from .blocks.write_sequencer import WriteSequencer
+from .compare import eq_const, in_range, lt_const
 from .config import HeadConfig
 from .schedule import Schedule
 
@@ -164,13 +165,13 @@ class AttentionHead(wiring.Component):
         done_token = Signal()               # a result enters the FIFO this cycle
         room = Signal()
         m.d.comb += [
-            room.eq(in_flight + fifo.r_level < fifo_depth),
-            self.i_tok.ready.eq((gap == 0) & room & seq.o_ready),
+            room.eq(lt_const(in_flight + fifo.r_level, fifo_depth)),
+            self.i_tok.ready.eq(~gap.any() & room & seq.o_ready),
             accept.eq(self.i_tok.valid & self.i_tok.ready),
         ]
         with m.If(accept):
             m.d.sync += gap.eq(ii - 1)
-        with m.Elif(gap != 0):
+        with m.Elif(gap.any()):
             m.d.sync += gap.eq(gap - 1)
         m.d.sync += in_flight.eq(in_flight + accept - done_token)
 
@@ -185,9 +186,9 @@ class AttentionHead(wiring.Component):
         for i, (busy, off) in enumerate(zip(slot_busy, slot_off)):
             nb = Signal(name=f"slot{i}_busy_next")
             no = Signal(range(life + 1), name=f"slot{i}_off_next")
-            with m.If(accept & (nxt == i)):
+            with m.If(accept & eq_const(nxt, i)):
                 m.d.comb += [nb.eq(1), no.eq(0)]
-            with m.Elif(busy & (off != life - 1)):
+            with m.Elif(busy & ~eq_const(off, life - 1)):
                 m.d.comb += [nb.eq(1), no.eq(off + 1)]
             m.d.sync += [busy.eq(nb), off.eq(no)]
             nb_list.append(nb)
@@ -195,12 +196,12 @@ class AttentionHead(wiring.Component):
 
         def at(offset: int):
             """Some token is at ``offset`` in the current cycle."""
-            return _any([b & (o == offset) for b, o in zip(slot_busy, slot_off)])
+            return _any([b & eq_const(o, offset) for b, o in zip(slot_busy, slot_off)])
 
         def phase_next(phase: tuple[int, int]):
             """Some token will be inside ``phase`` in the next cycle (for registered outputs)."""
             lo, hi = phase
-            return _any([b & (o >= lo) & (o < hi) for b, o in zip(nb_list, no_list)])
+            return _any([b & in_range(o, lo, hi) for b, o in zip(nb_list, no_list)])
 
         # -- writes: sequencer started with the accept; pointer advances when V is written ----
         m.d.comb += [

@@ -82,9 +82,10 @@ class PwmBank(wiring.Component):
         d, q_max = a.head_dim, a.q_max
 
         codes_r = Signal(data.ArrayLayout(unsigned(a.q_bits), d))
-        # Index of the current frame cycle, 0 … q_max − 1 (q_bits wide holds q_max − 1).
+        # Index of the current frame cycle, 0 … q_max − 1, and the next one, ≤ q_max: both fit
+        # q_bits (q_max = 2**q_bits − 1), so every compare below is of equal widths.
         pos_r = Signal(a.q_bits)
-        pos_next = Signal(a.q_bits + 1)
+        pos_next = Signal(a.q_bits)
         m.d.comb += pos_next.eq(pos_r + 1)
 
         accept = Signal()

@@ -108,14 +108,14 @@ class WriteAddressController(wiring.Component):
         onehot = Cat(Mux(dec.o_tile_sel[t], dec.o_col_sel, 0) for t in range(n))
         last = ptr == w - 1
 
-        with m.If(self.i_clear):
-            m.d.sync += [ptr.eq(0), valid.eq(0), full.eq(0), count.eq(0)]
-        with m.Elif(self.i_advance):
-            # One vector update for the whole mask (keeps the Verilog a single always block).
-            m.d.sync += [
-                valid.eq(valid | onehot),
-                ptr.eq(Mux(last, 0, ptr + 1)),
-                full.eq(full | last),
-                count.eq(Mux(count == w, w, count + 1)),
-            ]
+        # Next state as explicit multiplexers (clear wins over advance), every register written
+        # every cycle: no incomplete case statement in the Verilog even when the parent ties
+        # i_clear to a constant.  One vector update for the whole mask (one always block).
+        clear, adv = self.i_clear, self.i_advance
+        m.d.sync += [
+            ptr.eq(Mux(clear, 0, Mux(adv, Mux(last, 0, ptr + 1), ptr))),
+            valid.eq(Mux(clear, 0, Mux(adv, valid | onehot, valid))),
+            full.eq(~clear & (full | (adv & last))),
+            count.eq(Mux(clear, 0, Mux(adv & (count != w), count + 1, count))),
+        ]
         return m

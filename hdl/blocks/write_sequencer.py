@@ -8,7 +8,7 @@ write-address controller's business; the head advances it on ``o_done``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -100,7 +100,10 @@ class WriteSequencer(wiring.Component):
         last = self.duration - 1
 
         busy = self.o_busy
-        step = Signal(range(self.duration))  # offset of the current cycle while busy
+        # The offset of the current cycle, one-hot (bit o = offset o): every phase window is an
+        # OR of a few bits — no comparators, no constants of mismatched width in the Verilog,
+        # one gate level per window.
+        step = Signal(self.duration)
         k_r = Signal.like(self.i_k.as_value())
         v_r = Signal.like(self.i_v.as_value())
 
@@ -111,17 +114,17 @@ class WriteSequencer(wiring.Component):
         ]
 
         # Next state, computed combinationally so every control output can be a register.
-        busy_nxt = Signal()
         step_nxt = Signal.like(step)
         with m.If(accept):
-            m.d.comb += [busy_nxt.eq(1), step_nxt.eq(0)]
+            m.d.comb += step_nxt.eq(1)
             m.d.sync += [k_r.eq(self.i_k), v_r.eq(self.i_v)]
-        with m.Elif(busy & (step != last)):
-            m.d.comb += [busy_nxt.eq(1), step_nxt.eq(step + 1)]
+        with m.Elif(busy & ~step[last]):
+            m.d.comb += step_nxt.eq(step << 1)
+        busy_nxt = step_nxt.any()
 
         def within(span: tuple[int, int]):
             lo, hi = span
-            return busy_nxt & (step_nxt >= lo) & (step_nxt < hi)
+            return step_nxt[lo:hi].any() if hi > lo else Const(0, 1)
 
         m.d.sync += [
             busy.eq(busy_nxt),
@@ -130,7 +133,7 @@ class WriteSequencer(wiring.Component):
             self.o_we_k.eq(within(s.k_write)),
             self.o_discharge_v.eq(within(s.v_discharge)),
             self.o_we_v.eq(within(s.v_write)),
-            self.o_done.eq(busy_nxt & (step_nxt == last)),
+            self.o_done.eq(step_nxt[last]),
         ]
         m.d.comb += [
             self.o_dac_k.eq(Mux(self.o_we_k, k_r, 0)),
