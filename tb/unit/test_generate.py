@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hdl.blocks import BLOCKS
+from hdl.registry import BLOCKS
 from hdl.config import HeadConfig, load_config
 from hdl.generate import generate
 from hdl.schedule import Schedule
@@ -122,8 +122,12 @@ def test_defaults(tmp_path):
     manifest = json.loads((cli_out / "manifest.json").read_text())
     assert [m["module"] for m in manifest["modules"]] == BLOCKS_NO_HEAD
 
-    lib_manifest = generate(cfg, tmp_path / "lib", BLOCKS_NO_HEAD)
+    lib_manifest = generate(cfg, tmp_path / "lib", BLOCKS_NO_HEAD, lint=True)
     assert lib_manifest == manifest
+    # The CLI records Verilator's lint of every file: 0 warnings under the default lint.
+    for m in manifest["modules"]:
+        assert (m["lint"]["errors"], m["lint"]["warnings"]) == (0, 0), (m["module"], m["lint"])
+        assert m["lint"]["wall_warnings"] == sum(m["lint"]["wall_by_kind"].values())
     first, second = files_of(cli_out), files_of(tmp_path / "lib")
     assert first.keys() == second.keys()
     for name in first:
@@ -144,6 +148,60 @@ def test_defaults(tmp_path):
     assert {k: widths[k] for k in expected} == expected
     check_manifest_against_verilog(cli_out, cfg)
     check_tools_accept(cli_out)
+
+
+def test_full_head_lints_clean(tmp_path):
+    """The paper's head top at full size: 0 warnings under default ``verilator --lint-only``
+    (the defects were width-mismatched constant compares, an always-true ``>= 0``, an incomplete
+    case); the ``-Wall`` count (Amaranth's unused debug nets, initial values) is recorded."""
+    manifest = generate(HeadConfig(), tmp_path, ["attention_head"], lint=True)
+    lint = manifest["modules"][0]["lint"]
+    assert (lint["errors"], lint["warnings"]) == (0, 0), lint
+    assert set(lint["wall_by_kind"]) <= {"UNUSEDSIGNAL", "PROCASSINIT", "DECLFILENAME"}, lint
+
+
+def test_lint_counts_real_warnings(tmp_path):
+    """The lint helper sees a width mismatch (so the zero counts above can fail)."""
+    from hdl.toolchain import verilator_lint
+
+    bad = tmp_path / "wide.v"
+    bad.write_text("module wide(input [3:0] a, output y);\n  assign y = a < 1'h1;\nendmodule\n")
+    res = verilator_lint([bad], "wide")
+    assert res["by_kind"] == {"WIDTHEXPAND": 1} and res["errors"] == 0
+
+
+def test_stale_files_of_another_config_are_removed(tmp_path):
+    """Generating into a folder used for another configuration leaves no old file behind;
+    generating more blocks for the same configuration keeps the ones already there."""
+    cli_generate(tmp_path, SMALL)
+    other = [*SMALL[:-1], "array.n_tiles=2"]
+    proc = run_cli("--out", str(tmp_path), "--block", "pwm_bank", "--no-lint",
+                   *[a for o in other for a in ("--set", o)])
+    assert proc.returncode == 0, proc.stderr
+    assert "generated for another configuration" in proc.stderr
+    assert set(files_of(tmp_path)) == {"pwm_bank.v", "config.json", "manifest.json"}
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["config_hash"] == json.loads((tmp_path / "config.json").read_text())["hash"]
+    assert [m["module"] for m in manifest["modules"]] == ["pwm_bank"]
+    cfg = HeadConfig().with_overrides(other)
+    generate(cfg, tmp_path, ["write_address"])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [m["module"] for m in manifest["modules"]] == ["pwm_bank", "write_address"]
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("/proc/gca-out", "is not writable"),
+    ("{file}", "is a file, not a folder"),
+    ("{file}/sub", "cannot be created"),
+    ("", "an empty path is not a folder"),
+])
+def test_unwritable_out_is_refused_before_work(tmp_path, out, message):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    proc = run_cli("--out", out.format(file=f))
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""          # refused before the banner: nothing was generated
 
 
 # -- a small head, with --set --------------------------------------------------------------------
