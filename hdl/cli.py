@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .config import HeadConfig, load_config
 
-__all__ = ["UsageError", "RunFailed", "add_config_args", "config_from_args", "run_cli",
+__all__ = ["Parser", "UsageError", "RunFailed", "add_config_args", "config_from_args", "run_cli",
            "writable_file", "writable_dir", "nonnegative_int", "positive_int", "positive_float",
            "setup_logging", "EXIT_USAGE", "EXIT_FAILED"]
 
@@ -52,6 +52,14 @@ class RunFailed(RuntimeError):
     def __str__(self) -> str:
         msg = super().__str__()
         return msg if self.log is None or str(self.log) in msg else f"{msg} (log: {self.log})"
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line, ``prog: error: … (see --help)``,
+    exit 2 — not the usage block first."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 # --- configuration options ------------------------------------------------------------------
@@ -140,6 +148,8 @@ def writable_file(path: str | os.PathLike, option: str = "--out",
     if text == "" or text.endswith(("/", os.sep)):
         raise UsageError(f"{option}: {text!r} is not a file name")
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option} {str(p)!r} is a folder, not a file")
     if suffix and p.suffix != suffix:
         p = p.with_name(p.name + suffix)
     if p.name.startswith(".") and p.stem in ("", "."):
@@ -173,6 +183,15 @@ class _Formatter(logging.Formatter):
         return f"[{int(t) // 60:02d}:{t % 60:04.1f}] {prefix}{record.getMessage()}"
 
 
+PROJECT_PACKAGES = ("hdl", "analog_models", "sim", "tb", "flows")
+
+
+def _ours_or_warning(record: logging.LogRecord) -> bool:
+    """Progress of the project's own modules; other libraries only from WARNING up."""
+    return (record.levelno >= logging.WARNING
+            or record.name.split(".", 1)[0] in PROJECT_PACKAGES)
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Progress lines of every module of the project on stderr, with the elapsed time."""
     root = logging.getLogger()
@@ -182,6 +201,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._gca = True  # type: ignore[attr-defined]
     handler.setFormatter(_Formatter())
+    handler.addFilter(_ours_or_warning)
     root.addHandler(handler)
     root.setLevel(level)
 

@@ -20,7 +20,6 @@ Library use: :func:`generate` (the CLI is a thin wrapper over it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli import add_config_args, config_from_args, run_cli, writable_dir
+from .cli import Parser, add_config_args, config_from_args, run_cli, writable_dir
 from .config import HeadConfig
 from .registry import BLOCKS, build_block
 
@@ -175,7 +174,7 @@ def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
 
 def main(argv: list[str] | None = None) -> int:
     prog = "python -m hdl.generate"
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog,
         description="Generate the Verilog of the gain-cell attention head's digital blocks "
                     "(defaults: the paper's head, d = 64, 16 tiles of 64 columns, W = 1024).")

@@ -137,6 +137,12 @@ class AttentionHead(wiring.Component):
         """Tokens that can be in flight at once: ceil(slot_life / initiation_interval)."""
         return -(-self.slot_life // self.initiation_interval)
 
+    @property
+    def out_fifo_depth(self) -> int:
+        """Entries of the output FIFO = the most tokens that can be accepted and not yet taken
+        at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_slots + 1)``."""
+        return max(self.OUT_FIFO_DEPTH, self.n_slots + 1)
+
     def elaborate(self, platform):
         m = Module()
         cfg, s = self._cfg, self._sched
@@ -147,7 +153,7 @@ class AttentionHead(wiring.Component):
         m.submodules.wac = wac = WriteAddressController(cfg)
         m.submodules.cnt = cnt = CounterBank(cfg)
         m.submodules.add = add = AdderTreeBank(cfg)
-        fifo_depth = max(self.OUT_FIFO_DEPTH, self.n_slots + 1)
+        fifo_depth = self.out_fifo_depth
         m.submodules.fifo = fifo = SyncFIFO(width=a.head_dim * a.sum_width, depth=fifo_depth)
 
         if seq.latency != 1:

@@ -5,28 +5,51 @@ builds it with Icarus or Verilator (``--sim`` or ``SIM``), streams random tokens
 ``--inputs IN.npz``) through it with the analog bridge in the loop, compares every output with
 the golden model bit for bit, and writes a JSON summary: ``tokens``, ``mismatches``,
 ``latency_cycles``, ``initiation_interval_cycles``, ``simulated_cycles``, ``wall_s``,
-``tokens_per_s`` and more.  Exit status 1 when any output mismatched.
+``tokens_per_s``, the token accounting (sent, received, dropped by a reset, unaccounted), the
+output FIFO's peak and more.
+
+Everything that can be checked is checked before anything is built: options, the config (the
+co-simulation needs ``analog.quantization`` on and a clock period the simulator can represent),
+the ``--inputs`` file, and that ``--out`` can be written.  Exit 2 for bad input, 1 for a failed
+run (a mismatch, or the simulation's first error line and its log).
 
 Library use: :func:`run_head_cosim` (the pytest scenarios call it).
 """
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from hdl.cli import add_config_args, config_from_args
+import numpy as np
+
+from hdl.cli import (
+    Parser,
+    RunFailed,
+    UsageError,
+    add_config_args,
+    config_from_args,
+    nonnegative_int,
+    positive_int,
+    run_cli,
+    writable_file,
+)
 from hdl.config import HeadConfig
-from tb.cosim.runner import REPO_ROOT, run_cocotb, selected_simulator
+from hdl.schedule import Schedule
+from tb.cosim.runner import REPO_ROOT, SIMULATORS, run_cocotb, selected_simulator
 
 __all__ = ["run_head_cosim", "main"]
 
 BUILD = REPO_ROOT / "build" / "cosim" / "head"
+log = logging.getLogger(__name__)
+
+#: Above this many simulated cycles a run is announced with its predicted length.
+LONG_RUN_CYCLES = 2_000_000
 
 
 def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
@@ -49,94 +72,195 @@ def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
     return out, flat
 
 
-def check_scenario(tokens: int, backpressure: float, gaps: float, flag: str = "") -> None:
+def check_scenario(tokens: int, backpressure: float, gaps: float, flag: str = "",
+                   stall_bursts: float = 0.0, reset_after: list[int] | None = None,
+                   seed: int = 0) -> None:
     """Reject a bad scenario with a message naming the setting (``flag`` = "--" for the CLI)."""
     if tokens < 1:
         raise ValueError(f"{flag}tokens must be ≥ 1, not {tokens}")
-    for name, p in (("backpressure", backpressure), ("gaps", gaps)):
+    if seed < 0:
+        raise ValueError(f"{flag}seed must be ≥ 0, not {seed}")
+    for name, p in (("backpressure", backpressure), ("gaps", gaps),
+                    ("stall-bursts" if flag else "stall_bursts", stall_bursts)):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"{flag}{name} must be a probability in [0, 1), not {p}")
+    for k in reset_after or []:
+        if k < 0:
+            raise ValueError(f"{flag}reset-after must be ≥ 0 outputs, not {k}")
+
+
+def check_config(cfg: HeadConfig) -> None:
+    """What the co-simulation needs of a config (checked before anything is built)."""
+    if not cfg.analog.quantization:
+        raise ValueError("the co-simulation needs analog.quantization on: the RTL moves codes "
+                         "(analog.quantization=false is for the golden model only)")
+    period_ps = cfg.timing.t_clk_ns * 1000
+    if abs(period_ps - round(period_ps)) > 1e-6 or round(period_ps) < 2 or round(period_ps) % 2:
+        raise ValueError(f"timing.t_clk_ns={cfg.timing.t_clk_ns} cannot be simulated: the "
+                         "simulator's precision is 1 ps and a clock period must be an even "
+                         "number of ps (≥ 0.002 ns)")
+
+
+def prepare_tokens(cfg: HeadConfig, tokens: int, seed: int,
+                   inputs: str | Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scenario's token codes (T, d) ×3: seeded random, or from ``inputs`` (the golden
+    model's IN.npz: one sequence q, k, v; its time arrays are refused — the co-simulation's
+    times come from the simulated clock).  A bad file raises ValueError naming it."""
+    from tb.cosim.scoreboard import make_tokens
+
+    if inputs is not None:
+        from sim.golden import TIME_KEYS, load_inputs
+
+        present = [k for k in TIME_KEYS if k in load_inputs(inputs)]
+        if present:
+            raise ValueError(f"inputs file {str(inputs)!r} has {', '.join(present)}: the "
+                             "co-simulation takes its write and read times from the simulated "
+                             "clock; remove them (sim.golden uses them)")
+    try:
+        return make_tokens(cfg, {"inputs": str(inputs) if inputs else None,
+                                 "seed": seed, "tokens": tokens})
+    except ValueError as e:
+        raise ValueError(f"--inputs {str(inputs)!r}: {e}" if inputs else str(e)) from None
+
+
+def predicted_cycles(cfg: HeadConfig, tokens: int) -> int:
+    """Cycles the run takes at full rate: tokens × initiation interval + latency."""
+    s = Schedule(cfg)
+    return tokens * s.initiation_interval + s.latency
 
 
 def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
-                   backpressure: float = 0.0, gaps: float = 0.0,
-                   reset_after: int | None = None, inputs: str | Path | None = None,
+                   backpressure: float = 0.0, gaps: float = 0.0, stall_bursts: float = 0.0,
+                   reset_after: int | list[int] | None = None,
+                   inputs: str | Path | None = None,
                    sim: str | None = None, summary: str | Path | None = None,
-                   tag: str = "run", fault_token: int | None = None) -> dict[str, Any]:
-    """Run one co-simulation scenario; return the summary dict (raises on any mismatch).
+                   tag: str = "run", fault_token: int | None = None,
+                   max_cycles: int | None = None) -> dict[str, Any]:
+    """Run one co-simulation scenario; return the summary dict.
 
+    Raises ``ValueError`` for a bad scenario, config or inputs file (before building), and
+    :class:`RunFailed` when the simulation failed — a mismatch (with the first one named), an
+    unaccounted or extra token, or an error inside the simulation (its first error line and
+    log).  ``tokens`` is ignored with ``inputs`` (the file's length counts).  ``reset_after``:
+    reset once that many outputs (in total) have been taken; a list resets several times.
+    ``stall_bursts``: probability per ready cycle that the output stalls for 100–300 cycles.
     ``fault_token`` (tests only): corrupt that token's output on the pins and expect the
-    scoreboard to report it (then a mismatch is the pass condition)."""
-    check_scenario(tokens, backpressure, gaps)
+    scoreboard to report it (then a mismatch is the pass condition); ``max_cycles`` (tests
+    only): the testbench's timeout."""
+    resets = [reset_after] if isinstance(reset_after, int) else list(reset_after or [])
+    check_scenario(tokens, backpressure, gaps, stall_bursts=stall_bursts, reset_after=resets,
+                   seed=seed)
+    check_config(cfg)
     sim = selected_simulator(sim)
+    q, k, v = prepare_tokens(cfg, tokens, seed, inputs)
+    cycles = predicted_cycles(cfg, len(q))
+    if cycles > LONG_RUN_CYCLES:
+        log.warning("this run simulates at least %s cycles (%d tokens × %d-cycle interval): "
+                    "expect minutes to hours", f"{cycles:,}", len(q),
+                    Schedule(cfg).initiation_interval)
     vdir, flat = generate_head(cfg)
     work = BUILD / cfg.hash / tag
     work.mkdir(parents=True, exist_ok=True)
+    tokens_file = work / "tokens.npz"
+    np.savez(tokens_file, q=q, k=k, v=v)
     summary_path = Path(summary).resolve() if summary else work / "summary.json"
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     if summary_path.exists():
         summary_path.unlink()
-    scenario = {"tokens": tokens, "seed": seed, "backpressure": backpressure, "gaps": gaps,
-                "reset_after": reset_after, "summary": str(summary_path),
+    scenario = {"tokens": len(q), "seed": seed, "backpressure": backpressure, "gaps": gaps,
+                "stall_bursts": stall_bursts, "reset_after": resets,
+                "summary": str(summary_path), "tokens_file": str(tokens_file),
                 "inputs": str(Path(inputs).resolve()) if inputs else None,
-                "fault_token": fault_token, "expect_mismatch": fault_token is not None}
+                "fault_token": fault_token, "expect_mismatch": fault_token is not None,
+                "max_cycles": max_cycles}
     t0 = time.monotonic()
+    failure: RunFailed | None = None
     try:
         run_cocotb(toplevel="attention_head", verilog_dir=vdir, test_module="tb.cosim.head_tb",
                    build_dir=work, sim=sim, sources=[flat],
                    extra_env={"GCA_SCENARIO": json.dumps(scenario)})
-    finally:
-        result = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    assert result is not None, f"the co-simulation wrote no summary ({summary_path})"
+    except RunFailed as e:
+        failure = e
+    result = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    if result is None:
+        raise failure or RunFailed(f"the co-simulation wrote no summary ({summary_path})")
     result["simulator"] = sim
     result["total_wall_s"] = round(time.monotonic() - t0, 2)
     summary_path.write_text(json.dumps(result, indent=2) + "\n")
+    if failure is not None:
+        if result.get("mismatches"):
+            raise RunFailed(f"{result['mismatches']} of {result['outputs_compared']} outputs "
+                            f"differ from the golden model; first: "
+                            f"{_describe(result['first_mismatch'])}", log=failure.log)
+        raise failure
     return result
 
 
+def _describe(first: dict | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (first or {}).items() if k != "tile_counts")
+
+
+SUMMARY_KEYS = ("tokens_sent", "outputs_received", "outputs_compared", "tokens_dropped_by_reset",
+                "tokens_unaccounted", "mismatches", "latency_cycles", "latency_cycles_max",
+                "initiation_interval_cycles", "max_outstanding_tokens", "simulated_cycles",
+                "wall_s", "tokens_per_s", "cycles_per_s")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tb.cosim.head",
+    prog = "python -m tb.cosim.head"
+    parser = Parser(
+        prog=prog,
         description="Co-simulate the generated attention head (Verilog) with the analog "
                     "behavioural models and compare every output with the golden model.")
     add_config_args(parser)
     parser.add_argument("--tokens", type=int, default=64, help="tokens to stream (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of tokens/handshakes")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="random seed of tokens/handshakes (≥ 0)")
     parser.add_argument("--inputs", metavar="IN.npz",
-                        help="tokens from a file: q (T,d) in [0,1], k and v (T,d) in volts")
+                        help="tokens from a file: q (T,d) in [0,1], k and v (T,d) in volts "
+                             "(replaces --tokens)")
     parser.add_argument("--backpressure", type=float, default=0.0,
                         help="probability that the output is not ready in a cycle")
+    parser.add_argument("--stall-bursts", type=float, default=0.0, metavar="P",
+                        help="probability per ready cycle that the output stalls for 100–300 "
+                             "cycles (fills the output FIFO)")
     parser.add_argument("--gaps", type=float, default=0.0,
                         help="probability of an idle input cycle before a token")
-    parser.add_argument("--reset-after", type=int, default=None, metavar="K",
-                        help="assert reset once K outputs have arrived, then continue")
-    parser.add_argument("--sim", choices=("icarus", "verilator"), default=None,
+    parser.add_argument("--reset-after", type=positive_int, action="append", metavar="K",
+                        help="assert reset once K outputs (in total) have arrived, then "
+                             "continue (repeatable)")
+    parser.add_argument("--sim", choices=SIMULATORS, default=None,
                         help="simulator (default: $SIM or icarus)")
     parser.add_argument("--out", metavar="FILE.json", help="write the JSON summary here")
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    try:
-        check_scenario(args.tokens, args.backpressure, args.gaps, flag="--")
-    except ValueError as e:
-        parser.error(str(e))
-    if args.inputs and not Path(args.inputs).is_file():
-        parser.error(f"--inputs {args.inputs!r}: no such file")
-    print(f"co-simulating config {cfg.hash} (d={cfg.array.head_dim}, n={cfg.array.n_tiles}, "
-          f"W={cfg.array.window}) on {selected_simulator(args.sim)}: "
-          f"{args.tokens} tokens", flush=True)
-    try:
+
+    def body() -> int:
+        try:
+            check_scenario(args.tokens, args.backpressure, args.gaps, flag="--",
+                           stall_bursts=args.stall_bursts, reset_after=args.reset_after)
+            check_config(cfg)
+            sim = selected_simulator(args.sim)
+            if args.inputs and not Path(args.inputs).is_file():
+                raise UsageError(f"--inputs {args.inputs!r}: no such file")
+            n = len(prepare_tokens(cfg, args.tokens, args.seed, args.inputs)[0])
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        out = writable_file(args.out, suffix=".json") if args.out else None
+        print(f"co-simulating config {cfg.hash} (d={cfg.array.head_dim}, n={cfg.array.n_tiles}, "
+              f"W={cfg.array.window}) on {sim}: {n} tokens"
+              + (f" from {args.inputs}" if args.inputs else ""), flush=True)
         res = run_head_cosim(cfg, tokens=args.tokens, seed=args.seed,
                              backpressure=args.backpressure, gaps=args.gaps,
-                             reset_after=args.reset_after, inputs=args.inputs, sim=args.sim,
-                             summary=args.out, tag="cli")
-    except AssertionError as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        return 1
-    keys = ("tokens", "mismatches", "latency_cycles", "initiation_interval_cycles",
-            "simulated_cycles", "wall_s", "tokens_per_s", "cycles_per_s")
-    for k in keys:
-        print(f"  {k:28s} {res.get(k)}")
-    return 0 if res["mismatches"] == 0 else 1
+                             stall_bursts=args.stall_bursts, reset_after=args.reset_after,
+                             inputs=args.inputs, sim=sim, summary=out, tag="cli")
+        for key in SUMMARY_KEYS:
+            print(f"  {key:28s} {res.get(key)}")
+        if out:
+            print(f"wrote {out}")
+        return 0
+
+    return run_cli(prog, body)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
 """cocotb test of the generated ``attention_head`` Verilog with the analog models in the loop.
 
 Run through :func:`tb.cosim.head.run_head_cosim` (pytest scenarios and the
-``python -m tb.cosim.head`` command); the scenario arrives as JSON in ``GCA_SCENARIO`` and the
-config through the ``config.json`` sidecar (``GCA_CONFIG``).
+``python -m tb.cosim.head`` command); the scenario arrives as JSON in ``GCA_SCENARIO``, the
+token codes in the ``.npz`` it names (made and checked by the parent process), and the config
+through the ``config.json`` sidecar (``GCA_CONFIG``).
 
 One coroutine does all per-cycle work at the falling clock edge, when every RTL output of the
 cycle is stable: it drives the token stream (with random gaps), takes outputs (with random
-back-pressure), and runs the analog bridge (:class:`tb.cosim.bridge.AnalogBridge`), which sees
-only the head's pins.  Afterwards a scoreboard runs :mod:`sim.golden` on the same tokens with
-the write and read times the bridge observed and demands bit-exact equality.
+per-cycle back-pressure and/or bursts of 100–300 stalled cycles), and runs the analog bridge
+(:class:`tb.cosim.bridge.AnalogBridge`), which sees only the head's pins.  Afterwards a
+scoreboard runs :mod:`sim.golden` on the tokens of each reset segment with the write and read
+times the bridge observed and demands bit-exact equality.
+
+Bookkeeping, per reset segment: tokens accepted, outputs taken, tokens dropped by the reset (by
+design: accepted, output not yet taken), latency and initiation interval measured inside the
+segment only; the most tokens outstanding (accepted, not yet taken) against the output FIFO's
+depth (the head's admission credit); cycles the input was held off while the output stalled.
+After the last expected output the run goes on for a latency and a few intervals with the output
+ready: an extra output is an error.
 """
 
 from __future__ import annotations
@@ -22,12 +31,49 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
+from hdl.head import AttentionHead
 from hdl.schedule import Schedule
 from sim.bits import pack_token
 from tb.cosim.bridge import AnalogBridge
 from tb.cosim.bus import read_fields
 from tb.cosim.runner import load_sidecar_config
-from tb.cosim.scoreboard import compare_with_golden, make_tokens
+from tb.cosim.scoreboard import compare_with_golden
+
+PROGRESS_EVERY_S = 10.0
+
+
+class Stalls:
+    """Output back-pressure: per-cycle random stalls with probability ``p``, and bursts —
+    each ready cycle starts, with probability ``p_burst``, a stall of 100–300 cycles."""
+
+    def __init__(self, rng: np.random.Generator, p: float, p_burst: float,
+                 burst: tuple[int, int] = (100, 300)) -> None:
+        self.rng, self.p, self.p_burst, self.burst = rng, p, p_burst, burst
+        self.left = 0
+
+    def ready(self) -> bool:
+        if self.left:
+            self.left -= 1
+            return False
+        if self.p_burst and self.rng.random() < self.p_burst:
+            self.left = int(self.rng.integers(self.burst[0], self.burst[1] + 1)) - 1
+            return False
+        return not (self.p and self.rng.random() < self.p)
+
+
+def _new_segment(first: int, bridge_base: int) -> dict:
+    return {"first": first, "outputs": [], "bridge_base": bridge_base, "accepts": [],
+            "first_valid": [], "dropped_by_reset": 0}
+
+
+def _segment_figures(seg: dict) -> dict:
+    acc = np.array(seg["accepts"])
+    lat = [v - a for a, v in zip(seg["accepts"], seg["first_valid"])]
+    return {"first_token": seg["first"], "accepted": len(acc), "outputs": len(seg["outputs"]),
+            "dropped_by_reset": seg["dropped_by_reset"],
+            "latency_min": int(min(lat)) if lat else None,
+            "latency_max": int(max(lat)) if lat else None,
+            "ii_min": int(np.diff(acc).min()) if len(acc) > 1 else None}
 
 
 @cocotb.test()
@@ -37,11 +83,16 @@ async def head_scenario(dut):
     sc = json.loads(os.environ["GCA_SCENARIO"])
     a = cfg.array
     sched = Schedule(cfg)
-    rng = np.random.default_rng(sc["seed"] + 1)      # handshake randomness (tokens use seed)
-    q_codes, k_codes, v_codes = make_tokens(cfg, sc)
+    top = AttentionHead(cfg)
+    top._MustUse__silence = True          # built for its figures, never elaborated
+    fifo_depth = top.out_fifo_depth
+    with np.load(sc["tokens_file"]) as f:
+        q_codes, k_codes, v_codes = f["q"], f["k"], f["v"]
     n_tok = len(q_codes)
-    reset_after = sc.get("reset_after")               # reset once this many outputs arrived
-    p_gap, p_stall = float(sc.get("gaps", 0.0)), float(sc.get("backpressure", 0.0))
+    rng = np.random.default_rng(sc["seed"] + 1)      # handshake randomness (tokens use seed)
+    resets = sorted(sc.get("reset_after") or [])     # reset once this many outputs arrived
+    p_gap = float(sc.get("gaps", 0.0))
+    stalls = Stalls(rng, float(sc.get("backpressure", 0.0)), float(sc.get("stall_bursts", 0.0)))
 
     payloads = [pack_token(cfg, q=q_codes[t], k=k_codes[t], v=v_codes[t]) for t in range(n_tok)]
 
@@ -73,16 +124,18 @@ async def head_scenario(dut):
     dut.i_c2p_sign.value = 0
     await reset()
 
-    segments: list[dict] = [{"first": 0, "outputs": [], "bridge_base": 0}]
-    accept_cycle: dict[int, int] = {}
-    first_valid: dict[int, int] = {}     # output index → first cycle its valid was seen
-    sent = 0                               # next token to offer
-    received = 0                           # outputs taken in the current segment
-    t0 = time.monotonic()
-    max_cycles = sc.get("max_cycles") or (n_tok + 4) * sched.initiation_interval * 20 + 1000
-    offering = False
-    accepted_last = False
-    did_reset = False
+    segments = [_new_segment(0, 0)]
+    sent = 0                    # next token to offer = tokens accepted so far
+    taken = 0                   # outputs taken, all segments
+    outstanding = max_outstanding = 0
+    held_off = 0                # cycles a token was offered and refused while the output stalled
+    valid_cycles = idle_cycles = 0   # input valid / not valid while tokens remained
+    t0 = t_report = time.monotonic()
+    max_cycles = sc.get("max_cycles") or (n_tok + 4) * sched.initiation_interval * 40 + 5000
+    offering = accepted_last = False
+    tail_left = None            # cycles still watched after the last expected output
+    extra_outputs = 0
+    stalled_since = None
     while True:
         await FallingEdge(dut.clk)
         cycle += 1
@@ -99,56 +152,96 @@ async def head_scenario(dut):
                 offering = True
             else:
                 tok_valid.value = 0
+        if sent < n_tok:
+            valid_cycles += offering
+            idle_cycles += not offering
         accepted_last = offering and bool(int(tok_ready.value))
         if accepted_last:
-            accept_cycle[sent] = cycle
+            seg["accepts"].append(cycle)
             sent += 1
-        # ---- output stream: random back-pressure --------------------------------------------
-        rdy = rng.random() >= p_stall
+            outstanding += 1
+            max_outstanding = max(max_outstanding, outstanding)
+            if outstanding > fifo_depth:
+                raise AssertionError(f"cycle {cycle}: token {sent - 1} accepted with "
+                                     f"{outstanding - 1} outstanding: the output FIFO "
+                                     f"({fifo_depth}) has no room for it")
+        elif offering and stalled_since is not None:
+            held_off += 1
+        # ---- output stream: back-pressure ------------------------------------------------
+        rdy = stalls.ready() if tail_left is None else True
+        stalled_since = None if rdy else (stalled_since or cycle)
         out_ready.value = int(rdy)
         if int(out_valid.value):
-            idx = seg["first"] + received
-            first_valid.setdefault(idx, cycle)
-            if rdy:
-                seg["outputs"].append(read_fields(out_payload, a.head_dim, a.sum_width, True))
-                received += 1
-        # ---- reset in the middle of the sequence ----------------------------------------------
-        if reset_after is not None and not did_reset and received >= reset_after:
-            did_reset = True
+            if tail_left is not None:
+                extra_outputs += rdy
+            else:
+                k = len(seg["outputs"])
+                if len(seg["first_valid"]) == k:
+                    seg["first_valid"].append(cycle)
+                if rdy:
+                    seg["outputs"].append(read_fields(out_payload, a.head_dim, a.sum_width, True))
+                    taken += 1
+                    outstanding -= 1
+        # ---- resets in the middle of the sequence ------------------------------------------
+        if resets and taken >= resets[0]:
+            resets.pop(0)
             await reset()
-            # tokens accepted but not yet out are lost by the reset; the new segment restarts
-            # the window with the next token to send
-            segments.append({"first": sent, "outputs": [],
-                             "bridge_base": len(bridge.tokens)})
-            received = 0
+            # tokens accepted but not yet taken are lost by the reset (by design); the new
+            # segment restarts the window with the next token to send
+            seg["dropped_by_reset"] = outstanding
+            outstanding = 0
+            segments.append(_new_segment(sent, len(bridge.tokens)))
             offering = accepted_last = False
             continue
-        if sent == n_tok and seg["first"] + received == n_tok:
-            break
+        done = sent == n_tok and outstanding == 0
+        if done and tail_left is None:
+            tail_left = sched.latency + 4 * sched.initiation_interval
+        if tail_left is not None:
+            tail_left -= 1
+            if tail_left <= 0:
+                break
         if cycle > max_cycles:
             raise AssertionError(f"timeout after {cycle} cycles: {sent} tokens accepted, "
-                                 f"{seg['first'] + received} outputs of {n_tok}")
+                                 f"{taken} outputs taken of {n_tok}")
+        if time.monotonic() - t_report > PROGRESS_EVERY_S:
+            t_report = time.monotonic()
+            dut._log.info("GCA-PROGRESS %d of %d tokens accepted, %d outputs, cycle %d",
+                          sent, n_tok, taken, cycle)
     wall = time.monotonic() - t0
-    await FallingEdge(dut.clk)
 
     report = compare_with_golden(cfg, q_codes, k_codes, v_codes, segments, bridge)
-    acc = np.array([accept_cycle[t] for t in sorted(accept_cycle)])
-    lat = [first_valid[t] - accept_cycle[t] for t in first_valid if t in accept_cycle]
+    figs = [_segment_figures(s) for s in segments]
+    dropped = sum(f["dropped_by_reset"] for f in figs)
+    unaccounted = sent - report["compared"] - dropped
+    lat_min = [f["latency_min"] for f in figs if f["latency_min"] is not None]
+    lat_max = [f["latency_max"] for f in figs if f["latency_max"] is not None]
+    iis = [f["ii_min"] for f in figs if f["ii_min"] is not None]
     summary = {
         "tokens": n_tok,
+        "tokens_sent": sent,
+        "outputs_received": taken,
         "outputs_compared": report["compared"],
+        "tokens_dropped_by_reset": dropped,
+        "tokens_unaccounted": unaccounted,
+        "extra_outputs": extra_outputs,
         "mismatches": report["mismatches"],
         "first_mismatch": report["first_mismatch"],
-        "latency_cycles": int(min(lat)) if lat else None,
-        "latency_cycles_max": int(max(lat)) if lat else None,
+        "latency_cycles": min(lat_min) if lat_min else None,
+        "latency_cycles_max": max(lat_max) if lat_max else None,
         "latency_cycles_expected": sched.latency,
-        "initiation_interval_cycles": int(np.diff(acc).min()) if len(acc) > 1 else None,
+        "initiation_interval_cycles": min(iis) if iis else None,
         "initiation_interval_expected": sched.initiation_interval,
+        "max_outstanding_tokens": max_outstanding,
+        "out_fifo_depth": fifo_depth,
+        "input_held_off_cycles": held_off,
+        "input_valid_cycles": valid_cycles,
+        "input_idle_cycles": idle_cycles,
         "simulated_cycles": cycle,
         "wall_s": round(wall, 3),
         "tokens_per_s": round(n_tok / wall, 2) if wall > 0 else None,
         "cycles_per_s": round(cycle / wall, 1) if wall > 0 else None,
         "segments": len(segments),
+        "segment_figures": figs,
         "config_hash": cfg.hash,
         "scenario": sc,
     }
@@ -156,7 +249,10 @@ async def head_scenario(dut):
         with open(sc["summary"], "w") as f:
             json.dump(summary, f, indent=2)
     dut._log.info("summary: %s", json.dumps({k: v for k, v in summary.items()
-                                             if k != "scenario"}))
+                                             if k not in ("scenario", "segment_figures")}))
+    assert extra_outputs == 0, f"{extra_outputs} output(s) after the last expected one"
+    assert unaccounted == 0, (f"{unaccounted} token(s) unaccounted for: {sent} sent, "
+                              f"{report['compared']} compared, {dropped} dropped by resets")
     if sc.get("expect_mismatch"):
         assert report["mismatches"] > 0, "an injected fault went unnoticed by the scoreboard"
     else:

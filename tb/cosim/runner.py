@@ -7,27 +7,89 @@ command both call :func:`run_cocotb`.  The config reaches the cocotb test throug
 
 Simulator: ``sim=`` argument, else the ``SIM`` environment variable, else Icarus.  Waveforms with
 ``WAVES=1`` (written under the build folder, never the working directory).
+
+Logs: the build goes to ``<build>/<sim>/build.log``, the simulation to ``<build>/<sim>/sim.log``;
+a failed build or test raises :class:`hdl.cli.RunFailed` with the first error line of the log
+and its path.  Lines the cocotb test logs with ``GCA-PROGRESS`` are forwarded to this process's
+logging while the simulation runs (progress of long runs).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
+import threading
 from pathlib import Path
 
+from hdl.cli import RunFailed
 from hdl.config import HeadConfig, load_config
 
-__all__ = ["run_cocotb", "load_sidecar_config", "selected_simulator", "REPO_ROOT"]
+__all__ = ["run_cocotb", "load_sidecar_config", "selected_simulator", "first_error",
+           "REPO_ROOT", "SIMULATORS"]
+
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIMULATORS = ("icarus", "verilator")
 
 
 def selected_simulator(sim: str | None = None) -> str:
-    sim = (sim or os.environ.get("SIM") or "icarus").lower()
-    if sim not in SIMULATORS:
-        raise ValueError(f"SIM must be one of {', '.join(SIMULATORS)}, not {sim!r}")
-    return sim
+    """The simulator to use: ``sim``, else ``$SIM``, else Icarus (ValueError for another)."""
+    name = sim or os.environ.get("SIM") or "icarus"
+    if name.lower() not in SIMULATORS:
+        where = "--sim" if sim else "SIM"
+        raise ValueError(f"{where} must be one of {', '.join(SIMULATORS)}, not {name!r}")
+    return name.lower()
+
+
+def first_error(log_path: Path) -> str:
+    """The line that says what went wrong in a cocotb or simulator log: the first exception
+    message (``SomethingError: …``), else the first ``ERROR``/``%Error`` line, else the last
+    non-empty line; '' when there is no log."""
+    try:
+        text = Path(log_path).read_text(errors="replace")
+    except OSError:
+        return ""
+    exc = re.search(r"^\s*(?:\w+\.)*(\w*(?:Error|Exception|Interrupt)): ?(.*)$", text, re.M)
+    if exc:
+        return f"{exc.group(1)}: {exc.group(2)}".strip()
+    err = re.search(r"^.*(?:%Error|\bERROR\b|\berror:).*$", text, re.M)
+    if err:
+        return err.group(0).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+class _Follow:
+    """Forward ``GCA-PROGRESS`` lines of a growing log file to logging (a daemon thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._stop = path, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "_Follow":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        pos = 0
+        while not self._stop.wait(1.0):
+            try:
+                with open(self.path, errors="replace") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+                    pos = f.tell()
+            except OSError:
+                continue
+            for line in chunk.splitlines():
+                if "GCA-PROGRESS" in line:
+                    log.info("%s", line.split("GCA-PROGRESS", 1)[1].strip())
 
 
 def load_sidecar_config() -> HeadConfig:
@@ -44,8 +106,9 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
                waves: bool | None = None, seed: int | None = None) -> tuple[int, int]:
     """Build ``toplevel`` from ``verilog_dir`` and run ``test_module`` on it.
 
-    Returns ``(tests, failed)`` read from the results XML; raises ``AssertionError`` when a
-    test failed or none ran, so that a failure can never look like a pass.
+    Returns ``(tests, failed)`` read from the results XML; raises :class:`RunFailed` (with the
+    first error line of the log and the log's path) when the build or a test failed or no test
+    ran, so that a failure can never look like a pass.
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -75,15 +138,31 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
         build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
     runner = get_runner(sim)
-    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, always=True,
-                 timescale=("1ns", "1ps"), waves=waves, build_args=build_args)
+    build_log, sim_log = build_dir / "build.log", build_dir / "sim.log"
+    try:
+        runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, always=True,
+                     timescale=("1ns", "1ps"), waves=waves, build_args=build_args,
+                     log_file=build_log)
+    except (RuntimeError, SystemExit) as e:
+        raise RunFailed(f"{sim} build of {toplevel} failed: {first_error(build_log) or e}",
+                        log=build_log) from None
     results = build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
     if results.exists():
         results.unlink()
-    runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
-                test_dir=build_dir, results_xml=str(results), extra_env=env, waves=waves,
-                testcase=testcase, seed=seed, timescale=("1ns", "1ps"))
-    tests, failed = get_results(results)
-    assert tests > 0, f"cocotb ran no test from {test_module} (see {results})"
-    assert failed == 0, f"{failed} of {tests} cocotb tests failed in {test_module} ({results})"
+    try:
+        with _Follow(sim_log):
+            runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
+                        test_dir=build_dir, results_xml=str(results), extra_env=env,
+                        waves=waves, testcase=testcase, seed=seed, timescale=("1ns", "1ps"),
+                        log_file=sim_log)
+        tests, failed = get_results(results)
+    except (RuntimeError, SystemExit) as e:
+        raise RunFailed(f"{sim} simulation of {toplevel} failed: {first_error(sim_log) or e}",
+                        log=sim_log) from None
+    if tests == 0:
+        raise RunFailed(f"cocotb ran no test from {test_module}: {first_error(sim_log)}",
+                        log=sim_log)
+    if failed:
+        raise RunFailed(f"{failed} of {tests} cocotb tests failed in {test_module}: "
+                        f"{first_error(sim_log)}", log=sim_log)
     return tests, failed

@@ -2,13 +2,16 @@
 model, bit for bit (tb.cosim.head_tb does the per-cycle work; these are the scenarios)."""
 
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from hdl.cli import RunFailed
 from hdl.config import HeadConfig
+from hdl.head import AttentionHead
 from hdl.schedule import Schedule
 from sim.golden import default_times, run_token_by_token
 from tb.cosim.head import run_head_cosim
@@ -57,6 +60,62 @@ def test_default_head_full_rate_measures_latency_and_ii():
     assert res["mismatches"] == 0
     assert res["latency_cycles"] == res["latency_cycles_max"] == s.latency
     assert res["initiation_interval_cycles"] == s.initiation_interval
+    # the input was valid in every cycle until the last token: admission alone paced the head
+    assert res["input_idle_cycles"] == 0 and res["input_valid_cycles"] > 40
+    assert res["tokens_unaccounted"] == 0 and res["extra_outputs"] == 0
+
+
+def fifo_depth(cfg: HeadConfig) -> int:
+    head = AttentionHead(cfg)
+    head._MustUse__silence = True
+    return head.out_fifo_depth
+
+
+def check_fifo_filled(res: dict, cfg: HeadConfig) -> None:
+    """Output stalls of 100–300 cycles: the head kept accepting until the output FIFO's credit
+    was used up (outstanding tokens = its depth), then held the input off; nothing was lost."""
+    assert res["max_outstanding_tokens"] == fifo_depth(cfg) == res["out_fifo_depth"]
+    assert res["input_held_off_cycles"] > 100
+    assert res["mismatches"] == 0 and res["tokens_unaccounted"] == 0
+    assert res["outputs_compared"] == res["tokens_sent"] == res["tokens"]
+
+
+@pytest.mark.xdist_group("cosim_default")
+def test_default_head_burst_backpressure_fills_the_output_fifo():
+    cfg = HeadConfig()
+    res = run_head_cosim(cfg, tokens=60, seed=12, stall_bursts=0.01, sim="icarus",
+                         tag="default_bursts")
+    check_fifo_filled(res, cfg)
+    check_timing(res, cfg)
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.xdist_group("cosim_small")
+def test_small_burst_backpressure_fills_the_output_fifo(sim):
+    cfg = small()
+    res = run_head_cosim(cfg, tokens=120, seed=13, stall_bursts=0.01, backpressure=0.1,
+                         sim=sim, tag=f"small_bursts_{sim}")
+    check_fifo_filled(res, cfg)
+    check_timing(res, cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("cosim_default")
+def test_default_head_soak_10k_tokens_verilator():
+    """The paper's head, 10,000 tokens on Verilator (the window wraps ~10 times) with burst
+    back-pressure, per-cycle back-pressure, input gaps and two resets: every output compared,
+    every token accounted for, the output FIFO filled, latency and interval per segment."""
+    cfg = HeadConfig()
+    res = run_head_cosim(cfg, tokens=10_000, seed=21, stall_bursts=0.002, backpressure=0.05,
+                         gaps=0.05, reset_after=[3_000, 7_000], sim="verilator", tag="soak")
+    assert res["segments"] == 3
+    assert res["mismatches"] == 0 and res["tokens_unaccounted"] == 0
+    assert res["extra_outputs"] == 0
+    assert res["outputs_compared"] + res["tokens_dropped_by_reset"] == res["tokens_sent"] == 10_000
+    assert res["max_outstanding_tokens"] == fifo_depth(cfg)
+    for seg in res["segment_figures"]:
+        assert seg["ii_min"] >= Schedule(cfg).initiation_interval
+        assert seg["latency_min"] == Schedule(cfg).latency
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
@@ -80,6 +139,35 @@ def test_reset_mid_sequence_restarts_with_an_empty_window():
     assert res["segments"] == 2
     assert res["mismatches"] == 0
     assert 25 <= res["outputs_compared"] < 60
+    assert res["outputs_compared"] + res["tokens_dropped_by_reset"] == res["tokens_sent"] == 60
+    assert res["tokens_unaccounted"] == 0 and res["extra_outputs"] == 0
+
+
+@pytest.mark.xdist_group("cosim_small")
+def test_reset_latency_and_interval_are_measured_per_segment():
+    """Full rate, reset after 5 outputs: the interval is never measured across the reset (it
+    was 24 < 31 before), every token is either compared or dropped by the reset."""
+    cfg = HeadConfig().with_overrides(["array.head_dim=8", "array.n_tiles=2",
+                                       "array.tile_cols=8"])
+    s = Schedule(cfg)
+    res = run_head_cosim(cfg, tokens=20, reset_after=5, sim="icarus", tag="reset_ii")
+    assert res["initiation_interval_cycles"] == s.initiation_interval
+    assert res["latency_cycles"] == s.latency
+    assert [seg["ii_min"] for seg in res["segment_figures"]] == [s.initiation_interval] * 2
+    assert res["tokens_sent"] == 20 and res["outputs_received"] == res["outputs_compared"]
+    assert res["tokens_dropped_by_reset"] >= 1
+    assert res["outputs_compared"] + res["tokens_dropped_by_reset"] == 20
+    assert res["tokens_unaccounted"] == 0
+
+
+def test_error_inside_the_simulation_names_its_first_line_and_log():
+    """An error raised inside the cocotb run (here the testbench's timeout) is reported with its
+    own message and the log that holds it, not as a bare 'cocotb tests failed'."""
+    with pytest.raises(RunFailed) as info:
+        run_head_cosim(small(), tokens=10, sim="icarus", tag="timeout", max_cycles=40)
+    assert "AssertionError: timeout after" in str(info.value)
+    assert info.value.log is not None and info.value.log.name == "sim.log"
+    assert "timeout after" in info.value.log.read_text()
 
 
 def test_leakage_with_short_tau_is_visible_and_matched():
@@ -128,18 +216,65 @@ def test_cli_writes_the_summary(tmp_path):
     assert summary["tokens"] == 12 and summary["mismatches"] == 0
 
 
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad_inputs")
+    np.savez(d / "dim.npz", q=np.zeros((3, 5)), k=np.zeros((3, 5)), v=np.zeros((3, 5)))
+    np.savez(d / "times.npz", q=np.zeros((3, 4)), k=np.zeros((3, 4)), v=np.zeros((3, 4)),
+             write_times_s=np.arange(3.0))
+    (d / "empty.npz").write_bytes(b"")
+    (d / "a_file").write_text("x")
+    return d
+
+
 @pytest.mark.parametrize("args,message", [
     (["--tokens", "0"], "--tokens must be ≥ 1, not 0"),
     (["--backpressure", "1.5"], "--backpressure must be a probability in [0, 1), not 1.5"),
     (["--gaps", "-0.1"], "--gaps must be a probability in [0, 1), not -0.1"),
+    (["--stall-bursts", "1"], "--stall-bursts must be a probability in [0, 1), not 1.0"),
     (["--inputs", "nope.npz"], "--inputs 'nope.npz': no such file"),
+    (["--inputs", "{d}/dim.npz"], "has head dimension 5, but array.head_dim is 4"),
+    (["--inputs", "{d}/times.npz"], "takes its write and read times from the simulated clock"),
+    (["--inputs", "{d}/empty.npz"], "is not a readable .npz archive"),
+    (["--seed", "-1"], "argument --seed: must be an integer ≥ 0, not -1"),
+    (["--reset-after", "-1"], "argument --reset-after: must be an integer ≥ 1, not -1"),
+    (["--set", "analog.quantization=false"], "the co-simulation needs analog.quantization on"),
+    (["--set", "timing.t_clk_ns=0.0005"], "timing.t_clk_ns=0.0005 cannot be simulated"),
     (["--set", "array.n_tiles=0"], "array.n_tiles must be an integer from 1 to 256, not 0"),
     (["--sim", "modelsim"], "invalid choice: 'modelsim'"),
+    (["--out", "/proc/x.json"], "is not writable"),
+    (["--out", "{d}"], "is a folder, not a file"),
+    (["--out", "{d}/a_file/x.json"], "is a file, not a folder"),
 ])
-def test_cli_rejects_bad_arguments(args, message):
-    p = run_cli(*args)
-    assert p.returncode == 2
+def test_cli_rejects_bad_input_before_building(args, message, bad_files):
+    """Every bad input is refused in one line, exit 2, before anything is built or simulated
+    (the banner that precedes the build is never printed)."""
+    p = run_cli(*[a for s in SMALL for a in ("--set", s)],
+                *[a.format(d=bad_files) for a in args])
+    assert p.returncode == 2, p.stderr
     assert message in p.stderr
+    assert "Traceback" not in p.stderr and "usage:" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "co-simulating" not in p.stdout
+
+
+def test_cli_bad_simulator_in_environment():
+    p = subprocess.run([sys.executable, "-m", "tb.cosim.head"], cwd=REPO_ROOT,
+                       capture_output=True, text=True, env={**os.environ, "SIM": "questa"})
+    assert p.returncode == 2 and "SIM must be one of icarus, verilator, not 'questa'" in p.stderr
+
+
+def test_cli_inputs_file_sets_the_token_count(tmp_path):
+    """--inputs: the banner and the summary count the file's tokens, not --tokens."""
+    q, k, v = (np.random.default_rng(0).uniform(0, hi, (7, 4)) for hi in (1.0, 0.9, 0.9))
+    np.savez(tmp_path / "in.npz", q=q, k=k, v=v)
+    out = tmp_path / "s.json"
+    p = run_cli(*[a for s in SMALL for a in ("--set", s)], "--inputs", str(tmp_path / "in.npz"),
+                "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "7 tokens from" in p.stdout
+    summary = json.loads(out.read_text())
+    assert summary["tokens"] == summary["scenario"]["tokens"] == summary["outputs_compared"] == 7
 
 
 def test_cli_help():
