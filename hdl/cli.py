@@ -183,7 +183,7 @@ class _Formatter(logging.Formatter):
         return f"[{int(t) // 60:02d}:{t % 60:04.1f}] {prefix}{record.getMessage()}"
 
 
-PROJECT_PACKAGES = ("hdl", "analog_models", "sim", "tb", "flows")
+PROJECT_PACKAGES = ("hdl", "analog_models", "sim", "tb", "flows", "__main__")
 
 
 def _ours_or_warning(record: logging.LogRecord) -> bool:

@@ -99,7 +99,10 @@ class AdderTreeBank(wiring.Component):
                     pair = nodes[e][i:i + 2]
                     leaves = sum(c for _, c in pair)
                     name = f"sum_l{level}_d{e}_n{i // 2}" + ("_r" if register else "")
-                    s = Signal(signed(width(leaves)), name=name)
+                    # Width by level (2**level leaves' worth), not by the leaves below: the
+                    # two operands of every adder then have equal widths (lint-clean Verilog
+                    # at odd tile counts; at powers of two it is the same width).
+                    s = Signal(signed(width(1 << level)), name=name)
                     if len(pair) == 2:
                         domain += s.eq(pair[0][0] + pair[1][0])
                     else:
@@ -115,7 +118,7 @@ class AdderTreeBank(wiring.Component):
 
         for e in range(d):
             (root, leaves), = nodes[e]
-            assert leaves == n and width(n) == a.sum_width
-            m.d.comb += self.o_sums[e].eq(root)
+            assert leaves == n and width(n) == a.sum_width <= len(root)
+            m.d.comb += self.o_sums[e].eq(root[:a.sum_width])   # |sum| ≤ n·count_max fits
         m.d.comb += self.o_valid.eq(valid)
         return m
