@@ -2,8 +2,12 @@
 
 :class:`GainCellBank` holds the ``n_tiles`` sub-tiles (``rows × cols`` each, default 16 × 64 × 64)
 of one kind of array (K or V) of a head; :class:`GainCellArray` is one tile with the same
-methods minus the tile axis.  The golden token-by-token model uses the bank; a co-simulation
-bridge that calls the same methods with the same arguments gets bit-identical floats.
+methods minus the tile axis.  A token's writes and read-out go through
+:mod:`analog_models.readout` (the golden token path and the co-simulation bridge both call it,
+so they get bit-identical floats); the golden model's vectorised path evaluates many tokens at
+once from the bank's read model (:attr:`~GainCellBank.powers`, :attr:`~GainCellBank.const_uA`,
+:meth:`~GainCellBank.line_factors`, :meth:`~GainCellBank.line_terms`), the numbers the bank
+stores itself.
 
 Reads (charge in µA·T_max = Σ pulse fraction × cell current):
 
@@ -25,6 +29,8 @@ matrix-vector product per tile; the float operations are:
     read_rows:    B[k, c] = A_c·D_c^(p_k);  O = B.ravel() @ P_row  (P_row[k, c, r] =
                   term_k[r, c]·f_col[c]);  O = O + C0·(A·f_col)
 
+``P_col``/``P_row`` hold :meth:`GainCellBank.line_terms` for ``read="columns"``/``"rows"``,
+``f_row``/``f_col`` are :meth:`GainCellBank.line_factors`, ``p_k`` :attr:`GainCellBank.powers`.
 Without variability the power-0 term (C0, identical for every cell) is kept out of the
 matrices and added as the rank-one ``C0·…`` term shown (``const_uA``); with variability it is a
 per-cell matrix like the others and ``const_uA`` is 0.
