@@ -5,6 +5,7 @@ the ``IN.npz``/``OUT.npz`` files of the command line.  Shared by both paths."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 
 __all__ = ["GoldenResult", "INPUT_KEYS", "TIME_KEYS", "validate_inputs", "default_times",
-           "validate_times", "hardware_inputs", "tile_results", "stack_results", "load_inputs",
-           "save_result"]
+           "validate_times", "run_checked", "hardware_inputs", "tile_results", "stack_results",
+           "load_inputs", "save_result"]
 
 #: Arrays of ``IN.npz``: required, then optional.
 INPUT_KEYS = ("q", "k", "v")
@@ -133,6 +134,19 @@ def validate_times(n_tokens: int, cfg: HeadConfig, write_times_s: np.ndarray | N
         raise ValueError(f"read_times_s[{i}] = {r[i]:g} is before write_times_s[{i}] = "
                          f"{w[i]:g}: a token is read after its own write")
     return w, r
+
+
+def run_checked(path: Callable[..., GoldenResult], q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                cfg: HeadConfig, write_times_s: np.ndarray | None,
+                read_times_s: np.ndarray | None, check_range: bool, **kwargs) -> GoldenResult:
+    """Check q, k, v and the times, then ``path(q, k, v, cfg, w, r, **kwargs)`` on each (T, d)
+    sequence: one result for (T, d) inputs, stacked along a batch axis for (B, T, d)."""
+    q, k, v = validate_inputs(q, k, v, cfg, check_range=check_range)
+    w, r = validate_times(q.shape[-2], cfg, write_times_s, read_times_s)
+    if q.ndim == 2:
+        return path(q, k, v, cfg, w, r, **kwargs)
+    return stack_results([path(q[b], k[b], v[b], cfg, w, r, **kwargs)
+                          for b in range(q.shape[0])])
 
 
 # ---------------------------------------------------------------------------------------------

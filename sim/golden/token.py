@@ -16,14 +16,7 @@ from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from analog_models.readout import read_token, write_token_column
 from hdl.config import HeadConfig
 
-from .io import (
-    GoldenResult,
-    hardware_inputs,
-    stack_results,
-    tile_results,
-    validate_inputs,
-    validate_times,
-)
+from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 
 __all__ = ["TokenOutput", "TokenHead", "run_token_by_token"]
 
@@ -87,15 +80,14 @@ def run_token_by_token(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadCon
                        write_times_s: np.ndarray | None = None,
                        read_times_s: np.ndarray | None = None,
                        check_range: bool = True) -> GoldenResult:
-    """The token-by-token path over a (T, d) sequence (see :class:`TokenHead`)."""
-    q, k, v = validate_inputs(q, k, v, cfg, check_range=check_range)
-    if q.ndim == 3:
-        return stack_results([run_token_by_token(q[b], k[b], v[b], cfg,
-                                                 write_times_s=write_times_s,
-                                                 read_times_s=read_times_s, check_range=False)
-                              for b in range(q.shape[0])])
+    """The token-by-token path over a (T, d) sequence (see :class:`TokenHead`); (B, T, d)
+    inputs run sequence by sequence."""
+    return run_checked(_token_by_token, q, k, v, cfg, write_times_s, read_times_s, check_range)
+
+
+def _token_by_token(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
+                    w: np.ndarray, r: np.ndarray) -> GoldenResult:
     T, d = q.shape
-    w, r = validate_times(T, cfg, write_times_s, read_times_s)
     ar = cfg.array
     W, nt = ar.window, ar.n_tiles
     head = TokenHead(cfg)

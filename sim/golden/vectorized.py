@@ -17,14 +17,7 @@ from analog_models.c2p import relu_c2p
 from analog_models.leakage import cell_age_s, decay_factor
 from hdl.config import HeadConfig
 
-from .io import (
-    GoldenResult,
-    hardware_inputs,
-    stack_results,
-    tile_results,
-    validate_inputs,
-    validate_times,
-)
+from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 
 __all__ = ["run_vectorized"]
 
@@ -33,15 +26,15 @@ def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
                    write_times_s: np.ndarray | None = None,
                    read_times_s: np.ndarray | None = None,
                    check_range: bool = True, block: int = 128) -> GoldenResult:
-    """All tokens at once, in blocks of ``block`` query rows against their window's keys."""
-    q, k, v = validate_inputs(q, k, v, cfg, check_range=check_range)
-    if q.ndim == 3:
-        return stack_results([run_vectorized(q[b], k[b], v[b], cfg, write_times_s=write_times_s,
-                                             read_times_s=read_times_s, check_range=False,
-                                             block=block)
-                              for b in range(q.shape[0])])
+    """All tokens at once, in blocks of ``block`` query rows against their window's keys;
+    (B, T, d) inputs run sequence by sequence."""
+    return run_checked(_vectorized, q, k, v, cfg, write_times_s, read_times_s, check_range,
+                       block=block)
+
+
+def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
+                r: np.ndarray, block: int) -> GoldenResult:
     T, d = q.shape
-    w, r = validate_times(T, cfg, write_times_s, read_times_s)
     ar, an = cfg.array, cfg.analog
     W, cols, nt = ar.window, ar.tile_cols, ar.n_tiles
     block = max(cols, (block // cols) * cols)
