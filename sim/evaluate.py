@@ -2,12 +2,13 @@
 
 ``python -m sim.evaluate [--tokens 2048] [--batch 2] [--seed 0] [--out build/evaluate]
 [--config F] [--set k=v]`` draws seeded uniform inputs (:func:`sim.stimuli.random_tokens`:
-q ∈ [0, 1], k, v ∈ [0, v_max], as model-spec §10.1), runs the vectorised golden model with every non-ideality off, then with one
-switched on at a time, at the configured defaults and with all on, and reports the relative
-error ``‖y_hw − y_ideal‖₂/‖y_ideal‖₂`` of the head output ``y_hw = out/count_max`` against
-:func:`sim.ideal.relu_attention` (plus mean/max absolute error in counter LSBs).  Writes
-``evaluate.json`` and ``evaluate.png`` (cell transfer curve, C2P transfer curves, error
-breakdown) under ``--out`` and prints the table.
+q ∈ [0, 1], k, v ∈ [0, v_max], as model-spec §10.1), runs the vectorised golden model with
+every non-ideality off, then with one switched on at a time, at the configured defaults and
+with all on, and reports the relative error ``‖y_hw − y_ideal‖₂/‖y_ideal‖₂`` of the head
+output ``y_hw = out/count_max`` against :func:`sim.ideal.relu_attention` (plus mean/max
+absolute error in counter LSBs).  Writes ``evaluate.json`` and ``evaluate.png`` (cell transfer
+curve, C2P transfer curves, error breakdown) under ``--out`` and prints the table; progress on
+stderr.
 
 ``offset`` only exists on the cubic cell, so its row is "nonlinearity+offset".
 """
