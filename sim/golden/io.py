@@ -163,14 +163,13 @@ def hardware_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
     return np.clip(q, 0.0, 1.0), np.clip(k, 0.0, vmax), np.clip(v, 0.0, vmax)
 
 
-def tile_results(charges: np.ndarray, cfg: HeadConfig,
-                 sign_count: tuple[np.ndarray, np.ndarray] | None = None
+def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tile_outputs, counts, out) from the per-tile V-array charges O (…, n_tiles, d);
-    ``sign_count``: the signed C2P's output for these charges, when already known."""
+    ``values``: the counters' ±count for these charges, when already known."""
     tile_out = signed_c2p_normalized(charges, cfg)
     if cfg.analog.quantization:
-        counts = signed_value(*(sign_count or signed_c2p(charges, cfg)))
+        counts = signed_value(*signed_c2p(charges, cfg)) if values is None else values
     else:
         counts = tile_out * cfg.array.count_max
     return tile_out, counts, counts.sum(axis=-2)

@@ -66,7 +66,7 @@ class TokenHead:
         write_token_column(self.v_bank, tile, col, v_volts, t_write)
         self.n_written += 1
         r = read_token(self.k_bank, self.v_bank, x, t_read, self.valid_mask(), self.cfg)
-        tile_out, counts, out = tile_results(r.charges, self.cfg, (r.sign, r.count))
+        tile_out, counts, out = tile_results(r.charges, self.cfg, r.values)
         return TokenOutput(r.scores, r.activations, tile_out, counts, out)
 
     def step_codes(self, q_code: np.ndarray, k_code: np.ndarray, v_code: np.ndarray,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from analog_models.c2p import signed_value
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from hdl.config import HeadConfig
 from sim.golden import load_inputs, run_token_by_token, validate_inputs
@@ -67,7 +68,7 @@ def compare_with_golden(cfg: HeadConfig, q_codes: np.ndarray, k_codes: np.ndarra
             compared += 1
             t = f + j
             bad_out = not np.array_equal(rtl[j], gold.out[j])
-            drv = np.where(obs[j].sign, -obs[j].count, obs[j].count)
+            drv = signed_value(obs[j].sign, obs[j].count)
             bad_tile = not np.array_equal(drv, gold.counts[j])
             bad_q = not np.array_equal(obs[j].q_widths, q_codes[t])
             if not (bad_out or bad_tile or bad_q):
