@@ -1,4 +1,4 @@
-"""analog_models.readout: one token's writes and read-out, the calls golden model and bridge share."""
+"""analog_models.readout: one token's writes and read-out, shared by golden model and bridge."""
 
 import numpy as np
 
