@@ -2,8 +2,12 @@
 
 :class:`GainCellBank` holds the ``n_tiles`` sub-tiles (``rows × cols`` each, default 16 × 64 × 64)
 of one kind of array (K or V) of a head; :class:`GainCellArray` is one tile with the same
-methods minus the tile axis.  The golden token-by-token model uses the bank; a co-simulation
-bridge that calls the same methods with the same arguments gets bit-identical floats.
+methods minus the tile axis.  A token's writes and read-out go through
+:mod:`analog_models.readout` (the golden token path and the co-simulation bridge both call it,
+so they get bit-identical floats); the golden model's vectorised path evaluates many tokens at
+once from the bank's read model (:attr:`~GainCellBank.powers`, :attr:`~GainCellBank.const_uA`,
+:meth:`~GainCellBank.line_factors`, :meth:`~GainCellBank.line_terms`), the numbers the bank
+stores itself.
 
 Reads (charge in µA·T_max = Σ pulse fraction × cell current):
 
@@ -25,6 +29,8 @@ matrix-vector product per tile; the float operations are:
     read_rows:    B[k, c] = A_c·D_c^(p_k);  O = B.ravel() @ P_row  (P_row[k, c, r] =
                   term_k[r, c]·f_col[c]);  O = O + C0·(A·f_col)
 
+``P_col``/``P_row`` hold :meth:`GainCellBank.line_terms` for ``read="columns"``/``"rows"``,
+``f_row``/``f_col`` are :meth:`GainCellBank.line_factors`, ``p_k`` :attr:`GainCellBank.powers`.
 Without variability the power-0 term (C0, identical for every cell) is kept out of the
 matrices and added as the rank-one ``C0·…`` term shown (``const_uA``); with variability it is a
 per-cell matrix like the others and ``const_uA`` is 0.
@@ -93,21 +99,22 @@ class GainCellBank:
         powers = term_powers(a, with_constant=a.variability)
         # Without mismatch the C0 term is the same for every cell: keep it out of the matrices
         # (a quarter less memory traffic per read) and add it as a rank-one term.
-        self.const_uA = 0.0
+        self._const_uA = 0.0
         if not a.variability and powers[0] == 0:
-            self.const_uA = effective_poly(a)[0]
+            self._const_uA = effective_poly(a)[0]
             powers = powers[1:]
-        self.powers = powers
+        self._powers = powers
         alpha = a.ir_drop_alpha if a.ir_drop else 0.0
-        self.f_row = line_attenuation(rows, alpha)   # column reads: position along the column
-        self.f_col = line_attenuation(cols, alpha)   # row reads: position along the row
+        self._f_row = line_attenuation(rows, alpha)   # column reads: position along the column
+        self._f_col = line_attenuation(cols, alpha)   # row reads: position along the row
         # All cells at once, with the same element-wise operations as _update.
         tiles = np.arange(n_tiles)[:, None]
         cols_ = np.arange(cols)[None, :]
-        term = self.cell_terms(self.volts.transpose(0, 2, 1), tiles, cols_)  # (n, nt, c, r)
-        self._p_col = np.ascontiguousarray((term * self.f_row).transpose(1, 3, 0, 2))
+        term = self._cell_terms(self.volts.transpose(0, 2, 1), tiles, cols_)  # (n, nt, c, r)
+        self._p_col = np.ascontiguousarray(
+            self._weighted(term, cols_, "columns").transpose(1, 3, 0, 2))
         self._p_row = np.ascontiguousarray(
-            (term * self.f_col[:, None]).transpose(1, 0, 2, 3))
+            self._weighted(term, cols_, "rows").transpose(1, 0, 2, 3))
 
     @classmethod
     def for_head(cls, cfg: HeadConfig, kind: str) -> "GainCellBank":
@@ -115,25 +122,68 @@ class GainCellBank:
         ar = cfg.array
         return cls(ar.n_tiles, ar.head_dim, ar.tile_cols, cfg.analog, kind=kind)
 
-    # -- per-cell terms ---------------------------------------------------------------------
-    def cell_terms(self, volts: np.ndarray, tile: np.ndarray | int, col: np.ndarray | int
-                   ) -> np.ndarray:
-        """``term_k`` (n_powers, …, rows) of cells holding ``volts`` (…, rows) at (tile, col).
+    # -- the read model: what a read sums, for a batched evaluation ------------------------
+    @property
+    def powers(self) -> tuple[int, ...]:
+        """Decay powers ``p_i``, one per stored term: a cell sources ``x·f·(Σ_i D^p_i·term_i +
+        const_uA)`` with D its leakage factor and f its line factor.  Increasing; starts at 0
+        only when the C0 term is per cell (variability on); empty if every term vanishes."""
+        return self._powers
 
-        Used by :meth:`write_column` and by the vectorised golden path (identical numbers).
+    @property
+    def const_uA(self) -> float:
+        """The C0 current every cell shares (µA), kept out of the terms and added to a read as
+        a rank-one part ``const_uA·Σ pulse·f``; 0 when it is per cell (variability on) or
+        switched off."""
+        return self._const_uA
+
+    def line_factors(self, read: str) -> np.ndarray:
+        """IR-drop factor ``f`` of each cell position along the line its current flows on.
+
+        ``read="columns"`` (:meth:`read_columns`): ``(rows,)``, by row; ``read="rows"``
+        (:meth:`read_rows`): ``(cols,)``, by column.  All ones without ``ir_drop``.  A copy.
         """
+        return (self._f_row if self._check_read(read) == "columns" else self._f_col).copy()
+
+    def line_terms(self, volts: np.ndarray, tile: np.ndarray | int, col: np.ndarray | int, *,
+                   read: str) -> np.ndarray:
+        """``term_i·f`` ``(len(powers), …, rows)`` of cells holding ``volts`` ``(…, rows)`` at
+        (``tile``, ``col``) (ints or index arrays broadcast against ``volts[..., 0]``), weighted
+        by the line factor of ``read`` (see :meth:`line_factors`).
+
+        These are the numbers the bank stores for that read when such a column is written (its
+        own writes call the same code), so a batched evaluation of many tokens — the golden
+        model's vectorised path — works on per-cell numbers identical bit for bit.
+        """
+        return self._weighted(self._cell_terms(volts, tile, col), col, self._check_read(read))
+
+    @staticmethod
+    def _check_read(read: str) -> str:
+        if read not in ("columns", "rows"):
+            raise ValueError(f"read must be 'columns' or 'rows', not {read!r}")
+        return read
+
+    def _cell_terms(self, volts: np.ndarray, tile: np.ndarray | int, col: np.ndarray | int
+                    ) -> np.ndarray:
+        """``term_i`` (n_powers, …, rows) of cells holding ``volts`` (…, rows) at (tile, col)."""
         volts = np.asarray(volts, dtype=np.float64)
         y = volts - self.analog.v_mid_V
         if self.gain is None:
-            return poly_terms(y, self.analog, self.powers)
+            return poly_terms(y, self.analog, self._powers)
         gain = self.gain[tile, :, col]
         off = self.offset_uA[tile, :, col]
-        return poly_terms(y, self.analog, self.powers, gain, off)
+        return poly_terms(y, self.analog, self._powers, gain, off)
+
+    def _weighted(self, term: np.ndarray, col: np.ndarray | int, read: str) -> np.ndarray:
+        """``term·f`` for ``read``: f_row along the last (row) axis, or f_col of ``col``."""
+        if read == "columns":
+            return term * self._f_row
+        return term * np.asarray(self._f_col[col])[..., None]
 
     def _update(self, tile: int, col: int) -> None:
-        term = self.cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
-        self._p_col[tile, :, :, col] = (term * self.f_row).T
-        self._p_row[tile, :, col, :] = term * self.f_col[col]
+        term = self._cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
+        self._p_col[tile, :, :, col] = self._weighted(term, col, "columns").T
+        self._p_row[tile, :, col, :] = self._weighted(term, col, "rows")
 
     # -- writes -----------------------------------------------------------------------------
     def _check_cell(self, tile: int, col: int) -> None:
@@ -161,10 +211,10 @@ class GainCellBank:
     # -- reads ------------------------------------------------------------------------------
     def _decay_powers(self, t_s: float) -> np.ndarray | None:
         """D_c^p (n_tiles, n_powers, cols), or None without leakage."""
-        if not self.analog.leakage or not self.powers:
+        if not self.analog.leakage or not self._powers:
             return None
         d = decay_factor(cell_age_s(t_s, self.t_write), self.analog.tau_retention_s)
-        return decay_powers(d, self.powers, axis=1)
+        return decay_powers(d, self._powers, axis=1)
 
     def read_columns(self, pulse_fraction: np.ndarray, t_s: float,
                      col_mask: np.ndarray | None = None) -> np.ndarray:
@@ -172,12 +222,12 @@ class GainCellBank:
         x = np.asarray(pulse_fraction, dtype=np.float64)
         if x.shape != (self.rows,):
             raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
-        nt, n, cols = self.n_tiles, len(self.powers), self.cols
+        nt, n, cols = self.n_tiles, len(self._powers), self.cols
         m = np.matmul(x, self._p_col.reshape(nt, self.rows, n * cols)).reshape(nt, n, cols)
         dp = self._decay_powers(t_s)
         s = m.sum(axis=1) if dp is None else (m * dp).sum(axis=1)
-        if self.const_uA:
-            s = s + self.const_uA * np.dot(x, self.f_row)
+        if self._const_uA:
+            s = s + self._const_uA * np.dot(x, self._f_row)
         if col_mask is not None:
             s = np.where(col_mask, s, 0.0)
         return s
@@ -186,7 +236,7 @@ class GainCellBank:
                   col_mask: np.ndarray | None = None) -> np.ndarray:
         """V-style read: charge (n_tiles, rows) for one pulse per column (n_tiles, cols)."""
         a = np.asarray(pulse_fraction, dtype=np.float64)
-        nt, n, cols = self.n_tiles, len(self.powers), self.cols
+        nt, n, cols = self.n_tiles, len(self._powers), self.cols
         if a.shape != (nt, cols):
             raise ValueError(f"pulse fractions must have shape ({nt}, {cols}), not {a.shape}")
         if col_mask is not None:
@@ -198,8 +248,8 @@ class GainCellBank:
             b = a[:, None, :] * dp
         o = np.matmul(b.reshape(nt, 1, n * cols), self._p_row.reshape(nt, n * cols, self.rows))
         o = o.reshape(nt, self.rows)
-        if self.const_uA:
-            o = o + (self.const_uA * np.matmul(a, self.f_col))[:, None]
+        if self._const_uA:
+            o = o + (self._const_uA * np.matmul(a, self._f_col))[:, None]
         return o
 
 

@@ -30,12 +30,8 @@ def query_code(q: np.ndarray | float, cfg: HeadConfig) -> np.ndarray:
 
 def pulse_fraction(width_cycles: np.ndarray | int, cfg: HeadConfig) -> np.ndarray:
     """Pulse width in whole cycles → fraction of T_max: ``width / q_max`` (float64)."""
-    w = np.asarray(width_cycles)
-    if w.dtype.kind not in "iu":
-        raise ValueError(f"pulse width must be integer cycles, not dtype {w.dtype}")
-    if w.size and (w.min() < 0 or w.max() > cfg.array.q_max):
-        raise ValueError(f"pulse width must be 0..{cfg.array.q_max} cycles, "
-                         f"found {int(w.min())}..{int(w.max())}")
+    w = _check_integers(width_cycles, cfg.array.q_max, "pulse width", "integer cycles",
+                        " cycles")
     return w / cfg.array.q_max
 
 
@@ -48,10 +44,16 @@ def kv_code(v_V: np.ndarray | float, cfg: HeadConfig) -> np.ndarray:
 
 def code_to_volts(code: np.ndarray | int, cfg: HeadConfig) -> np.ndarray:
     """DAC code → stored voltage ``code·v_max/kv_max`` (float64)."""
-    c = np.asarray(code)
-    if c.dtype.kind not in "iu":
-        raise ValueError(f"DAC code must be an integer, not dtype {c.dtype}")
-    if c.size and (c.min() < 0 or c.max() > cfg.array.kv_max):
-        raise ValueError(f"DAC code must be 0..{cfg.array.kv_max}, "
-                         f"found {int(c.min())}..{int(c.max())}")
+    c = _check_integers(code, cfg.array.kv_max, "DAC code", "an integer")
     return c * cfg.analog.v_max_V / cfg.array.kv_max
+
+
+def _check_integers(values: np.ndarray | int, hi: int, what: str, kind: str,
+                    unit: str = "") -> np.ndarray:
+    """``values`` as an integer array in 0..hi; ``ValueError`` naming ``what`` otherwise."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{what} must be {kind}, not dtype {a.dtype}")
+    if a.size and (a.min() < 0 or a.max() > hi):
+        raise ValueError(f"{what} must be 0..{hi}{unit}, found {int(a.min())}..{int(a.max())}")
+    return a

@@ -1,13 +1,14 @@
 """Error report of the golden hardware head against ideal linear ReLU attention.
 
 ``python -m sim.evaluate [--tokens 2048] [--batch 2] [--seed 0] [--out build/evaluate]
-[--config F] [--set k=v]`` draws seeded uniform inputs (q ∈ [0, 1], k, v ∈ [0, v_max], as
-model-spec §10.1), runs the vectorised golden model with every non-ideality off, then with one
-switched on at a time, at the configured defaults and with all on, and reports the relative
-error ``‖y_hw − y_ideal‖₂/‖y_ideal‖₂`` of the head output ``y_hw = out/count_max`` against
-:func:`sim.ideal.relu_attention` (plus mean/max absolute error in counter LSBs).  Writes
-``evaluate.json`` and ``evaluate.png`` (cell transfer curve, C2P transfer curves, error
-breakdown) under ``--out`` and prints the table.
+[--config F] [--set k=v]`` draws seeded uniform inputs (:func:`sim.stimuli.random_tokens`:
+q ∈ [0, 1], k, v ∈ [0, v_max], as model-spec §10.1), runs the vectorised golden model with
+every non-ideality off, then with one switched on at a time, at the configured defaults and
+with all on, and reports the relative error ``‖y_hw − y_ideal‖₂/‖y_ideal‖₂`` of the head
+output ``y_hw = out/count_max`` against :func:`sim.ideal.relu_attention` (plus mean/max
+absolute error in counter LSBs).  Writes ``evaluate.json`` and ``evaluate.png`` (cell transfer
+curve, C2P transfer curves, error breakdown) under ``--out`` and prints the table; progress on
+stderr.
 
 ``offset`` only exists on the cubic cell, so its row is "nonlinearity+offset".
 """
@@ -17,15 +18,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from hdl.cli import add_config_args, config_from_args
+from hdl.cli import (
+    add_config_args,
+    config_from_args,
+    nonnegative_int,
+    positive_int,
+    run_cli,
+    writable_dir,
+)
 from hdl.config import NON_IDEALITIES, HeadConfig
+from sim.stimuli import random_tokens
 
-__all__ = ["error_table", "main"]
+__all__ = ["error_table", "format_table", "main"]
+
+log = logging.getLogger(__name__)
 
 
 def _variant(cfg: HeadConfig, on: tuple[str, ...] | None) -> HeadConfig:
@@ -55,15 +67,13 @@ def error_table(cfg: HeadConfig, *, tokens: int = 2048, batch: int = 2, seed: in
     from sim.golden import run_vectorized
     from sim.ideal import relu_attention
 
-    rng = np.random.default_rng(seed)
-    d, vmax = cfg.array.head_dim, cfg.analog.v_max_V
-    q = rng.uniform(0, 1, (batch, tokens, d))
-    k = rng.uniform(0, vmax, (batch, tokens, d))
-    v = rng.uniform(0, vmax, (batch, tokens, d))
+    q, k, v = random_tokens(cfg, tokens, seed, batch=batch)
     ideal = np.stack([relu_attention(q[b], k[b], v[b], cfg) for b in range(batch)])
     cm = cfg.array.count_max
     rows = []
-    for name, c in _variants(cfg):
+    variants = _variants(cfg)
+    for i, (name, c) in enumerate(variants, 1):
+        log.info("variant %d/%d: %s", i, len(variants), name)
         y = run_vectorized(q, k, v, c).out / cm
         err = y - ideal
         rows.append({
@@ -130,20 +140,10 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.evaluate",
-                                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tokens", type=int, default=2048, help="tokens per sequence (2048)")
-    ap.add_argument("--batch", type=int, default=2, help="sequences (2)")
-    ap.add_argument("--seed", type=int, default=0, help="input seed (0)")
-    ap.add_argument("--out", default="build/evaluate", help="output folder (build/evaluate)")
-    add_config_args(ap)
-    args = ap.parse_args(argv)
-    cfg = config_from_args(ap, args)
-    if args.tokens < 1 or args.batch < 1:
-        ap.error("--tokens and --batch must be ≥ 1")
+def _evaluate(args: argparse.Namespace, cfg: HeadConfig) -> int:
+    out = writable_dir(args.out)
+    log.info("%d × %d tokens, seed %d, config %s", args.batch, args.tokens, args.seed, cfg.hash)
     rows = error_table(cfg, tokens=args.tokens, batch=args.batch, seed=args.seed)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"config": cfg.to_dict(), "config_hash": cfg.hash, "tokens": args.tokens,
               "batch": args.batch, "seed": args.seed,
@@ -154,6 +154,20 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print(f"wrote {out / 'evaluate.json'} and {out / 'evaluate.png'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sim.evaluate",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tokens", type=positive_int, default=2048,
+                    help="tokens per sequence (2048)")
+    ap.add_argument("--batch", type=positive_int, default=2, help="sequences (2)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0, help="input seed (0)")
+    ap.add_argument("--out", default="build/evaluate", help="output folder (build/evaluate)")
+    add_config_args(ap)
+    args = ap.parse_args(argv)
+    cfg = config_from_args(ap, args)
+    return run_cli(ap.prog, lambda: _evaluate(args, cfg))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """The analog side of the head co-simulation: gain-cell arrays and C2P circuits behind the pins.
 
 :class:`AnalogBridge` owns the K and V gain-cell banks (``analog_models.array.GainCellBank``,
-the objects the golden model's :class:`sim.golden.TokenHead` uses) and the charge-to-pulse
-circuits.  Once per clock cycle, at the falling edge (every RTL output stable), the testbench
+as the golden model's :class:`sim.golden.TokenHead` does) and runs the token sequence of
+:mod:`analog_models.readout` — the functions the golden token path calls — from what it sees on
+the pins.  Once per clock cycle, at the falling edge (every RTL output stable), the testbench
 calls :meth:`AnalogBridge.cycle`, which
 
 * on a **discharge** or **write enable** of an array, decodes the one-hot tile/column select and
-  the DAC codes on the pins and discharges/writes that column (write time = the cycle the K
-  discharge of that token began);
+  the DAC codes on the pins and discharges/writes that column (the two bank calls of
+  :func:`~analog_models.readout.write_token_column`, at their two pin edges; write time = the
+  cycle the K discharge of that token began);
 * while the **ReLU C2P integrates** (QK read), adds the word-line pulses it sees to a per-row
   pulse-width count (the charge integration; the read time is the first integrate cycle);
-* when the **ReLU C2P fires**, samples the valid-column mask and evaluates the K-array charge of
-  the observed widths, A = ReLU-C2P(S), the V-array charge O and the signed C2P (sign, count):
-  once per phase, from observed widths — the same function calls, in the same order, as the
-  golden token-by-token path, so the floats are bit-identical;
+* when the **ReLU C2P fires**, samples the valid-column mask and runs
+  :func:`~analog_models.readout.read_token` on the observed widths (K-array charge, ReLU C2P,
+  V-array charge, signed C2P): once per phase, the golden path's call with the same arguments,
+  so the floats are bit-identical;
 * while the **signed C2P fires**, drives ``i_c2p_pulse`` high for ``count`` cycles per channel and
   ``i_c2p_sign`` with the sign.
 
@@ -28,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from analog_models.array import GainCellBank
-from analog_models.c2p import relu_c2p, signed_c2p
 from analog_models.dac import code_to_volts, pulse_fraction
+from analog_models.readout import read_token
 from hdl.config import HeadConfig
 from tb.cosim.bus import read_bits, read_fields, write_bits
 
@@ -120,17 +122,16 @@ class AnalogBridge:
                 self._reading.t_read_s = now
                 self._widths[:] = 0
             self._widths += read_bits(self._wl)[: self.d]
-        # ReLU C2P fires: evaluate both products once, from what was observed
+        # ReLU C2P fires: the token's read-out, once, from what was observed
         if cur["o_c2p1_fire"] and not prev["o_c2p1_fire"]:
             tok = self._reading
             if tok is None:
                 raise AssertionError(f"cycle {n}: ReLU C2P fired without a QK read")
             valid = read_bits(self._valid)[: self.n * self.C].reshape(self.n, self.C)
             tok.q_widths = self._widths.copy()
-            s = self.k_bank.read_columns(pulse_fraction(tok.q_widths, self.cfg), tok.t_read_s,
-                                         valid)
-            o = self.v_bank.read_rows(relu_c2p(s, self.cfg), tok.t_read_s)
-            tok.sign, tok.count = signed_c2p(o, self.cfg)
+            r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
+                           tok.t_read_s, valid, self.cfg)
+            tok.sign, tok.count = r.sign, r.count
             self._fired.append(tok)
             self._reading = None
         # signed C2P fires: output pulses of count cycles, sign held

@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from analog_models.c2p import signed_value
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from hdl.config import HeadConfig
 from sim.golden import load_inputs, run_token_by_token, validate_inputs
+from sim.stimuli import random_tokens
 
 __all__ = ["make_tokens", "codes_to_values", "compare_with_golden"]
 
@@ -27,11 +29,7 @@ def make_tokens(cfg: HeadConfig, sc: dict[str, Any]) -> tuple[np.ndarray, np.nda
         if q.ndim != 2:
             raise ValueError("the co-simulation takes one sequence: q, k, v of shape (T, d)")
     else:
-        rng = np.random.default_rng(sc["seed"])
-        T, d = int(sc["tokens"]), cfg.array.head_dim
-        q = rng.uniform(0.0, 1.0, (T, d))
-        k = rng.uniform(0.0, cfg.analog.v_max_V, (T, d))
-        v = rng.uniform(0.0, cfg.analog.v_max_V, (T, d))
+        q, k, v = random_tokens(cfg, int(sc["tokens"]), sc["seed"])
     return query_code(q, cfg), kv_code(k, cfg), kv_code(v, cfg)
 
 
@@ -70,7 +68,7 @@ def compare_with_golden(cfg: HeadConfig, q_codes: np.ndarray, k_codes: np.ndarra
             compared += 1
             t = f + j
             bad_out = not np.array_equal(rtl[j], gold.out[j])
-            drv = np.where(obs[j].sign, -obs[j].count, obs[j].count)
+            drv = signed_value(obs[j].sign, obs[j].count)
             bad_tile = not np.array_equal(drv, gold.counts[j])
             bad_q = not np.array_equal(obs[j].q_widths, q_codes[t])
             if not (bad_out or bad_tile or bad_q):

@@ -1,4 +1,4 @@
-"""AdderTreeBank against sim.blocks_ref.AdderTreeRef, cycle by cycle, in the Amaranth simulator.
+"""AdderTreeBank against sim.blockref.AdderTreeRef, cycle by cycle, in the Amaranth simulator.
 
 The stimulus opens with the extreme vectors (every input +count_max, every input −count_max,
 then alternating): their sums ±n_tiles·count_max are checked against the closed form as well,
@@ -15,7 +15,7 @@ from hdl.blocks.adder_tree import AdderTreeBank
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 from sim.bits import pack_array, unpack_array
-from sim.blocks_ref import AdderTreeRef
+from sim.blockref import AdderTreeRef
 
 TINY = ["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4"]
 CONFIGS = {

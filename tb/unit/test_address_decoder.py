@@ -1,4 +1,4 @@
-"""AddressDecoder against sim.control_ref.AddressDecoderRef, every address, random order."""
+"""AddressDecoder against sim.blockref.AddressDecoderRef, every address, random order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 
 from hdl.blocks.address_decoder import AddressDecoder
 from hdl.config import HeadConfig
-from sim.control_ref import AddressDecoderRef
+from sim.blockref import AddressDecoderRef
 
 CONFIGS = {
     "default": [],

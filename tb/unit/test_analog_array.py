@@ -151,3 +151,30 @@ def test_bad_arguments():
         GainCellBank(1, 4, 3, an, kind="Q")
     with pytest.raises(ValueError, match="rows must be a positive integer, not 0"):
         GainCellBank(1, 0, 3, an)
+
+
+@pytest.mark.parametrize("switches", [{}, {"variability": True, "ir_drop": True},
+                                      {"offset": False}, {"leakage": False}])
+def test_read_model_reproduces_the_reads(switches):
+    """powers, const_uA, line_factors and line_terms are what the reads sum: a batched
+    evaluation from them (as the golden vectorised path does) equals the bank's reads."""
+    an = dataclasses.replace(AnalogConfig(tau_retention_s=1e-3, ir_drop_alpha=0.2), **switches)
+    bank = _filled(an)
+    rng = np.random.default_rng(3)
+    x, a, t_read = rng.integers(0, 16, R) / 15, rng.random((NT, C)), 2.5e-3
+    tiles, cols = np.indices((NT, C))
+    volts = bank.volts.transpose(0, 2, 1)                                # (NT, C, R)
+    d = np.exp(-np.maximum(t_read - bank.t_write, 0) / an.tau_retention_s) \
+        if an.leakage else np.ones((NT, C))
+    dp = np.stack([d ** p for p in bank.powers])                        # (n, NT, C)
+    p_col = bank.line_terms(volts, tiles, cols, read="columns")         # (n, NT, C, R)
+    p_row = bank.line_terms(volts, tiles, cols, read="rows")
+    s = np.einsum("r,ntcr,ntc->tc", x, p_col, dp) + bank.const_uA * (x @ bank.line_factors(
+        "columns"))
+    o = np.einsum("tc,ntcr,ntc->tr", a, p_row, dp) + bank.const_uA * (
+        a @ bank.line_factors("rows"))[:, None]
+    np.testing.assert_allclose(bank.read_columns(x, t_read), s, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bank.read_rows(a, t_read), o, rtol=1e-12, atol=1e-12)
+    assert (bank.const_uA == 0) == (an.variability or not an.offset)
+    with pytest.raises(ValueError, match="read must be 'columns' or 'rows', not 'diag'"):
+        bank.line_factors("diag")

@@ -1,4 +1,4 @@
-"""CounterBank against sim.blocks_ref.CounterBankRef, cycle by cycle, in the Amaranth simulator.
+"""CounterBank against sim.blockref.CounterBankRef, cycle by cycle, in the Amaranth simulator.
 
 Two kinds of episode alternate, every cycle compared with the model:
 
@@ -20,7 +20,7 @@ from amaranth.sim import Simulator
 from hdl.blocks.counter_bank import CounterBank
 from hdl.config import HeadConfig
 from sim.bits import pack_array, unpack_array
-from sim.blocks_ref import CounterBankRef
+from sim.blockref import CounterBankRef
 from sim.stimuli import counter_episodes
 
 CONFIGS = {

@@ -82,7 +82,9 @@ def test_cli_bad_inputs(tmp_path, capsys, arrays, msg):
     rc, out = _run(tmp_path, arrays)
     err = capsys.readouterr().err
     assert rc == 2 and not out.exists()
-    assert err.startswith("sim.golden: error: ") and msg in err
+    # hdl.cli convention: one line, prefixed with the argparse prog (as parser.error does)
+    assert err.startswith("python -m sim.golden: error: ") and err.count("\n") == 1
+    assert msg in err
 
 
 def test_cli_bad_files_and_options(tmp_path, capsys):
@@ -106,6 +108,18 @@ def test_cli_bad_files_and_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         golden.main(["--inputs", str(src), "--out", out, "--set", "analog.s_sat1_uA=-1"])
     assert "analog.s_sat1_uA must be positive" in capsys.readouterr().err
+
+
+def test_cli_checks_the_output_before_running(tmp_path, capsys):
+    src = tmp_path / "in.npz"
+    np.savez(src, **_inputs())
+    (tmp_path / "d.npz").mkdir()
+    assert golden.main(["--inputs", str(src), "--out", str(tmp_path / "d.npz"), *SETS]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder, not a file" in err and "tokens" not in err   # before the model ran
+    # numpy's savez adds ".npz": the file written is the one named on stdout
+    assert golden.main(["--inputs", str(src), "--out", str(tmp_path / "res"), *SETS]) == 0
+    assert (tmp_path / "res.npz").exists() and "res.npz" in capsys.readouterr().out
 
 
 def test_evaluate_cli(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""PwmBank against sim.blocks_ref.PwmBankRef, cycle by cycle, in the Amaranth simulator."""
+"""PwmBank against sim.blockref.PwmBankRef, cycle by cycle, in the Amaranth simulator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from hdl.blocks.pwm_bank import PwmBank
 from hdl.config import HeadConfig
 from sim.bits import pack_array, unpack_array
-from sim.blocks_ref import PwmBankRef
+from sim.blockref import PwmBankRef
 from sim.stimuli import pwm_stimulus
 
 CONFIGS = {

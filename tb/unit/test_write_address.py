@@ -1,4 +1,4 @@
-"""WriteAddressController against sim.control_ref.WriteAddressRef, cycle-exact."""
+"""WriteAddressController against sim.blockref.WriteAddressRef, cycle-exact."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from hdl.blocks.write_address import WriteAddressController
 from hdl.config import HeadConfig
-from sim.control_ref import WriteAddressRef
+from sim.blockref import WriteAddressRef
 
 # name -> (overrides, cycles, P(advance), P(clear))
 CONFIGS = {

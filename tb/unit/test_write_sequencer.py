@@ -1,4 +1,4 @@
-"""WriteSequencer against sim.control_ref.WriteSequencerRef, cycle-exact, random starts."""
+"""WriteSequencer against sim.blockref.WriteSequencerRef, cycle-exact, random starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from hdl.blocks.write_sequencer import WriteSequencer
 from hdl.config import HeadConfig
 from sim.bits import pack_array, unpack_array
-from sim.control_ref import WriteSequencerRef
+from sim.blockref import WriteSequencerRef
 
 CONFIGS = {
     "default": [],

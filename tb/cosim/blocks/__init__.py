@@ -3,6 +3,6 @@
 One module per block, ``cocotb_<block>.py`` (not ``test_*``: pytest must not collect them), run
 by ``tb/cosim/test_blocks_cosim.py`` through :func:`tb.cosim.runner.run_cocotb`.  Each reads the
 config from the ``config.json`` sidecar, drives seeded random stimuli and compares every cycle
-with the same numpy reference (``sim.blocks_ref``, ``sim.control_ref``) as the Amaranth unit
-tests in ``tb/unit``.
+with the same numpy reference (:mod:`sim.blockref`) and stimuli (:mod:`sim.stimuli`) as the
+Amaranth unit tests in ``tb/unit``.
 """

@@ -1,4 +1,4 @@
-"""cocotb: generated ``adder_tree`` Verilog against :class:`sim.blocks_ref.AdderTreeRef`.
+"""cocotb: generated ``adder_tree`` Verilog against :class:`sim.blockref.AdderTreeRef`.
 
 Opens with the extreme vectors (all +count_max, all −count_max, alternating), whose sums are
 also checked against the closed form ±n_tiles·count_max (no overflow of sum_width), then random
@@ -11,7 +11,7 @@ import cocotb
 import numpy as np
 
 from hdl.schedule import Schedule
-from sim.blocks_ref import AdderTreeRef
+from sim.blockref import AdderTreeRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_fields, write_fields
 

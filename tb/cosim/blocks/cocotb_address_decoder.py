@@ -1,4 +1,4 @@
-"""cocotb: generated ``address_decoder`` Verilog against :class:`sim.control_ref.AddressDecoderRef`.
+"""cocotb: generated ``address_decoder`` Verilog against :class:`sim.blockref.AddressDecoderRef`.
 
 Combinational: every (tile, col, en) the port widths allow, out-of-range tiles included, in a
 seeded random order.
@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 
 from sim.bits import bits_to_int
-from sim.control_ref import AddressDecoderRef
+from sim.blockref import AddressDecoderRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits
 

@@ -1,4 +1,4 @@
-"""cocotb: generated ``counter_bank`` Verilog against :class:`sim.blocks_ref.CounterBankRef`.
+"""cocotb: generated ``counter_bank`` Verilog against :class:`sim.blockref.CounterBankRef`.
 
 The unit test's episodes (clean tokens with one pulse per channel, sign re-randomised every
 cycle, junk outside the window; noisy stretches with random clears), every cycle compared with
@@ -10,7 +10,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from sim.blocks_ref import CounterBankRef
+from sim.blockref import CounterBankRef
 from sim.stimuli import counter_episodes
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_fields, write_bits

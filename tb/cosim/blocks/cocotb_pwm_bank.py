@@ -1,4 +1,4 @@
-"""cocotb: generated ``pwm_bank`` Verilog against :class:`sim.blocks_ref.PwmBankRef`.
+"""cocotb: generated ``pwm_bank`` Verilog against :class:`sim.blockref.PwmBankRef`.
 
 Same stimulus generator as the Amaranth unit test (codes change every cycle, start requests held,
 single and random), every cycle compared with the model, plus a model-free check that each line
@@ -10,7 +10,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from sim.blocks_ref import PwmBankRef
+from sim.blockref import PwmBankRef
 from sim.stimuli import pwm_stimulus
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits, write_fields

@@ -1,4 +1,4 @@
-"""cocotb: generated ``write_address`` Verilog against :class:`sim.control_ref.WriteAddressRef`.
+"""cocotb: generated ``write_address`` Verilog against :class:`sim.blockref.WriteAddressRef`.
 
 Random advances with gaps and random clears (one forced early, one forced late with a full
 window); long enough that the pointer wraps.  The model returns the state after the edge; the
@@ -11,7 +11,7 @@ import cocotb
 import numpy as np
 
 from sim.bits import bits_to_int
-from sim.control_ref import WriteAddressRef
+from sim.blockref import WriteAddressRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_bits
 

@@ -1,4 +1,4 @@
-"""cocotb: generated ``write_sequencer`` Verilog against :class:`sim.control_ref.WriteSequencerRef`.
+"""cocotb: generated ``write_sequencer`` Verilog against :class:`sim.blockref.WriteSequencerRef`.
 
 Start requests in segments (held high = back-to-back tokens, sparse, bursty, idle); new random K
 and V codes every cycle, so only the codes of the accept cycle may ever reach the DACs.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from sim.control_ref import WriteSequencerRef
+from sim.blockref import WriteSequencerRef
 from tb.cosim.blocks.common import Stepper, block_setup, manifest_entry
 from tb.cosim.bus import read_fields, write_fields
 

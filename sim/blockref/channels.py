@@ -1,9 +1,9 @@
-"""Cycle-accurate numpy reference models of the digital channel blocks.
+"""Cycle-accurate numpy references of the per-channel datapath blocks (PWM, counters, adders).
 
 One class per block of ``hdl/``: :class:`PwmBankRef` (``hdl.blocks.pwm_bank.PwmBank``),
 :class:`CounterBankRef` (``hdl.blocks.counter_bank.CounterBank``) and :class:`AdderTreeRef`
-(``hdl.blocks.adder_tree.AdderTreeBank``).  Each is written from the block's contract, per channel in
-plain numpy integers, independently of how the RTL is built (no bit planes, no tree).
+(``hdl.blocks.adder_tree.AdderTreeBank``).  Each is written from the block's contract, per
+channel in plain numpy integers, independently of how the RTL is built (no bit planes, no tree).
 
 Usage, once per clock cycle::
 

@@ -1,0 +1,59 @@
+"""Bit-true golden model of one gain-cell attention head (model-spec §5–§6, DESIGN.md §5).
+
+Two paths that agree exactly in the integer counts:
+
+* :class:`TokenHead` / :func:`run_token_by_token` (:mod:`.token`) — what the hardware does,
+  token by token: write k_t, v_t into window column ``p = t mod W`` (tile ``p // tile_cols``,
+  column ``p % tile_cols``: the RTL's circular pointer), read the K bank with the query pulses,
+  ReLU C2P, read the V bank with the A pulses, signed C2P + counters per tile, integer sum over
+  tiles.  The writes and the read-out are :mod:`analog_models.readout`, the functions the
+  co-simulation bridge calls from the pins, so the bridge reproduces its floats bit for bit.
+* :func:`run_vectorized` (:mod:`.vectorized`) — all T tokens at once: masks and decay as
+  (block of) T×T matrices, the cell polynomial expanded into matrix products (like the paper's
+  training code).  Same per-cell numbers, different summation order (float differences ~1e-13
+  relative): counts agree exactly unless ``|O|/S_sat2·count_max`` falls within that of a
+  half-integer.
+
+:func:`run` picks a path by name; :mod:`.io` holds the result record, the input and time checks
+and the files of the command line (:mod:`.cli`).
+
+Times.  Token t has one write time (the cycle its K-column discharge starts; used for its K and
+V cells) and one read time (the cycle its QK read starts; used for both arrays' decay during
+its reads).  Default: ``write_time[t] = read_time[t] = t·Schedule(cfg).token_step_s``.
+
+Masking.  At token t's read the valid columns hold tokens s with t − W < s ≤ t; others (never
+written, or overwritten) give S = 0, hence A = 0, and contribute nothing to either product.
+
+Outputs (:class:`GoldenResult`), per sequence of T tokens:
+
+``scores`` (T, T)           S in µA·T_max, ``scores[t, s]``; 0 outside the window.
+``activations`` (T, T)      A = clip(S/S_sat1, 0, 1); 0 outside the window.
+``tile_outputs`` (T, n, d)  clip(O/S_sat2, −1, 1) per tile, before counting.
+``counts`` (T, n, d)        signed counter values ±count (int64) — with quantization **off**:
+                            float64 ``tile_outputs·count_max`` (unrounded counter reading).
+``out`` (T, d)              sum of ``counts`` over tiles (int64; float64 with quantization off).
+                            The head's float output is ``out / count_max`` in both modes.
+
+With ``quantization`` off Q, K and V are not quantised either (x = clip(q, 0, 1),
+V = clip(v, 0, v_max)).
+
+Command line: ``python -m sim.golden --inputs IN.npz --out OUT.npz [--config F] [--set k=v]
+[--ideal LIST] [--method vectorized|token]`` (entry point ``gca-golden``).
+"""
+
+from .cli import main
+from .io import (
+    GoldenResult,
+    default_times,
+    load_inputs,
+    save_result,
+    validate_inputs,
+    validate_times,
+)
+from .methods import run
+from .token import TokenHead, TokenOutput, run_token_by_token
+from .vectorized import run_vectorized
+
+__all__ = ["GoldenResult", "TokenHead", "TokenOutput", "run", "run_token_by_token",
+           "run_vectorized", "validate_inputs", "validate_times", "default_times", "load_inputs",
+           "save_result", "main"]

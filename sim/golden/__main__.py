@@ -1,0 +1,5 @@
+import sys
+
+from sim.golden.cli import main
+
+sys.exit(main())

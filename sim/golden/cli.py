@@ -1,0 +1,73 @@
+"""``python -m sim.golden`` (entry point ``gca-golden``): the golden model over an IN.npz.
+
+``python -m sim.golden --inputs IN.npz --out OUT.npz [--config F] [--set k=v] [--ideal LIST]
+[--method vectorized|token]``.  Follows :mod:`hdl.cli`: a bad option, input file or output path
+is one line ``python -m sim.golden: error: …`` and exit 2, found before the model runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+
+from hdl.cli import add_config_args, config_from_args, run_cli, writable_file
+from hdl.config import NON_IDEALITIES, HeadConfig
+
+from .io import load_inputs, save_result, validate_inputs, validate_times
+from .methods import METHODS, run
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m sim.golden",
+        description="Bit-true golden model of one gain-cell attention head. IN.npz holds q "
+                    "(T, d) in [0, 1] and k, v (T, d) in volts [0, v_max] (post-scaler), or "
+                    "the same with a leading batch axis, and optionally write_times_s, "
+                    "read_times_s (T,). OUT.npz gets scores, activations, tile_outputs, "
+                    "counts, out and config_json.")
+    ap.add_argument("--inputs", required=True, metavar="IN.npz", help="input arrays")
+    ap.add_argument("--out", required=True, metavar="OUT.npz", help="output file")
+    add_config_args(ap)
+    ap.add_argument("--ideal", metavar="LIST", default="",
+                    help="comma-separated non-idealities to switch off: "
+                         + ", ".join(NON_IDEALITIES))
+    ap.add_argument("--method", choices=tuple(METHODS), default="vectorized",
+                    help="whole-sequence (default) or token-by-token path")
+    return ap
+
+
+def _golden(args: argparse.Namespace, cfg: HeadConfig) -> int:
+    out = writable_file(args.out, suffix=".npz")
+    data = load_inputs(args.inputs)
+    q, _, _ = validate_inputs(data["q"], data["k"], data["v"], cfg)
+    T = q.shape[-2]
+    validate_times(T, cfg, data.get("write_times_s"), data.get("read_times_s"))
+    batch = f"{q.shape[0]} × " if q.ndim == 3 else ""
+    log.info("%s path, %s%d tokens, config %s", args.method, batch, T, cfg.hash)
+    res = run(data["q"], data["k"], data["v"], cfg, method=args.method,
+              write_times_s=data.get("write_times_s"), read_times_s=data.get("read_times_s"))
+    out = save_result(out, res, cfg)
+    print(f"sim.golden: {T} tokens, config {cfg.hash}, wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _build_parser()
+    args = ap.parse_args(argv)
+    cfg = config_from_args(ap, args)
+    names = [n.strip() for n in args.ideal.split(",") if n.strip()]
+    try:
+        cfg = dataclasses.replace(cfg, analog=cfg.analog.ideal(*names))
+    except ValueError as e:
+        ap.error(f"--ideal: {e}")
+    return run_cli(ap.prog, lambda: _golden(args, cfg))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

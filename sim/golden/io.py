@@ -1,0 +1,223 @@
+"""Inputs and outputs of the golden model: the result record, input and time checks, the
+hardware's view of the inputs (through the codes) and of the tile charges (the counters), and
+the ``IN.npz``/``OUT.npz`` files of the command line.  Shared by both paths."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from analog_models.c2p import signed_c2p, signed_c2p_normalized, signed_value
+from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
+from hdl.config import HeadConfig
+from hdl.schedule import Schedule
+
+__all__ = ["GoldenResult", "INPUT_KEYS", "TIME_KEYS", "validate_inputs", "default_times",
+           "validate_times", "run_checked", "hardware_inputs", "tile_results", "stack_results",
+           "load_inputs", "save_result"]
+
+#: Arrays of ``IN.npz``: required, then optional.
+INPUT_KEYS = ("q", "k", "v")
+TIME_KEYS = ("write_times_s", "read_times_s")
+
+
+@dataclass
+class GoldenResult:
+    """Outputs of one head over T tokens (see :mod:`sim.golden` for units)."""
+
+    scores: np.ndarray
+    activations: np.ndarray
+    tile_outputs: np.ndarray
+    counts: np.ndarray
+    out: np.ndarray
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return dataclasses.asdict(self)
+
+
+def stack_results(results: list[GoldenResult]) -> GoldenResult:
+    """Results of B sequences as one with a leading batch axis."""
+    return GoldenResult(*(np.stack([getattr(res, f.name) for res in results])
+                          for f in dataclasses.fields(GoldenResult)))
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks
+# ---------------------------------------------------------------------------------------------
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def validate_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
+                    check_range: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check q, k, v ((T, d) or (B, T, d), finite, in range) and return them as float64.
+
+    Raises ``ValueError`` naming the array and the problem.  With ``check_range=False``
+    out-of-range values are allowed (the quantisers clip them, as after a scaler).
+    """
+    arrays = {}
+    for name, a in (("q", q), ("k", k), ("v", v)):
+        a = np.asarray(a)
+        if a.dtype.kind not in "iuf":
+            raise ValueError(f"array {name!r} must hold real numbers, not dtype {a.dtype}")
+        if a.ndim not in (2, 3):
+            raise ValueError(f"array {name!r} must have shape (T, d) or (B, T, d), "
+                             f"not {a.shape}")
+        if a.shape[-1] != cfg.array.head_dim:
+            raise ValueError(f"array {name!r} has head dimension {a.shape[-1]}, but "
+                             f"array.head_dim is {cfg.array.head_dim}")
+        if a.shape[-2] == 0 or (a.ndim == 3 and a.shape[0] == 0):
+            raise ValueError(f"array {name!r} is empty (shape {a.shape})")
+        a = a.astype(np.float64)
+        bad = ~np.isfinite(a)
+        if bad.any():
+            raise ValueError(f"array {name!r} holds a non-finite value at index "
+                             f"{_first_bad(bad)}")
+        arrays[name] = a
+    shapes = {n: a.shape for n, a in arrays.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError("arrays 'q', 'k', 'v' must have the same shape, not "
+                         + ", ".join(f"{n} {s}" for n, s in shapes.items()))
+    if check_range:
+        vmax = cfg.analog.v_max_V
+        for name, hi, unit in (("q", 1.0, ""), ("k", vmax, " V"), ("v", vmax, " V")):
+            a = arrays[name]
+            bad = (a < 0.0) | (a > hi)
+            if bad.any():
+                idx = _first_bad(bad)
+                raise ValueError(f"array {name!r} must lie in [0, {hi:g}]{unit}, found "
+                                 f"{a[idx]:g} at index {idx}")
+    return arrays["q"], arrays["k"], arrays["v"]
+
+
+def default_times(n_tokens: int, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
+    """write_time[t] = read_time[t] = t·token_step_s (float64 seconds)."""
+    t = np.arange(n_tokens) * Schedule(cfg).token_step_s
+    return t, t.copy()
+
+
+def validate_times(n_tokens: int, cfg: HeadConfig, write_times_s: np.ndarray | None,
+                   read_times_s: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Default or check per-token write/read times: shape (T,), finite, non-decreasing,
+    read ≥ write of the same token."""
+    dw, dr = default_times(n_tokens, cfg)
+    out = []
+    for name, a, default in (("write_times_s", write_times_s, dw),
+                             ("read_times_s", read_times_s, dr)):
+        if a is None:
+            out.append(default)
+            continue
+        a = np.asarray(a)
+        if a.dtype.kind not in "iuf":
+            raise ValueError(f"{name} must hold real numbers, not dtype {a.dtype}")
+        if a.shape != (n_tokens,):
+            raise ValueError(f"{name} must have shape ({n_tokens},) (one per token), "
+                             f"not {a.shape}")
+        a = a.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} holds a non-finite value at index "
+                             f"{_first_bad(~np.isfinite(a))[0]}")
+        dec = np.diff(a) < 0
+        if dec.any():
+            i = int(np.argmax(dec)) + 1
+            raise ValueError(f"{name} must be non-decreasing, but {name}[{i}] = {a[i]:g} < "
+                             f"{name}[{i - 1}] = {a[i - 1]:g}")
+        out.append(a)
+    w, r = out
+    early = r < w
+    if early.any():
+        i = int(np.argmax(early))
+        raise ValueError(f"read_times_s[{i}] = {r[i]:g} is before write_times_s[{i}] = "
+                         f"{w[i]:g}: a token is read after its own write")
+    return w, r
+
+
+def run_checked(path: Callable[..., GoldenResult], q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                cfg: HeadConfig, write_times_s: np.ndarray | None,
+                read_times_s: np.ndarray | None, check_range: bool, **kwargs) -> GoldenResult:
+    """Check q, k, v and the times, then ``path(q, k, v, cfg, w, r, **kwargs)`` on each (T, d)
+    sequence: one result for (T, d) inputs, stacked along a batch axis for (B, T, d)."""
+    q, k, v = validate_inputs(q, k, v, cfg, check_range=check_range)
+    w, r = validate_times(q.shape[-2], cfg, write_times_s, read_times_s)
+    if q.ndim == 2:
+        return path(q, k, v, cfg, w, r, **kwargs)
+    return stack_results([path(q[b], k[b], v[b], cfg, w, r, **kwargs)
+                          for b in range(q.shape[0])])
+
+
+# ---------------------------------------------------------------------------------------------
+# the hardware's view: inputs through the codes, tile charges through the counters
+# ---------------------------------------------------------------------------------------------
+def hardware_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pulse fractions and stored voltages as the hardware sees them (through the codes; with
+    quantization off the values clipped to their ranges)."""
+    if cfg.analog.quantization:
+        return (pulse_fraction(query_code(q, cfg), cfg), code_to_volts(kv_code(k, cfg), cfg),
+                code_to_volts(kv_code(v, cfg), cfg))
+    vmax = cfg.analog.v_max_V
+    return np.clip(q, 0.0, 1.0), np.clip(k, 0.0, vmax), np.clip(v, 0.0, vmax)
+
+
+def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tile_outputs, counts, out) from the per-tile V-array charges O (…, n_tiles, d);
+    ``values``: the counters' ±count for these charges, when already known."""
+    tile_out = signed_c2p_normalized(charges, cfg)
+    if cfg.analog.quantization:
+        counts = signed_value(*signed_c2p(charges, cfg)) if values is None else values
+    else:
+        counts = tile_out * cfg.array.count_max
+    return tile_out, counts, counts.sum(axis=-2)
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------
+def load_inputs(path: str | Path) -> dict[str, np.ndarray]:
+    """Read IN.npz: q, k, v (required), write_times_s, read_times_s (optional)."""
+    p = Path(path)
+    try:
+        npz = np.load(p, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"inputs file {str(p)!r} does not exist") from None
+    except (OSError, ValueError) as e:
+        raise ValueError(f"inputs file {str(p)!r} is not a readable .npz archive ({e})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"inputs file {str(p)!r} is a single .npy array, not an .npz archive "
+                         f"with arrays q, k, v")
+    with npz:
+        names = list(npz.files)
+        unknown = [n for n in names if n not in INPUT_KEYS + TIME_KEYS]
+        if unknown:
+            raise ValueError(f"inputs file {str(p)!r} has unexpected array(s) "
+                             f"{', '.join(map(repr, unknown))}; known: "
+                             f"{', '.join(INPUT_KEYS + TIME_KEYS)}")
+        missing = [n for n in INPUT_KEYS if n not in names]
+        if missing:
+            raise ValueError(f"inputs file {str(p)!r} lacks array(s) "
+                             f"{', '.join(map(repr, missing))} (found: "
+                             f"{', '.join(names) or 'none'})")
+        data = {}
+        for n in names:
+            try:
+                data[n] = npz[n]
+            except ValueError as e:   # object arrays need pickle: refused
+                raise ValueError(f"array {n!r} in {str(p)!r} cannot be read without pickle "
+                                 f"(object dtype?): {e}") from None
+    return data
+
+
+def save_result(path: str | Path, result: GoldenResult, cfg: HeadConfig) -> Path:
+    """Write OUT.npz: the result's arrays and ``config_json``; returns the path written
+    (``.npz`` appended when missing, as :func:`numpy.savez` does)."""
+    out = Path(path)
+    if out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **result.as_dict(), config_json=np.array(cfg.to_json()))
+    return out
