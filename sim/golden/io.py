@@ -5,6 +5,7 @@ the ``IN.npz``/``OUT.npz`` files of the command line.  Shared by both paths."""
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,33 +183,52 @@ def load_inputs(path: str | Path) -> dict[str, np.ndarray]:
     """Read IN.npz: q, k, v (required), write_times_s, read_times_s (optional)."""
     p = Path(path)
     try:
-        npz = np.load(p, allow_pickle=False)
+        with open(p, "rb") as f:
+            magic = f.read(6)
     except FileNotFoundError:
         raise ValueError(f"inputs file {str(p)!r} does not exist") from None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"inputs file {str(p)!r} is not a readable .npz archive ({e})") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ValueError(f"inputs file {str(p)!r} is a single .npy array, not an .npz archive "
+    except OSError as e:
+        raise ValueError(f"inputs file {str(p)!r} cannot be read ({e.strerror})") from None
+    if not magic:
+        raise ValueError(f"inputs file {str(p)!r} is empty (0 bytes), not an .npz archive "
                          f"with arrays q, k, v")
-    with npz:
-        names = list(npz.files)
-        unknown = [n for n in names if n not in INPUT_KEYS + TIME_KEYS]
-        if unknown:
-            raise ValueError(f"inputs file {str(p)!r} has unexpected array(s) "
-                             f"{', '.join(map(repr, unknown))}; known: "
-                             f"{', '.join(INPUT_KEYS + TIME_KEYS)}")
-        missing = [n for n in INPUT_KEYS if n not in names]
-        if missing:
-            raise ValueError(f"inputs file {str(p)!r} lacks array(s) "
-                             f"{', '.join(map(repr, missing))} (found: "
-                             f"{', '.join(names) or 'none'})")
-        data = {}
-        for n in names:
-            try:
-                data[n] = npz[n]
-            except ValueError as e:   # object arrays need pickle: refused
-                raise ValueError(f"array {n!r} in {str(p)!r} cannot be read without pickle "
-                                 f"(object dtype?): {e}") from None
+    if not magic.startswith((b"PK\x03\x04", b"\x93NUMPY")):
+        raise ValueError(f"inputs file {str(p)!r} is not an .npz archive (it does not start "
+                         f"like one: a text or other file?); write it with numpy.savez")
+    with open(p, "rb") as fh:
+        try:
+            npz = np.load(fh, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"inputs file {str(p)!r} is not a readable .npz archive "
+                             f"({e})") from None
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError(f"inputs file {str(p)!r} is a single .npy array, not an .npz "
+                             f"archive with arrays q, k, v")
+        with npz:
+            return _read_arrays(npz, p)
+
+
+def _read_arrays(npz, p: Path) -> dict[str, np.ndarray]:
+    names = list(npz.files)
+    unknown = [n for n in names if n not in INPUT_KEYS + TIME_KEYS]
+    if unknown:
+        raise ValueError(f"inputs file {str(p)!r} has unexpected array(s) "
+                         f"{', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(INPUT_KEYS + TIME_KEYS)}")
+    missing = [n for n in INPUT_KEYS if n not in names]
+    if missing:
+        raise ValueError(f"inputs file {str(p)!r} lacks array(s) "
+                         f"{', '.join(map(repr, missing))} (found: "
+                         f"{', '.join(names) or 'none'})")
+    data = {}
+    for n in names:
+        try:
+            data[n] = npz[n]
+        except ValueError as e:   # object arrays need pickle: refused
+            raise ValueError(f"array {n!r} in {str(p)!r} cannot be read without pickle "
+                             f"(object dtype?): {e}") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"array {n!r} in {str(p)!r} is damaged ({e})") from None
     return data
 
 

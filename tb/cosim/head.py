@@ -109,7 +109,7 @@ def prepare_tokens(cfg: HeadConfig, tokens: int, seed: int,
     from tb.cosim.scoreboard import make_tokens
 
     if inputs is not None:
-        from sim.golden import TIME_KEYS, load_inputs
+        from sim.golden.io import TIME_KEYS, load_inputs
 
         present = [k for k in TIME_KEYS if k in load_inputs(inputs)]
         if present:

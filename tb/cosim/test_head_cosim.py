@@ -235,7 +235,7 @@ def bad_files(tmp_path_factory):
     (["--inputs", "nope.npz"], "--inputs 'nope.npz': no such file"),
     (["--inputs", "{d}/dim.npz"], "has head dimension 5, but array.head_dim is 4"),
     (["--inputs", "{d}/times.npz"], "takes its write and read times from the simulated clock"),
-    (["--inputs", "{d}/empty.npz"], "is not a readable .npz archive"),
+    (["--inputs", "{d}/empty.npz"], "is empty (0 bytes), not an .npz archive"),
     (["--seed", "-1"], "argument --seed: must be an integer ≥ 0, not -1"),
     (["--reset-after", "-1"], "argument --reset-after: must be an integer ≥ 1, not -1"),
     (["--set", "analog.quantization=false"], "the co-simulation needs analog.quantization on"),

@@ -94,6 +94,17 @@ def test_cli_bad_files_and_options(tmp_path, capsys):
     junk = tmp_path / "junk.npz"
     junk.write_text("not a zip")
     assert golden.main(["--inputs", str(junk), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "is not an .npz archive (it does not start like one" in err
+    assert "allow_pickle" not in err                       # not numpy's misleading hint
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    assert golden.main(["--inputs", str(empty), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "is empty (0 bytes)" in err and "Traceback" not in err
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    assert golden.main(["--inputs", str(broken), "--out", out]) == 2
     assert "is not a readable .npz archive" in capsys.readouterr().err
     single = tmp_path / "one.npy"
     np.save(single, np.zeros(3))
@@ -120,6 +131,9 @@ def test_cli_checks_the_output_before_running(tmp_path, capsys):
     # numpy's savez adds ".npz": the file written is the one named on stdout
     assert golden.main(["--inputs", str(src), "--out", str(tmp_path / "res"), *SETS]) == 0
     assert (tmp_path / "res.npz").exists() and "res.npz" in capsys.readouterr().out
+    # an empty name would write a hidden "..npz": refused
+    assert golden.main(["--inputs", str(src), "--out", "", *SETS]) == 2
+    assert "is not a file name" in capsys.readouterr().err
 
 
 def test_evaluate_cli(tmp_path, capsys):
