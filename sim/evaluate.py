@@ -78,12 +78,23 @@ def error_table(cfg: HeadConfig, *, tokens: int = 2048, batch: int = 2, seed: in
         err = y - ideal
         rows.append({
             "variant": name,
-            "rel_error": float(np.linalg.norm(err) / np.linalg.norm(ideal)),
+            # None (JSON null) where a figure is undefined: an all-zero ideal output (relative
+            # error) or a constant one (correlation) — e.g. a single token.
+            "rel_error": _ratio(np.linalg.norm(err), np.linalg.norm(ideal)),
             "mean_abs_error_lsb": float(np.mean(np.abs(err)) * cm),
             "max_abs_error_lsb": float(np.max(np.abs(err)) * cm),
-            "correlation": float(np.corrcoef(y.ravel(), ideal.ravel())[0, 1]),
+            "correlation": (float(np.corrcoef(y.ravel(), ideal.ravel())[0, 1])
+                            if np.std(y) > 0 and np.std(ideal) > 0 else None),
         })
     return rows
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return float(num / den) if den > 0 else None
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return format(x, spec) if x is not None else format("n/a", spec.rstrip("f").split(".")[0] + "s")
 
 
 def _plot(cfg: HeadConfig, rows: list[dict], path: Path) -> None:
@@ -119,7 +130,7 @@ def _plot(cfg: HeadConfig, rows: list[dict], path: Path) -> None:
     ax[1].legend(fontsize=8)
     ax[1].grid(alpha=.3)
     names = [r["variant"] for r in rows]
-    ax[2].barh(range(len(rows)), [r["rel_error"] for r in rows])
+    ax[2].barh(range(len(rows)), [r["rel_error"] or 0.0 for r in rows])
     ax[2].set_yticks(range(len(rows)), names, fontsize=8)
     ax[2].invert_yaxis()
     ax[2].set(xlabel="rel. error vs ideal linear ReLU attention",
@@ -135,8 +146,9 @@ def format_table(rows: list[dict]) -> str:
     lines = [f"{'variant':{w}s}  rel.error  mean|err| LSB  max|err| LSB  corr",
              "-" * (w + 48)]
     for r in rows:
-        lines.append(f"{r['variant']:{w}s}  {r['rel_error']:9.4f}  {r['mean_abs_error_lsb']:13.3f}"
-                     f"  {r['max_abs_error_lsb']:12.2f}  {r['correlation']:.4f}")
+        lines.append(f"{r['variant']:{w}s}  {_fmt(r['rel_error'], '9.4f')}  "
+                     f"{r['mean_abs_error_lsb']:13.3f}  {r['max_abs_error_lsb']:12.2f}  "
+                     f"{_fmt(r['correlation'], '.4f')}")
     return "\n".join(lines)
 
 
@@ -149,7 +161,7 @@ def _evaluate(args: argparse.Namespace, cfg: HeadConfig) -> int:
               "batch": args.batch, "seed": args.seed,
               "metric": "||y_hw - y_ideal||_2 / ||y_ideal||_2, y = out/count_max, ideal = "
                         "sim.ideal.relu_attention", "rows": rows}
-    (out / "evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "evaluate.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     _plot(cfg, rows, out / "evaluate.png")
     print(format_table(rows))
     print(f"wrote {out / 'evaluate.json'} and {out / 'evaluate.png'}")

@@ -156,3 +156,17 @@ def test_bench_smoke(tmp_path, capsys):
     rep = json.loads(js.read_text())
     assert rep["counts_agree"] and rep["token"]["tokens_per_s"] > 0
     assert "tokens/s" in capsys.readouterr().out
+
+
+def test_evaluate_single_token_writes_valid_json(tmp_path, capsys):
+    """One token: the ideal output is all zero, so the relative error and the correlation are
+    undefined — null in the JSON (it used to hold a bare NaN, which is not JSON)."""
+    from sim import evaluate
+
+    def no_nan(name):
+        raise AssertionError(f"{name} in JSON")
+
+    assert evaluate.main(["--tokens", "1", "--batch", "1", "--out", str(tmp_path), *SETS]) == 0
+    rep = json.loads((tmp_path / "evaluate.json").read_text(), parse_constant=no_nan)
+    assert all(r["rel_error"] is None and r["correlation"] is None for r in rep["rows"])
+    assert "n/a" in capsys.readouterr().out
