@@ -29,13 +29,18 @@ from typing import Any
 
 from .cli import Parser, add_config_args, config_from_args, run_cli, writable_dir
 from .config import HeadConfig
-from .registry import BLOCKS, build_block
+from .registry import BLOCKS, HEAD_BLOCK, build_block
 
 __all__ = ["generate", "port_list", "write_sidecar", "owned_files", "main"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("build/verilog")
+
+#: Counter bits of the paper's head (1,024 channels × 5 bits); a head this many times larger
+#: is announced before generating (legal, but slow).
+_PAPER_CHANNEL_BITS = 1024 * 5
+LARGE_HEAD_FACTOR = 8
 
 
 def port_list(component) -> list[dict[str, Any]]:
@@ -76,6 +81,16 @@ def _wrap_long_lines(text: str, limit: int = 4000, items: int = 64) -> str:
                                    for i in range(0, len(parts), items))
         out.append(line)
     return "".join(out)
+
+
+def size_warning(cfg: HeadConfig) -> str | None:
+    """A warning for a legal but enormous head (slow to generate), else None."""
+    scale = cfg.array.n_channels * cfg.array.count_width / _PAPER_CHANNEL_BITS
+    if scale <= LARGE_HEAD_FACTOR:
+        return None
+    return (f"this head has {cfg.array.n_channels:,} read-out channels of "
+            f"{cfg.array.count_width} bits, {scale:.0f}× the paper's: generation takes minutes "
+            f"and GBs of memory (the paper's head: ~10 s)")
 
 
 def owned_files(out_dir: Path) -> list[Path]:
@@ -142,6 +157,10 @@ def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
     if not yosys_cache_is_warm():
         say("first Yosys run on this machine: YoWASP compiles its WebAssembly once "
             "(about 2 minutes, cached in ~/.cache/YoWASP)")
+    if HEAD_BLOCK in names or "counter_bank" in names:
+        warning = size_warning(cfg)
+        if warning:
+            log.warning("%s", warning)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _previous_modules(out_dir, cfg)
     write_sidecar(cfg, out_dir)

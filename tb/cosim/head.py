@@ -129,6 +129,16 @@ def predicted_cycles(cfg: HeadConfig, tokens: int) -> int:
     return tokens * s.initiation_interval + s.latency
 
 
+def long_run_warning(cfg: HeadConfig, tokens: int) -> str | None:
+    """A warning for a run that will simulate millions of cycles (e.g. array.count_bits=16:
+    a 65,551-cycle interval per token), else None."""
+    cycles = predicted_cycles(cfg, tokens)
+    if cycles <= LONG_RUN_CYCLES:
+        return None
+    return (f"this run simulates at least {cycles:,} cycles ({tokens:,} tokens × "
+            f"{Schedule(cfg).initiation_interval:,}-cycle interval): expect minutes to hours")
+
+
 def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
                    backpressure: float = 0.0, gaps: float = 0.0, stall_bursts: float = 0.0,
                    reset_after: int | list[int] | None = None,
@@ -153,11 +163,9 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     check_config(cfg)
     sim = selected_simulator(sim)
     q, k, v = prepare_tokens(cfg, tokens, seed, inputs)
-    cycles = predicted_cycles(cfg, len(q))
-    if cycles > LONG_RUN_CYCLES:
-        log.warning("this run simulates at least %s cycles (%d tokens × %d-cycle interval): "
-                    "expect minutes to hours", f"{cycles:,}", len(q),
-                    Schedule(cfg).initiation_interval)
+    warning = long_run_warning(cfg, len(q))
+    if warning:
+        log.warning("%s", warning)
     vdir, flat = generate_head(cfg)
     work = BUILD / cfg.hash / tag
     work.mkdir(parents=True, exist_ok=True)

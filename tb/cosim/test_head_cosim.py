@@ -280,3 +280,11 @@ def test_cli_inputs_file_sets_the_token_count(tmp_path):
 def test_cli_help():
     p = run_cli("--help")
     assert p.returncode == 0 and "--tokens" in p.stdout and "--config" in p.stdout
+
+
+def test_very_long_runs_are_announced_with_their_cycles():
+    from tb.cosim.head import long_run_warning
+
+    assert long_run_warning(HeadConfig(), 10_000) is None
+    msg = long_run_warning(small("array.count_bits=16"), 64)
+    assert "64 tokens × 65,551-cycle interval" in msg and "4,195,2" in msg

@@ -290,3 +290,11 @@ def test_help():
         assert opt in proc.stdout
     for block in BLOCKS:
         assert block in proc.stdout
+
+
+def test_enormous_but_legal_heads_are_announced():
+    from hdl.generate import size_warning
+
+    assert size_warning(HeadConfig()) is None
+    msg = size_warning(HeadConfig().with_overrides(["array.n_tiles=256"]))
+    assert "16,384 read-out channels of 5 bits, 16× the paper's" in msg
