@@ -286,5 +286,10 @@ def test_very_long_runs_are_announced_with_their_cycles():
     from tb.cosim.head import long_run_warning
 
     assert long_run_warning(HeadConfig(), 10_000) is None
-    msg = long_run_warning(small("array.count_bits=16"), 64)
-    assert "64 tokens × 65,551-cycle interval" in msg and "4,195,2" in msg
+    cfg = small("array.count_bits=16")
+    s = Schedule(cfg)
+    msg = long_run_warning(cfg, 64)
+    # the counters count up to 2**16 − 1 cycles: integrate 15 + fire 65,535 + reset 1
+    assert s.initiation_interval == 15 + 65_535 + 1
+    assert f"at least {64 * s.initiation_interval + s.latency:,} cycles" in msg
+    assert "64 tokens × 65,551-cycle interval" in msg
