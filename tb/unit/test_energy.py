@@ -1,4 +1,4 @@
-"""sim.energy: the paper preset reproduces P's figures; the model scales as it says."""
+"""flows.ppa.energy: the paper preset reproduces P's figures; the model scales as it says."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from flows.ppa import energy as E
 from hdl.config import HeadConfig, load_config
 from hdl.schedule import Schedule
-from sim import energy as E
 
 
 def test_paper_preset_reproduces_the_papers_analog_energy():
@@ -87,7 +87,7 @@ def test_lower_voltage_node_costs_less_per_toggle():
 
 
 def test_every_parameter_has_a_source():
-    for preset in [*E.TECH_PRESETS.values(), *E.ANALOG_PRESETS.values()]:
+    for preset in [*E.TECH_BY_NAME.values(), *E.ANALOG_BY_NAME.values()]:
         for name, p in preset.params().items():
             assert p["source"].strip(), f"{preset.name}.{name} has no source"
             assert p["unit"].strip(), f"{preset.name}.{name} has no unit"
