@@ -76,7 +76,7 @@ def locked(lock_file: Path, what: str, *, shared: bool = False,
 
 def _note_holder(fd: int, what: str) -> None:
     note = (f"pid {os.getpid()} on {socket.gethostname()} since "
-            f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {what}\n").encode()
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}, for {what}\n").encode()
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, note, 0)
@@ -87,14 +87,13 @@ def _holder(fd: int) -> str:
         text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
     except OSError:
         text = ""
-    return text.split(": ", 1)[0] if text else "another process"
+    return text or "another process"
 
 
 def _wait(fd: int, mode: int, lock_file: Path, what: str, report_every_s: float) -> None:
     since = time.strftime("%H:%M:%S")
     start = time.monotonic()
-    log.info("waiting for %s: %s holds %s (waiting since %s)", what, _holder(fd), lock_file,
-             since)
+    log.info("waiting for %s: %s is held by %s", what, lock_file, _holder(fd))
     next_report = start + report_every_s
     delay = 0.05
     while True:
@@ -105,13 +104,14 @@ def _wait(fd: int, mode: int, lock_file: Path, what: str, report_every_s: float)
             pass
         now = time.monotonic()
         if now >= next_report:
-            log.info("still waiting for %s: %s holds %s (waiting since %s, %.0f s)", what,
-                     _holder(fd), lock_file, since, now - start)
+            log.info("still waiting for %s (since %s, %.0f s): %s is held by %s", what, since,
+                     now - start, lock_file, _holder(fd))
             next_report = now + report_every_s
         time.sleep(delay)
         delay = min(1.0, delay * 2)
     if time.monotonic() - start >= 1.0:
-        log.info("got %s after %.0f s of waiting", lock_file, time.monotonic() - start)
+        log.info("got %s for %s after %.0f s of waiting", lock_file, what,
+                 time.monotonic() - start)
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

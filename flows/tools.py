@@ -108,7 +108,7 @@ def compile_icarus(files: list[Path], top: str, out: Path) -> str:
 
 def run_vvp(compiled: Path, cwd: Path) -> str:
     """Run a compiled Icarus simulation in ``cwd`` (where its ``$readmemh`` files are)."""
-    return _run([vvp(), "-n", str(compiled)], cwd=cwd)
+    return _run([vvp(), "-n", str(Path(compiled).resolve())], cwd=cwd)
 
 
 def lint_verilog(files: list[Path], top: str) -> str:
