@@ -51,21 +51,21 @@ def nextpnr_bin(family: str) -> str:
     return path
 
 
-def iverilog() -> str:
-    path = shutil.which("iverilog")
+def _on_path(name: str, missing: str) -> str:
+    path = shutil.which(name)
     if path is None:
-        raise ToolMissing("Icarus Verilog (iverilog) is not installed: run "
-                          "`sudo apt-get install iverilog` (or `bash flows/run.sh test`, which "
-                          "installs it)")
+        raise ToolMissing(missing)
     return path
+
+
+def iverilog() -> str:
+    return _on_path("iverilog", "Icarus Verilog (iverilog) is not installed: run `sudo apt-get "
+                    "install iverilog` (or `bash flows/run.sh test`, which installs it)")
 
 
 def vvp() -> str:
-    path = shutil.which("vvp")
-    if path is None:
-        raise ToolMissing("vvp (Icarus Verilog runtime) is not installed: "
-                          "`sudo apt-get install iverilog`")
-    return path
+    return _on_path("vvp", "vvp (Icarus Verilog runtime) is not installed: "
+                    "`sudo apt-get install iverilog`")
 
 
 def verilator_root() -> Path:

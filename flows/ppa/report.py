@@ -155,6 +155,13 @@ def ppa_markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_plots(r: dict, out: Path) -> list[Path]:
     import matplotlib
 
@@ -177,10 +184,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
     ax.set_ylabel("energy per token per head (pJ)")
     ax.legend()
     ax.set_title("Energy breakdown")
-    fig.tight_layout()
-    paths.append(out / "energy_breakdown.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, out / "energy_breakdown.png"))
     # 2) comparison, log scale
     rows = r["comparison"]["this_work"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -192,10 +196,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
     a2.barh([x["name"] for x in lat_rows], [x["latency_s"] for x in lat_rows])
     a2.set_xscale("log")
     a2.set_xlabel("latency per token (s; GPUs batch-amortised)")
-    fig.tight_layout()
-    paths.append(out / "comparison.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, out / "comparison.png"))
     # 3) area breakdown
     ar = r["area_um2"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -203,10 +204,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
     ax.bar(parts, [ar[p] / 1e6 for p in parts])
     ax.set_ylabel("area (mm²)")
     ax.set_title("Area per head (analog unit areas assumed)")
-    fig.tight_layout()
-    paths.append(out / "area_breakdown.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, out / "area_breakdown.png"))
     # 4) scaling
     if "sweep" in r:
         fig, axes = plt.subplots(1, 3, figsize=(13, 4))
@@ -225,10 +223,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
         axes[0].legend()
         fig.suptitle("Scaling per token (latency is constant across these axes except via the "
                      "adder depth)")
-        fig.tight_layout()
-        paths.append(out / "scaling.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(plt, fig, out / "scaling.png"))
     return paths
 
 
