@@ -123,6 +123,14 @@ def test_digital_scale_factor():
         E.scale_config(ref, window=100)
 
 
+def test_digital_scale_factor_rejects_what_it_cannot_scale():
+    ref = HeadConfig()
+    with pytest.raises(ValueError, match="unknown block 'nope'"):
+        E.digital_scale_factor(ref, ref, {"nope": 1.0})
+    with pytest.raises(ValueError, match="scales with 'head'"):
+        E.digital_scale_factor(ref, ref, {"attention_head": 1.0})
+
+
 def test_tech_config_selects_presets_and_validates():
     cfg = load_config(None, ["tech.preset=sky130"])
     assert cfg.tech.preset == "sky130" and HeadConfig.from_json(cfg.to_json()) == cfg
