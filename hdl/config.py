@@ -309,10 +309,11 @@ class AnalogConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TechConfig:
-    """Selects the parameter presets of the energy / latency / area model (sim/energy.py).
+    """Selects the parameter presets of the energy / latency / area model (flows/ppa/energy.py).
 
-    The numbers themselves, each with its public source, live in the presets of sim/energy.py;
-    the config only names them, so that a report embeds which ones it used."""
+    The numbers themselves, each with its public source, live in the presets of
+    flows/ppa/energy.py; the config only names them (the names are listed in hdl/registry.py), so
+    that a report embeds which ones it used."""
 
     preset: str = "n28"
     """Digital technology preset: per-toggle and per-clocked-flip-flop energy and area per

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hdl.cli import (
+    Parser,
     add_config_args,
     config_from_args,
     nonnegative_int,
@@ -169,7 +170,7 @@ def _evaluate(args: argparse.Namespace, cfg: HeadConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.evaluate",
+    ap = Parser(prog="python -m sim.evaluate",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--tokens", type=positive_int, default=2048,
                     help="tokens per sequence (2048)")

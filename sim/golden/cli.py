@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import sys
 
-from hdl.cli import add_config_args, config_from_args, run_cli, writable_file
+from hdl.cli import Parser, add_config_args, config_from_args, run_cli, writable_file
 from hdl.config import NON_IDEALITIES, HeadConfig
 
 from .io import load_inputs, save_result, validate_inputs, validate_times
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="python -m sim.golden",
         description="Bit-true golden model of one gain-cell attention head. IN.npz holds q "
                     "(T, d) in [0, 1] and k, v (T, d) in volts [0, v_max] (post-scaler), or "

@@ -18,7 +18,6 @@ Library use: :func:`run_head_cosim` (the pytest scenarios call it).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import sys
@@ -54,16 +53,16 @@ LONG_RUN_CYCLES = 2_000_000
 
 def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
     """Verilog of the head for ``cfg`` and its flattened simulation copy (reused when already
-    generated for this config): ``(verilog folder, flattened file)``."""
+    generated for this config and these RTL sources): ``(verilog folder, flattened file)``."""
+    from flows.cache import locked
+    from flows.tools import flatten_for_simulation, rtl_hash
     from hdl.generate import generate
-    from sim.toolchain import flatten_for_simulation
 
-    out = BUILD / cfg.hash / "verilog"
+    out = BUILD / cfg.hash / f"verilog-{rtl_hash()}"   # a new folder when hdl/ changes
     flat = out / "attention_head.flat.v"
     out.mkdir(parents=True, exist_ok=True)
     # parallel test workers may ask for the same config: one generates, the others wait
-    with open(out.parent / ".generate.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(out.parent / ".generate.lock", f"the head's Verilog for config {cfg.hash}"):
         if not flat.exists() or not (out / "config.json").exists():
             generate(cfg, out, ["attention_head"])
             tmp = flatten_for_simulation(out / "attention_head.v", "attention_head",

@@ -23,6 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
+from flows.tools import ROOT as REPO_ROOT
 from hdl.cli import RunFailed
 from hdl.config import HeadConfig, load_config
 
@@ -31,7 +32,6 @@ __all__ = ["run_cocotb", "load_sidecar_config", "selected_simulator", "first_err
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SIMULATORS = ("icarus", "verilator")
 
 
@@ -113,7 +113,7 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    from sim.toolchain import iverilog, verilator_env
+    from flows.tools import iverilog, verilator_env
 
     sim = selected_simulator(sim)
     verilog_dir = Path(verilog_dir).resolve()

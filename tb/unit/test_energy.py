@@ -1,4 +1,4 @@
-"""sim.energy: the paper preset reproduces P's figures; the model scales as it says."""
+"""flows.ppa.energy: the paper preset reproduces P's figures; the model scales as it says."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from flows.ppa import energy as E
 from hdl.config import HeadConfig, load_config
 from hdl.schedule import Schedule
-from sim import energy as E
 
 
 def test_paper_preset_reproduces_the_papers_analog_energy():
@@ -87,7 +87,7 @@ def test_lower_voltage_node_costs_less_per_toggle():
 
 
 def test_every_parameter_has_a_source():
-    for preset in [*E.TECH_PRESETS.values(), *E.ANALOG_PRESETS.values()]:
+    for preset in [*E.TECH_BY_NAME.values(), *E.ANALOG_BY_NAME.values()]:
         for name, p in preset.params().items():
             assert p["source"].strip(), f"{preset.name}.{name} has no source"
             assert p["unit"].strip(), f"{preset.name}.{name} has no unit"
@@ -121,6 +121,14 @@ def test_digital_scale_factor():
     assert E.digital_scale_factor(ref, dbl, blocks) == pytest.approx((20 + 100 + 40) / 100)
     with pytest.raises(ValueError, match="not a multiple"):
         E.scale_config(ref, window=100)
+
+
+def test_digital_scale_factor_rejects_what_it_cannot_scale():
+    ref = HeadConfig()
+    with pytest.raises(ValueError, match="unknown block 'nope'"):
+        E.digital_scale_factor(ref, ref, {"nope": 1.0})
+    with pytest.raises(ValueError, match="scales with 'head'"):
+        E.digital_scale_factor(ref, ref, {"attention_head": 1.0})
 
 
 def test_tech_config_selects_presets_and_validates():

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from hdl.registry import BLOCKS
+from flows.tools import compile_icarus, lint_verilog
 from hdl.config import HeadConfig, load_config
 from hdl.generate import generate
+from hdl.registry import BLOCKS
 from hdl.schedule import Schedule
-from sim.toolchain import compile_icarus, lint_verilog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BLOCKS_NO_HEAD = [b for b in BLOCKS if b != "attention_head"]

@@ -1,4 +1,4 @@
-"""flows.ppa and flows.activity on a reduced head (real synthesis + Icarus, ~20 s cold)."""
+"""flows.ppa and flows.ppa.activity on a reduced head (real synthesis + Icarus, ~20 s cold)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 
 from flows import ppa as P
+from flows.ppa import energy as E
 from hdl.config import load_config
 from hdl.schedule import Schedule
-from sim import energy as E
 
 pytestmark = pytest.mark.xdist_group("flows-synth")  # shares build/synth/cache with test_synth
 
@@ -29,7 +29,7 @@ def test_ppa_schema_and_consistency(small_report):
     assert e["analog_reference"] == E.analog_energy(cfg)
     assert e["analog_data"] == E.analog_energy(cfg, q_duty=r["activity"]["q_duty"],
                                                a_duty=r["activity"]["a_duty"])
-    assert set(e["digital"]) == set(E.TECH_PRESETS)
+    assert set(e["digital"]) == set(E.TECH_BY_NAME)
     for name, d in e["digital"].items():
         assert d == E.digital_energy(r["activity"]["per_token"], E.tech_preset(name))
         assert d["total"] > 0

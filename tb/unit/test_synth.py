@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import hdl.blocks
 from flows import synth as S
 from hdl.config import load_config
+from hdl.registry import BLOCKS
 
 pytestmark = pytest.mark.xdist_group("flows-synth")  # one worker: they share build/synth/cache
 
@@ -95,11 +95,10 @@ endmodule
     assert "fmax_mhz" not in r
 
 
-def test_head_block_error_when_not_registered(monkeypatch):
-    monkeypatch.delitem(hdl.blocks.BLOCKS, S.HEAD_BLOCK, raising=False)
-    with pytest.raises(S.SynthError, match="not in hdl/blocks.py yet"):
-        S.resolve_blocks("head")
-    assert S.main(["--block", "head", "--set", "array.n_tiles=4"]) == 2
+def test_block_names_resolve_from_the_registry():
+    assert S.resolve_blocks("head") == [S.HEAD_BLOCK]
+    assert S.resolve_blocks("all") == list(BLOCKS)
+    assert S.resolve_blocks("pwm_bank, adder_tree") == ["pwm_bank", "adder_tree"]
 
 
 def test_unknown_block_and_target_are_clear_errors(capsys):

@@ -5,6 +5,14 @@ Pure Python (no numpy, no simulator): :mod:`flows.ppa` feeds it the measured qua
 them into joules, seconds and µm².  Every parameter is a :class:`Param` carrying its unit and its
 source; a source that is an assumption says so ("ASSUMED").
 
+The presets are keyed by the names the configuration accepts (``tech.preset``,
+``tech.analog_preset``), listed once in :mod:`hdl.registry`; importing this module checks that
+:data:`TECH_BY_NAME` and :data:`ANALOG_BY_NAME` define exactly those names.  Structural scaling
+of the digital blocks reads each block's ``scales_with`` from the same registry.
+
+This file is longer than the flows' usual ~400 lines: most of it is the cited presets, kept in
+one file with the model that uses them so that every number stands beside its source.
+
 Analog (preset ``paper``)
     P's energy per token per head (model-spec §9.1, code ``utils/plot_energy.py``):
     Φ(Q·Kᵀ) 1120 pJ, Φ(S)·V 700 pJ, DACs 330 pJ, digital 4 nJ, total 6.15 nJ, latency 65 ns.
@@ -37,10 +45,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from hdl.config import HeadConfig
+from hdl.registry import ANALOG_ENERGY_PRESETS, BLOCKS, HEAD_BLOCK, TECH_PRESETS
 from hdl.schedule import Schedule
 
 __all__ = [
-    "Param", "TechPreset", "AnalogPreset", "TECH_PRESETS", "ANALOG_PRESETS", "BASELINES",
+    "Param", "TechPreset", "AnalogPreset", "TECH_BY_NAME", "ANALOG_BY_NAME", "BASELINES",
     "HBM_PJ_PER_BIT", "analog_energy", "digital_energy", "latency", "area", "hbm_floor",
     "comparison", "scale_config", "digital_scale_factor", "tech_preset", "analog_preset",
 ]
@@ -131,7 +140,7 @@ _COMMON = dict(
                                         "inverter input plus a transmission-gate diffusion"),
 )
 
-TECH_PRESETS: dict[str, TechPreset] = {
+TECH_BY_NAME: dict[str, TechPreset] = {
     "nangate45": TechPreset(
         name="nangate45",
         vdd_V=_p(1.1, "V", f"{NANGATE}: nom_voltage 1.10 (typical corner)"),
@@ -168,9 +177,9 @@ TECH_PRESETS: dict[str, TechPreset] = {
 
 
 def tech_preset(name: str) -> TechPreset:
-    if name not in TECH_PRESETS:
-        raise ValueError(f"tech preset must be one of {', '.join(TECH_PRESETS)}, not {name!r}")
-    return TECH_PRESETS[name]
+    if name not in TECH_BY_NAME:
+        raise ValueError(f"tech preset must be one of {', '.join(TECH_BY_NAME)}, not {name!r}")
+    return TECH_BY_NAME[name]
 
 
 # -- analog presets ------------------------------------------------------------------------------
@@ -236,7 +245,7 @@ class AnalogPreset:
         return out
 
 
-ANALOG_PRESETS: dict[str, AnalogPreset] = {
+ANALOG_BY_NAME: dict[str, AnalogPreset] = {
     "paper": AnalogPreset(
         name="paper",
         e_qk_ref_pJ=_p(1120, "pJ", f"{PLOT}: Φ(Q·Kᵀ), first gain-cell array + C2P, per token "
@@ -267,10 +276,21 @@ ANALOG_PRESETS: dict[str, AnalogPreset] = {
 
 
 def analog_preset(name: str) -> AnalogPreset:
-    if name not in ANALOG_PRESETS:
-        raise ValueError(f"analog preset must be one of {', '.join(ANALOG_PRESETS)}, "
+    if name not in ANALOG_BY_NAME:
+        raise ValueError(f"analog preset must be one of {', '.join(ANALOG_BY_NAME)}, "
                          f"not {name!r}")
-    return ANALOG_PRESETS[name]
+    return ANALOG_BY_NAME[name]
+
+
+def _check_preset_names(kind: str, defined: dict, registered: tuple[str, ...]) -> None:
+    if set(defined) != set(registered):
+        raise RuntimeError(f"flows/ppa/energy.py defines the {kind} presets "
+                           f"{', '.join(sorted(defined))} but hdl/registry.py lists "
+                           f"{', '.join(sorted(registered))}: the two must name the same presets")
+
+
+_check_preset_names("technology", TECH_BY_NAME, TECH_PRESETS)
+_check_preset_names("analog energy", ANALOG_BY_NAME, ANALOG_ENERGY_PRESETS)
 
 
 # -- the model -------------------------------------------------------------------------------------
@@ -301,7 +321,7 @@ def analog_energy(cfg: HeadConfig, q_duty: float | None = None, a_duty: float | 
 def digital_energy(activity: dict[str, float], tech: TechPreset) -> dict[str, float]:
     """Digital energy per token in pJ from switching activity of the netlist.
 
-    ``activity`` (per token, from :mod:`flows.activity`): ``toggles_by_fanout`` — a dict
+    ``activity`` (per token, from :mod:`flows.ppa.activity`): ``toggles_by_fanout`` — a dict
     {fanout: transitions of nets with that fan-out}, ``ff_clock_events`` — flip-flops × cycles,
     ``ff_data_toggles`` — flip-flop output transitions."""
     net = sum(n * tech.e_toggle_fJ(float(fo))
@@ -402,33 +422,28 @@ def scale_config(cfg: HeadConfig, *, window: int | None = None,
     return replace(cfg, array=replace(a, **kw))
 
 
-#: Digital block → how its size grows: d, n·d (channels), W (columns) or constant.
-BLOCK_SCALING = {"pwm_bank": "d", "counter_bank": "nd", "adder_tree": "nd",
-                 "write_address": "W", "address_decoder": "W", "write_sequencer": "d"}
-
-
 def digital_scale_factor(ref: HeadConfig, cfg: HeadConfig,
                          block_transistors: dict[str, float]) -> float:
     """Ratio of the head's digital size at ``cfg`` to ``ref``, from the synthesised per-block
-    transistor counts at ``ref`` and each block's structural scaling (BLOCK_SCALING); the
-    adder trees also grow by their width (log2 of the tiles).  Used for the sweep only."""
+    transistor counts at ``ref`` and each block's structural scaling (``scales_with`` in
+    :data:`hdl.registry.BLOCKS`); the adder trees also grow by their width (log2 of the
+    tiles).  Used for the sweep only.  An unknown block, or one that does not scale by one of
+    ``d``, ``nd``, ``W`` (the whole head), is a ``ValueError``."""
     ra, ca = ref.array, cfg.array
-
-    def factor(kind: str) -> float:
-        if kind == "d":
-            return ca.head_dim / ra.head_dim
-        if kind == "nd":
-            return ca.n_channels / ra.n_channels
-        if kind == "W":
-            return ca.window / ra.window
-        return 1.0
-
+    factors = {"d": ca.head_dim / ra.head_dim, "nd": ca.n_channels / ra.n_channels,
+               "W": ca.window / ra.window}
     total = sum(block_transistors.values()) or 1.0
     scaled = 0.0
     for b, t in block_transistors.items():
-        f = factor(BLOCK_SCALING.get(b, "1"))
+        if b not in BLOCKS:
+            raise ValueError(f"unknown block {b!r}; known: {', '.join(BLOCKS)}")
+        kind = BLOCKS[b].scales_with
+        if kind not in factors:
+            hint = " (the whole head: give its blocks' counts)" if b == HEAD_BLOCK else ""
+            raise ValueError(f"block {b!r} scales with {kind!r}{hint}; structural scaling "
+                             f"knows {', '.join(factors)}")
+        f = factors[kind]
         if b == "adder_tree":
             f *= ca.sum_width / ra.sum_width
         scaled += t * f
     return scaled / total
-

@@ -7,23 +7,23 @@ Icarus Verilog under a generated testbench:
 * a stream of tokens offered back to back (``i_tok__valid`` held high, output always ready), so
   the head runs at its initiation interval;
 * the analog side is replaced by the bit-true golden model (:mod:`sim.golden`) run on random
-  queries, keys and values over W + n tokens, so the measured tokens see a full window (steady
-  state): during each token's count phase the testbench drives ``i_c2p_pulse`` high for
-  ``count`` cycles of every channel and ``i_c2p_sign`` with its sign;
+  queries, keys and values (:func:`sim.stimuli.random_tokens`) over W + n tokens, so the
+  measured tokens see a full window (steady state): during each token's count phase the
+  testbench drives ``i_c2p_pulse`` high for ``count`` cycles of every channel and
+  ``i_c2p_sign`` with its sign;
 * the head's outputs are checked against the golden sums (``output_mismatches``).
 
 Toggles of every net are counted from the VCD between the accept of token ``warmup`` and the
 accept of token ``warmup + measured`` (steady state), grouped by the net's fan-out in the netlist,
-and returned per token together with the flip-flop clock events; :func:`sim.energy.digital_energy`
-turns them into joules.
+and returned per token together with the flip-flop clock events;
+:func:`flows.ppa.energy.digital_energy` turns them into joules.  The token payload and the
+stimulus rows are packed by :mod:`sim.bits` (payload order from the RTL's ``token_layout``).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import subprocess
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,25 @@ import numpy as np
 
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
+from sim.bits import bits_to_int, token_bits, token_width, unpack_array
+from sim.stimuli import random_tokens
 
-__all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION"]
+from .. import cache, netlist
+from ..tools import BUILD, compile_icarus, run_vvp
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION", "WARMUP_TOKENS",
+           "min_tokens"]
+
+log = logging.getLogger(__name__)
+
 ACTIVITY_VERSION = "3"
+#: Tokens simulated before the measurement starts (the pipeline fills).
+WARMUP_TOKENS = 4
+
+
+def min_tokens(warmup: int = WARMUP_TOKENS) -> int:
+    """Fewest tokens a run can measure: the warm-up plus two."""
+    return warmup + 2
 
 
 def synthetic_tokens(cfg: HeadConfig, n_tokens: int, seed: int = 0) -> dict[str, Any]:
@@ -49,13 +63,9 @@ def synthetic_tokens(cfg: HeadConfig, n_tokens: int, seed: int = 0) -> dict[str,
     from analog_models.dac import kv_code, query_code
     from sim import golden
 
-    a, an = cfg.array, cfg.analog
-    rng = np.random.default_rng(seed)
-    d, w = a.head_dim, a.window
-    total = w + n_tokens
-    q = rng.uniform(0, 1, (total, d))
-    k = rng.uniform(0, an.v_max_V, (total, d))
-    v = rng.uniform(0, an.v_max_V, (total, d))
+    a = cfg.array
+    w = a.window
+    q, k, v = random_tokens(cfg, w + n_tokens, seed)
     res = golden.run(q, k, v, cfg)
     signed = np.asarray(res.counts[w:]).reshape(n_tokens, a.n_channels)
     if not np.issubdtype(signed.dtype, np.integer):
@@ -71,17 +81,7 @@ def synthetic_tokens(cfg: HeadConfig, n_tokens: int, seed: int = 0) -> dict[str,
 
 def _hexrow(bits: np.ndarray) -> str:
     """A bit vector (index 0 = LSB) as a hex string for $readmemh."""
-    val = int.from_bytes(np.packbits(bits.astype(np.uint8), bitorder="little").tobytes(),
-                         "little")
-    return f"{val:x}"
-
-
-def _payload_bits(cfg: HeadConfig, q, k, v) -> np.ndarray:
-    a = cfg.array
-    parts = []
-    for codes, width in ((q, a.q_bits), (k, a.kv_bits), (v, a.kv_bits)):
-        parts.append(((codes[:, None] >> np.arange(width)) & 1).reshape(-1))
-    return np.concatenate(parts)
+    return f"{bits_to_int(bits):x}"
 
 
 TB = """`timescale 1ns/1ps
@@ -196,81 +196,40 @@ def _parse_vcd(path: Path, t0: int,
     return vars_, tog
 
 
-def _netlist_maps(netlist_json: Path,
-                  top: str) -> tuple[dict[str, list], dict[int, int], set[int], int]:
-    data = json.loads(netlist_json.read_text())
-    mod = data["modules"].get(top) or next(iter(data["modules"].values()))
-    fanout: dict[int, int] = {}
-    ff_q: set[int] = set()
-    n_ff = 0
-    for cell in mod["cells"].values():
-        t = cell["type"]
-        for port, bits in cell["connections"].items():
-            if "DFF" in t:
-                if port == "Q":
-                    ff_q.update(b for b in bits if isinstance(b, int))
-                    continue
-            elif port == "Y":
-                continue
-            for b in bits:
-                if isinstance(b, int):
-                    fanout[b] = fanout.get(b, 0) + 1
-        if "DFF" in t:
-            n_ff += 1
-    for p in mod["ports"].values():
-        if p["direction"] == "output":
-            for b in p["bits"]:
-                if isinstance(b, int):
-                    fanout[b] = fanout.get(b, 0) + 1
-    names = {n.lstrip("\\"): v["bits"] for n, v in mod["netnames"].items()}
-    return names, fanout, ff_q, n_ff
-
-
 def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
-                      n_tokens: int = 24, warmup: int = 4, seed: int = 0,
-                      work: Path | None = None, progress=None) -> dict[str, Any]:
+                      n_tokens: int = 24, warmup: int = WARMUP_TOKENS, seed: int = 0,
+                      work: Path | None = None) -> dict[str, Any]:
     """Simulate the head netlist over ``n_tokens`` tokens; per-token switching activity.
 
-    Cached in ``work`` by a hash of the netlist and the stimulus; two processes asking for the
-    same run (parallel test workers) are serialised by a lock on the folder."""
-    work = work or _default_work(cfg, netlist_v, n_tokens, warmup, seed)
-    work.mkdir(parents=True, exist_ok=True)
-    with open(work / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    Cached in ``work`` (default: ``build/synth/activity/<key>``) by a hash of the netlist and
+    the stimulus; two processes asking for the same run (parallel test workers) are serialised
+    by a lock on the folder (:mod:`flows.cache`)."""
+    if n_tokens < min_tokens(warmup):
+        raise ValueError(f"n_tokens must be at least warmup + 2 = {min_tokens(warmup)}, "
+                         f"not {n_tokens}")
+    work = Path(work or BUILD / "synth" / "activity" / cache.key(
+        Path(netlist_v).read_bytes(), [cfg.to_dict(), n_tokens, warmup, seed, ACTIVITY_VERSION,
+                                       TB]))
+    with cache.locked(work / ".lock", f"switching activity of {Path(netlist_v).name} "
+                                      f"({n_tokens} tokens)"):
         return _simulate_activity(cfg, netlist_v, netlist_json, n_tokens=n_tokens,
-                                  warmup=warmup, seed=seed, work=work, progress=progress)
-
-
-def _default_work(cfg: HeadConfig, netlist_v: Path, n_tokens: int, warmup: int,
-                  seed: int) -> Path:
-    key = hashlib.sha256(Path(netlist_v).read_bytes() + json.dumps(
-        [cfg.to_dict(), n_tokens, warmup, seed, ACTIVITY_VERSION, TB]).encode()).hexdigest()[:20]
-    return ROOT / "build" / "synth" / "activity" / key
+                                  warmup=warmup, seed=seed, work=work)
 
 
 def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
-                       n_tokens: int, warmup: int, seed: int, work: Path,
-                       progress) -> dict[str, Any]:
-    from sim.toolchain import iverilog, vvp
-
-    if n_tokens < warmup + 2:
-        raise ValueError(f"n_tokens must be at least warmup + 2 = {warmup + 2}, not {n_tokens}")
+                       n_tokens: int, warmup: int, seed: int, work: Path) -> dict[str, Any]:
+    cached = work / "activity.json"
+    if (res := cache.read_json(cached)) is not None:
+        res["cached"] = True
+        return res
     a = cfg.array
     sched = Schedule(cfg)
     toks = synthetic_tokens(cfg, n_tokens, seed)
     f = a.count_max
     nch = a.n_channels
     netlist_v, netlist_json = Path(netlist_v), Path(netlist_json)
-    cached = work / "activity.json"
-    if cached.exists():
-        res = json.loads(cached.read_text())
-        res["cached"] = True
-        return res
-    work.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda s: None)
     t_start = time.monotonic()
-    payload = [_hexrow(_payload_bits(cfg, toks["q"][t], toks["k"][t], toks["v"][t]))
-               for t in range(n_tokens)]
+    payload = [_hexrow(row) for row in token_bits(cfg, q=toks["q"], k=toks["k"], v=toks["v"])]
     (work / "tok.hex").write_text("\n".join(payload) + "\n")
     rows = []
     for t in range(n_tokens):
@@ -279,21 +238,15 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
             rows.append(_hexrow(cnt > kk))
     (work / "pulse.hex").write_text("\n".join(rows) + "\n")
     (work / "sign.hex").write_text("\n".join(_hexrow(s) for s in toks["signs"]) + "\n")
-    pw = a.head_dim * (a.q_bits + 2 * a.kv_bits)
+    pw = token_width(cfg)
     limit = 200 + (n_tokens + 2) * (sched.initiation_interval + sched.latency)
     ow = a.head_dim * a.sum_width
     (work / "tb.v").write_text(TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow))
-    say(f"activity: compiling {netlist_v.name} with Icarus")
-    rel_net = str(netlist_v.resolve())
-    proc = subprocess.run([iverilog(), "-g2012", "-s", "tb", "-o", "sim.vvp", "tb.v", rel_net],
-                          cwd=work, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"iverilog failed:\n{proc.stdout}{proc.stderr}")
-    say(f"activity: simulating {n_tokens} tokens ({limit} cycles max)")
+    log.info("activity: compiling %s with Icarus", netlist_v.name)
+    compile_icarus([work / "tb.v", netlist_v.resolve()], "tb", work / "sim.vvp")
+    log.info("activity: simulating %d tokens (%d cycles max)", n_tokens, limit)
     t_sim = time.monotonic()
-    proc = subprocess.run([vvp(), "-n", "sim.vvp"], cwd=work, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"vvp failed:\n{proc.stdout}{proc.stderr}")
+    run_vvp(work / "sim.vvp", cwd=work)
     sim_s = time.monotonic() - t_sim
     events = (work / "events.txt").read_text().split("\n")
     accepts = {int(p[1]): (int(p[2]), int(p[3])) for p in (e.split() for e in events)
@@ -308,16 +261,20 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     for e in events:
         p = e.split()
         if p and p[0] == "out":
-            raw, sw = int(p[4], 16), a.sum_width
-            got = [((raw >> (i * sw)) & ((1 << sw) - 1)) for i in range(a.head_dim)]
-            got = [g - (1 << sw) if g >> (sw - 1) else g for g in got]
-            mismatches += int(list(expect[int(p[1])]) != got)
+            got = unpack_array(int(p[4], 16), a.sum_width, a.head_dim, signed=True)
+            mismatches += int(not np.array_equal(expect[int(p[1])], got))
     last = max(accepts)
     measured = last - warmup
     (c0, t0), (c1, t1) = accepts[warmup], accepts[last]
-    say(f"activity: counting toggles in {(work / 'act.vcd').stat().st_size / 1e6:.0f} MB of VCD")
+    log.info("activity: counting toggles in %.0f MB of VCD",
+             (work / "act.vcd").stat().st_size / 1e6)
     vars_, tog = _parse_vcd(work / "act.vcd", t0, t1)
-    names, fanout, ff_q, n_ff = _netlist_maps(netlist_json, "attention_head")
+    mod = netlist.load_module(netlist_json, "attention_head")
+    # Fan-out as the energy model charges it: every sink pin, flip-flop clocks included.
+    fanout = netlist.fanout(mod, latches=False, ff_sinks=None)
+    ff_q = netlist.ff_outputs(mod, latches=False)
+    n_ff = netlist.count_ffs(mod, latches=False)
+    names = netlist.net_names(mod)
     seen: set[int] = set()
     by_fo: dict[int, int] = {}
     ff_data = 0
@@ -367,7 +324,5 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
         "cached": False,
     }
     (work / "act.vcd").unlink(missing_ok=True)  # large; the counts are kept
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    tmp.replace(cached)
+    cache.write_atomic(cached, json.dumps(res, indent=1))
     return res

@@ -1,141 +1,14 @@
-"""Power / performance / area report of one head: ``python -m flows.ppa``.
-
-Writes ``ppa.json``, ``ppa.md`` and PNG plots into ``--out`` (default ``build/ppa/<hash>``):
-
-* analog energy per token per head from :mod:`sim.energy` (preset ``tech.analog_preset``), at the
-  preset's reference activity (= P's figures at the defaults) and at the activity of the
-  simulated tokens;
-* digital energy per token from switching activity of our synthesised head netlist
-  (:mod:`flows.synth` generic netlist, :mod:`flows.activity` Icarus run), for every technology
-  preset, the selected one (``tech.preset``) in the totals;
-* latency and throughput from :mod:`hdl.schedule`; area from synthesis + analog counts;
-* one comparison table with the GPUs and the HBM floor, and a scaling sweep over window, head dim
-  and number of heads.
-"""
+"""The PPA report: ``ppa.json``, ``ppa.md`` and the PNG plots, from the dict of
+:func:`flows.ppa.run_ppa`."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
-from hdl.cli import add_config_args, config_from_args
-from hdl.config import HeadConfig
-from sim import energy as E
-
-from .synth import HEAD_BLOCK, SynthError, resolve_blocks, run_synth, tool_versions
-
-__all__ = ["run_ppa", "write_ppa", "main"]
-
-ROOT = Path(__file__).resolve().parent.parent
-BLOCKS_FOR_SCALING = ("pwm_bank", "counter_bank", "adder_tree", "write_address",
-                      "address_decoder", "write_sequencer")
+__all__ = ["ppa_markdown", "write_plots", "write_ppa"]
 
 
-def _say(msg: str) -> None:
-    print(f"[ppa {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 12,
-            sweep: bool = True) -> dict[str, Any]:
-    """Everything of the PPA report as a dict (ppa.json)."""
-    from .activity import simulate_activity
-
-    resolve_blocks("head")  # a clear error if the head is not in the registry
-    _say(f"synthesis (generic) of the head and its blocks, config {cfg.hash}")
-    syn = run_synth(cfg, [*BLOCKS_FOR_SCALING, HEAD_BLOCK], ["generic"])
-    head = syn["blocks"][HEAD_BLOCK]["targets"]["generic"]
-    if head.get("status") != "ok":
-        raise SynthError(f"generic synthesis of the head failed: {head.get('reason')}")
-    block_t = {b: syn["blocks"][b]["targets"]["generic"]["transistors"]["total"]
-               for b in BLOCKS_FOR_SCALING
-               if syn["blocks"].get(b, {}).get("targets", {}).get("generic", {}).get("status")
-               == "ok"}
-    _say("switching activity of the head netlist (Icarus)")
-    act = simulate_activity(cfg, ROOT / head["netlist"], ROOT / head["netlist_json"],
-                            n_tokens=n_tokens, seed=seed, progress=_say)
-    tech = E.tech_preset(cfg.tech.preset)
-    apre = E.analog_preset(cfg.tech.analog_preset)
-    digital = {name: E.digital_energy(act["per_token"], t) for name, t in E.TECH_PRESETS.items()}
-    an_ref = E.analog_energy(cfg, preset=apre)
-    an_data = E.analog_energy(cfg, q_duty=act["q_duty"], a_duty=act["a_duty"], preset=apre)
-    lat = E.latency(cfg)
-    e_dig = digital[tech.name]["total"]
-    e_head = an_data["total"] + e_dig
-    ar = E.area(cfg, head["transistors"]["total"], tech, apre)
-    report: dict[str, Any] = {
-        "schema": "gca-ppa-report/1",
-        "config": cfg.to_dict(), "config_hash": cfg.hash, "tools": tool_versions(),
-        "rtl_source": syn["rtl_source"],
-        "tech_preset": tech.name, "analog_preset": apre.name,
-        "parameters": {"tech": {n: t.params() for n, t in E.TECH_PRESETS.items()},
-                       "analog": apre.params(),
-                       "hbm_pJ_per_bit": {"value": E.HBM_PJ_PER_BIT.value,
-                                          "source": E.HBM_PJ_PER_BIT.source}},
-        "synthesis": {"head": {k: head[k] for k in ("n_cells", "n_gates", "n_ff",
-                                                    "transistors", "depth")},
-                      "blocks_transistors": block_t},
-        "activity": act,
-        "energy_pJ": {
-            "analog_reference": an_ref, "analog_data": an_data,
-            "digital": digital, "digital_selected": e_dig,
-            "digital_paper": float(apre.e_digital_paper_pJ),
-            "head_total": e_head,
-            "paper_total": report_paper_total(apre),
-        },
-        "latency": {**lat, "paper_ns": float(apre.latency_paper_ns)},
-        "area_um2": ar,
-        "comparison": {
-            "heads": heads,
-            "this_work": E.comparison(cfg, e_head, lat["latency_ns"], heads),
-            "paper": E.comparison(cfg, report_paper_total(apre), float(apre.latency_paper_ns),
-                                  heads),
-        },
-    }
-    if sweep:
-        report["sweep"] = _sweep(cfg, report, block_t, heads)
-    return report
-
-
-def report_paper_total(p: E.AnalogPreset) -> float:
-    return (float(p.e_qk_ref_pJ) + float(p.e_av_ref_pJ) + float(p.e_dac_ref_pJ)
-            + float(p.e_digital_paper_pJ))
-
-
-def _sweep(cfg: HeadConfig, rep: dict, block_t: dict[str, float], heads: int) -> list[dict]:
-    """Energy, latency and area over window, head dim and heads (digital scaled by structure)."""
-    act = rep["activity"]
-    tech = E.tech_preset(cfg.tech.preset)
-    e_dig0 = rep["energy_pJ"]["digital_selected"]
-    t0 = rep["synthesis"]["head"]["transistors"]["total"]
-    rows = []
-    points: list[tuple[str, int, HeadConfig, int]] = []
-    for w in (256, 512, 1024, 2048, 4096):
-        if w % cfg.array.tile_cols == 0 and w // cfg.array.tile_cols <= 256:
-            points.append(("window", w, E.scale_config(cfg, window=w), 1))
-    for d in (16, 32, 64, 128, 256):
-        points.append(("head_dim", d, E.scale_config(cfg, head_dim=d), 1))
-    for h in (1, 4, 12, 32):
-        points.append(("heads", h, cfg, h))
-    for axis, value, c, h in points:
-        f = E.digital_scale_factor(cfg, c, block_t)
-        an = E.analog_energy(c, q_duty=act["q_duty"], a_duty=act["a_duty"])
-        dig = e_dig0 * f
-        lat = E.latency(c)
-        ar = E.area(c, t0 * f, tech)
-        rows.append({"axis": axis, "value": value, "window": c.array.window,
-                     "head_dim": c.array.head_dim, "heads": h,
-                     "energy_pJ": h * (an["total"] + dig), "analog_pJ": h * an["total"],
-                     "digital_pJ": h * dig, "latency_ns": lat["latency_ns"],
-                     "ii_ns": lat["ii_ns"], "area_mm2": h * ar["total"] / 1e6,
-                     "digital_scale": f})
-    return rows
-
-
-# -- outputs ---------------------------------------------------------------------------------------
 def _si(x: float | None, unit: str) -> str:
     if x is None:
         return "–"
@@ -282,6 +155,13 @@ def ppa_markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_plots(r: dict, out: Path) -> list[Path]:
     import matplotlib
 
@@ -304,10 +184,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
     ax.set_ylabel("energy per token per head (pJ)")
     ax.legend()
     ax.set_title("Energy breakdown")
-    fig.tight_layout()
-    paths.append(out / "energy_breakdown.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, out / "energy_breakdown.png"))
     # 2) comparison, log scale
     rows = r["comparison"]["this_work"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -319,10 +196,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
     a2.barh([x["name"] for x in lat_rows], [x["latency_s"] for x in lat_rows])
     a2.set_xscale("log")
     a2.set_xlabel("latency per token (s; GPUs batch-amortised)")
-    fig.tight_layout()
-    paths.append(out / "comparison.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, out / "comparison.png"))
     # 3) area breakdown
     ar = r["area_um2"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -330,10 +204,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
     ax.bar(parts, [ar[p] / 1e6 for p in parts])
     ax.set_ylabel("area (mm²)")
     ax.set_title("Area per head (analog unit areas assumed)")
-    fig.tight_layout()
-    paths.append(out / "area_breakdown.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, out / "area_breakdown.png"))
     # 4) scaling
     if "sweep" in r:
         fig, axes = plt.subplots(1, 3, figsize=(13, 4))
@@ -352,10 +223,7 @@ def write_plots(r: dict, out: Path) -> list[Path]:
         axes[0].legend()
         fig.suptitle("Scaling per token (latency is constant across these axes except via the "
                      "adder depth)")
-        fig.tight_layout()
-        paths.append(out / "scaling.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(plt, fig, out / "scaling.png"))
     return paths
 
 
@@ -364,36 +232,3 @@ def write_ppa(r: dict, out: Path) -> list[Path]:
     (out / "ppa.json").write_text(json.dumps(r, indent=1, sort_keys=True, default=str) + "\n")
     (out / "ppa.md").write_text(ppa_markdown(r))
     return [out / "ppa.json", out / "ppa.md", *write_plots(r, out)]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.ppa",
-        description="Energy / latency / area of one head: analog model + digital energy from "
-                    "switching activity of the synthesised RTL, against the paper and GPUs.")
-    add_config_args(parser)
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="output directory (default: build/ppa/<config hash>)")
-    parser.add_argument("--tokens", type=int, default=24,
-                        help="tokens simulated for switching activity (default 24; 4 warm-up)")
-    parser.add_argument("--seed", type=int, default=0, help="stimulus seed")
-    parser.add_argument("--heads", type=int, default=12, help="heads in the comparison (12)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the scaling sweep")
-    args = parser.parse_args(argv)
-    cfg = config_from_args(parser, args)
-    try:
-        r = run_ppa(cfg, n_tokens=args.tokens, seed=args.seed, heads=args.heads,
-                    sweep=not args.no_sweep)
-    except (SynthError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else ROOT / "build" / "ppa" / cfg.hash
-    paths = write_ppa(r, out)
-    print((out / "ppa.md").read_text())
-    _say("wrote " + ", ".join(str(p) for p in paths))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
