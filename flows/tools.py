@@ -191,12 +191,15 @@ def run_logged(cmd: list[str], cwd: Path, log_file: Path, label: str,
         with open(cwd / "stderr.txt", "w") as err:
             proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
             while True:
+                # wake for the heartbeat, or exactly when the timeout is due
+                wait = heartbeat_s if timeout_s is None else max(
+                    0.05, min(heartbeat_s, timeout_s - (time.monotonic() - start)))
                 try:
-                    proc.wait(timeout=heartbeat_s)
+                    proc.wait(timeout=wait)
                     break
                 except subprocess.TimeoutExpired:
                     elapsed = time.monotonic() - start
-                    if timeout_s is not None and elapsed > timeout_s:
+                    if timeout_s is not None and elapsed >= timeout_s:
                         proc.kill()
                         proc.wait()
                         timed_out = True

@@ -446,9 +446,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         p = Path(path)
         try:
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise ValueError(f"cannot read config file {str(p)!r}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"config file {str(p)!r} is not UTF-8 text (byte {e.start}: "
+                             f"{e.object[e.start:e.start + 1]!r}); it must be JSON") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
