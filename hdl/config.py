@@ -13,6 +13,10 @@ not pull in Amaranth or numpy.
 
 Validation happens at construction: a bad value raises ``ValueError`` naming the field, the value
 and what is allowed.  ``HeadConfig.from_dict`` rejects unknown keys and wrong types the same way.
+
+Why one file of ~460 lines: it is one object — each field sits beside its docstring (unit,
+default, source) and its check, and the derived widths beside the fields they come from;
+splitting the sections apart would scatter the one place a reader looks a parameter up.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION", "WARMUP_
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_VERSION = "3"
+ACTIVITY_VERSION = "4"  # 4: write_verilog flip-flop aliases mapped
 #: Tokens simulated before the measurement starts (the pipeline fills).
 WARMUP_TOKENS = 4
 
@@ -143,6 +144,25 @@ module tb;
   end
 endmodule
 """
+
+
+_ALIAS = re.compile(r"^\s*assign\s+\\?(\S+?)\s*(?:\[(\d+)\])?\s*=\s*(_\d+_)\s*;", re.M)
+
+
+def _verilog_aliases(netlist_v: Path, names: dict[str, list]) -> dict[str, list]:
+    """Names ``write_verilog`` invents for a flip-flop whose Q is one bit of a named net
+    (``reg _8040_ = 1'h0; … assign \\seq.step [2] = _8040_;``): the VCD shows them, the JSON
+    netlist does not.  Each maps to the bit of the net it drives, so its toggles are counted
+    once (as that net's) and none is left unmapped."""
+    out: dict[str, list] = {}
+    for m in _ALIAS.finditer(Path(netlist_v).read_text()):
+        net, idx, alias = m.group(1), m.group(2), m.group(3)
+        bits = names.get(net)
+        if alias not in names and bits is not None:
+            i = int(idx) if idx is not None else 0
+            if i < len(bits):
+                out[alias] = [bits[i]]
+    return out
 
 
 def _parse_vcd(path: Path, t0: int,
@@ -275,6 +295,7 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     ff_q = netlist.ff_outputs(mod, latches=False)
     n_ff = netlist.count_ffs(mod, latches=False)
     names = netlist.net_names(mod)
+    names.update(_verilog_aliases(netlist_v, names))
     seen: set[int] = set()
     by_fo: dict[int, int] = {}
     ff_data = 0
