@@ -61,3 +61,23 @@ def test_stalled_times_match_reference():
     for path in (run_vectorized, run_token_by_token):
         got = path(q, k, v, cfg, write_times_s=w, read_times_s=r)
         np.testing.assert_array_equal(got.counts, ref["counts"])
+
+
+@pytest.mark.parametrize("path", [run_vectorized, run_token_by_token],
+                         ids=["vectorized", "token"])
+def test_sixteen_tiles_past_the_wrap_match_reference(path):
+    """The paper's tile count (16) with W = 128 > 12, 2·W + 7 tokens (the window wraps twice,
+    every tile is overwritten), nonlinearity, offset, leakage and variability on."""
+    cfg = HeadConfig().with_overrides(["array.head_dim=8", "array.tile_cols=8",
+                                       "array.n_tiles=16", "analog.variability=true",
+                                       "analog.seed=3", "analog.tau_retention_s=2e-4"])
+    assert cfg.array.window == 128
+    n = 2 * cfg.array.window + 7
+    q, k, v = _inputs(16, n=n)
+    ref = reference_head(q, k, v, cfg)
+    got = path(q, k, v, cfg)
+    np.testing.assert_array_equal(got.counts, ref["counts"])
+    np.testing.assert_array_equal(got.out, ref["out"])
+    np.testing.assert_allclose(got.tile_outputs, ref["tile_outputs"], rtol=1e-11, atol=1e-12)
+    assert np.count_nonzero(got.counts) > got.counts.size // 20     # not a trivial all-zero case
+    assert len(np.unique(got.out)) > 5
