@@ -10,6 +10,7 @@ import sys
 from hdl.cli import Parser, UsageError, positive_int, run_cli, writable_dir
 
 from .executor import check_scheduler
+from .points import expand
 from .spec import load_spec
 from .store import DEFAULT_CACHE
 
@@ -28,6 +29,7 @@ def _body(args: argparse.Namespace) -> int:
                              "workers run the points (start more with `dask worker`)")
         check_scheduler(args.scheduler)
     spec = load_spec(args.spec)
+    expand(spec)  # an axis value that no point can use is a bad spec: said before any work
     out = writable_dir(args.out if args.out is not None else BUILD / "sweep" / spec.name)
     cache = writable_dir(args.cache, "--cache")
     workers = args.workers or os.cpu_count() or 1

@@ -198,6 +198,9 @@ def _axes(axes: Any, base: HeadConfig, fail) -> dict[str, list[Any]]:
         if len({json.dumps(x) for x in values}) != len(values):
             raise fail(f"axes.{name} repeats a value: {values!r}")
         out[name] = values
+    if "array.window" in out and "array.n_tiles" in out:
+        raise fail("axes: array.window and array.n_tiles both set the number of tiles; "
+                   "keep one")
     return out
 
 
