@@ -8,7 +8,8 @@
   technology preset, the selected one (``tech.preset``) in the totals;
 * latency and throughput from :mod:`hdl.schedule`; area from synthesis + analog counts;
 * one comparison table with the GPUs and the HBM floor, and a scaling sweep over window, head dim
-  and number of heads (digital scaled by each block's structure, :mod:`hdl.registry`).
+  and number of heads (digital scaled by each block's structure, :mod:`hdl.registry`);
+  :mod:`flows.sweep` synthesises and simulates every point instead.
 """
 
 from __future__ import annotations

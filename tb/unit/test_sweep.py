@@ -287,3 +287,15 @@ def test_a_scheduler_that_does_not_answer_fails_in_one_line(tmp_path, capsys, mo
     assert rc == 1
     assert err.startswith(f"python -m flows.sweep: failed: cannot reach the Dask scheduler at "
                           f"tcp://127.0.0.1:{port}")
+
+
+def test_the_readme_example_is_the_shipped_example_spec():
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Sweep the design space"):]
+    block = section[section.index("```toml\n") + 8:section.index("```\n", 8)]
+    import tomllib
+    from_readme = SW.parse_spec(tomllib.loads(block), source="README")
+    shipped = SW.load_spec(root / "flows" / "sweep" / "examples" / "design_space.toml")
+    assert from_readme.to_dict() == shipped.to_dict()
+    assert len(SW.expand(shipped)) >= 12 and all(p.config for p in SW.expand(shipped))
