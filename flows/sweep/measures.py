@@ -27,6 +27,8 @@ from typing import Any
 
 from hdl.config import HeadConfig
 
+from ..ppa.activity import min_tokens
+
 __all__ = ["Measure", "Option", "MEASURES", "check_options", "run_measure"]
 
 
@@ -107,11 +109,6 @@ def _ppa(cfg: HeadConfig, seed: int, opt: dict[str, Any]) -> dict[str, Any]:
             "analog_area_um2": ar["analog"]}
 
 
-def _min_activity_tokens() -> int:
-    from flows.ppa.activity import min_tokens
-    return min_tokens()
-
-
 _SIM = ("hdl/config.py", "hdl/registry.py", "analog_models", "sim")
 _RTL = ("hdl", "flows/synth", "flows/netlist.py", "flows/tools.py")
 _THIS = ("flows/sweep/measures.py",)
@@ -134,8 +131,8 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     }, uses_seed=False, uses_tools=True, sources=_RTL + _THIS,
         doc="generic cells, transistors, logic depth; optional FPGA Fmax (flows.synth)"),
     Measure("ppa", _ppa, {
-        "tokens": Option(12, lambda x: _int_in(_min_activity_tokens(), 4096)(x),
-                         "an integer from the activity run's minimum to 4096",
+        "tokens": Option(12, _int_in(min_tokens(), 4096),
+                         f"an integer from {min_tokens()} to 4096",
                          "tokens of the gate-level activity run"),
     }, uses_seed=True, uses_tools=True, sources=_SIM + _RTL + ("flows/ppa",) + _THIS,
         doc="energy / latency / area from synthesis + gate-level activity (flows.ppa)"),

@@ -99,17 +99,27 @@ def _plot_axes(spec: SweepSpec, rows: list[dict[str, Any]], path: Path) -> Path 
         values = spec.axes[a]
         numeric = all(_num(v) is not None for v in values)
         pos = {repr(v): (v if numeric else i) for i, v in enumerate(values)}
+        # colour by another axis (the first one that is not this one), so the spread is read
+        by = next((b for b in axes if b != a), None)
         for i, (col, title) in enumerate(metrics):
             ax = grid[i][j]
             pts = [r for r in rows if _num(r.get(col)) is not None]
-            ax.scatter([pos[repr(r[a])] for r in pts], [r[col] for r in pts], s=18, alpha=.7)
+            groups = spec.axes[by] if by else [None]
+            for g, gv in enumerate(groups):
+                sel = [r for r in pts if by is None or r[by] == gv]
+                ax.scatter([pos[repr(r[a])] for r in sel], [r[col] for r in sel], s=18,
+                           alpha=.75, color=f"C{g % 10}",
+                           label=f"{by.split('.', 1)[1]}={gv}" if by else None)
+            if by and i == 0 and len(groups) <= 10:
+                ax.legend(fontsize=7)
             if not numeric:
                 ax.set_xticks(range(len(values)), [str(v) for v in values])
             elif len(values) > 2 and min(values) > 0 and max(values) / min(values) >= 8:
                 ax.set_xscale("log", base=2)
             ax.set(xlabel=a, ylabel=title if j == 0 else None)
             ax.grid(alpha=.3)
-    fig.suptitle(f"{spec.name}: energy and area along each axis (every point)")
+    fig.suptitle(f"{spec.name}: energy and area along each axis (every point, coloured by "
+                 "another axis)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

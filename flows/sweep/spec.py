@@ -25,6 +25,7 @@ Axes name any config field as ``section.field`` (quoted in TOML, or nested table
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         kind = "TOML" if p.suffix == ".toml" else "JSON"
         raise SpecError(f"spec {where!r} is not valid {kind} ({_one_line(e)})") from None
-    return parse_spec(data, source=where, folder=p.parent, default_name=p.stem)
+    return parse_spec(data, source=where, folder=p.parent,
+                      default_name=re.sub(r"[^A-Za-z0-9_.\-]", "_", p.stem).lstrip("._-")
+                      or "sweep")
 
 
 def parse_spec(data: Any, *, source: str = "spec", folder: Path = Path("."),
@@ -103,8 +106,9 @@ def parse_spec(data: Any, *, source: str = "spec", folder: Path = Path("."),
     if unknown:
         raise fail(f"unknown key {unknown[0]!r}; known: {', '.join(_TOP)}")
     name = data.get("name", default_name)
-    if not isinstance(name, str) or not name.strip():
-        raise fail(f"name must be a non-empty string, not {name!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
+        raise fail(f"name must be letters, digits, '_', '-' or '.' (it names the output "
+                   f"folder), not {name!r}")
 
     measures = data.get("measures")
     if measures is None:
@@ -141,7 +145,7 @@ def parse_spec(data: Any, *, source: str = "spec", folder: Path = Path("."),
 
     base = _base_config(data, fail, folder)
     axes = _axes(data.get("axes"), base, fail)
-    return SweepSpec(name=name.strip(), base=base, axes=axes, measures=list(measures),
+    return SweepSpec(name=name, base=base, axes=axes, measures=list(measures),
                      options=options, seeds=list(seeds), source=source)
 
 

@@ -193,6 +193,7 @@ def test_the_same_sweep_on_a_dask_cluster_gives_the_same_table(grid, tmp_path):
 
 BAD = [
     ("grid.toml", 'measures = ["accuracy"]\nfoo = 1\n', "unknown key 'foo'"),
+    ("grid.toml", 'name = "../x"\nmeasures = ["accuracy"]\n', "name must be letters, digits"),
     ("grid.toml", 'measures = ["accuracy"]\n[axes]\n"array.head_dimm" = [4]\n',
      "axes: unknown field 'array.head_dimm'; known fields of array:"),
     ("grid.toml", 'measures = ["accuracy"]\n[axes]\n"arr.head_dim" = [4]\n',
@@ -215,6 +216,8 @@ BAD = [
      "[accuracy] tokens must be an integer from 1"),
     ("grid.toml", 'measures = ["accuracy"]\n[accuracy]\ntoken = 5\n',
      "[accuracy]: unknown option 'token'; known: tokens, batch"),
+    ("grid.toml", 'measures = ["ppa"]\n[ppa]\ntokens = 2\n',
+     "[ppa] tokens must be an integer from 6 to 4096, not 2"),
     ("grid.toml", 'measures = ["accuracy"]\n[ppa]\ntokens = 12\n',
      "[ppa] sets options of a measure not in measures"),
     ("grid.toml", 'measures = ["synthesis"]\n[synthesis]\nfpga = "virtex"\n',
