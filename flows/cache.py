@@ -1,8 +1,8 @@
 """Results cached by a hash of their inputs: the key, the lock, the atomic write.
 
 Used by synthesis (:mod:`flows.synth`: one folder per key under ``build/synth/cache``), the
-switching-activity run (:mod:`flows.ppa.activity`) and the co-simulation's Verilog generation
-(:mod:`tb.cosim.head`).  Parallel test workers and two commands asking for the same result must
+switching-activity run (:mod:`flows.ppa.activity`), the co-simulation's Verilog generation
+(:mod:`tb.cosim.head`) and the measures of a sweep (:mod:`flows.sweep.store`).  Parallel test workers and two commands asking for the same result must
 not build it in the same folder at once: each key has its own lock (:func:`locked`, an
 ``flock`` on a file beside the result), so different results build in parallel and the second
 asker of the same one waits, then finds it cached.  A process that has to wait says so on the

@@ -39,7 +39,7 @@ from hdl.toolchain import (  # the lookups hdl/ needs itself live there; re-expo
 __all__ = ["ROOT", "BUILD", "ToolMissing", "ensure_yosys_env", "yosys_bin", "nextpnr_bin",
            "iverilog", "vvp", "verilator_root", "verilator_bin", "verilator_env",
            "compile_icarus", "run_vvp", "lint_verilog", "flatten_for_simulation",
-           "tool_versions", "rtl_source", "rtl_hash", "run_logged", "log_tail"]
+           "tool_versions", "rtl_source", "rtl_hash", "source_hash", "run_logged", "log_tail"]
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +157,17 @@ def tool_versions() -> dict[str, str]:
 def rtl_hash() -> str:
     """Hash of the RTL's Python sources (every ``hdl/**/*.py``): a cache of generated Verilog
     keyed by the config alone would hand out stale Verilog after an edit of ``hdl/``."""
+    return source_hash("hdl")
+
+
+def source_hash(*paths: str) -> str:
+    """Hash of the Python sources under ``paths`` (folders or files, relative to :data:`ROOT`):
+    names and contents, so a result cached by it goes stale when that code changes."""
     h = hashlib.sha256()
-    for f in sorted((ROOT / "hdl").rglob("*.py")):
-        h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for p in paths:
+        base = ROOT / p
+        for f in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 

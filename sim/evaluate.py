@@ -62,9 +62,12 @@ def _variants(cfg: HeadConfig) -> list[tuple[str, HeadConfig]]:
     return rows
 
 
-def error_table(cfg: HeadConfig, *, tokens: int = 2048, batch: int = 2, seed: int = 0
-                ) -> list[dict]:
-    """One row per variant: name, rel_error, mean/max |error| in LSB, correlation."""
+def error_table(cfg: HeadConfig, *, tokens: int = 2048, batch: int = 2, seed: int = 0,
+                variants: list[tuple[str, HeadConfig]] | None = None) -> list[dict]:
+    """One row per variant: name, rel_error, mean/max |error| in LSB, correlation.
+
+    ``variants`` (name, config) pairs replace the default breakdown (every non-ideality alone,
+    the defaults, all on); e.g. ``[("config", cfg)]`` for the error of ``cfg`` as given."""
     from sim.golden import run_vectorized
     from sim.ideal import relu_attention
 
@@ -72,7 +75,7 @@ def error_table(cfg: HeadConfig, *, tokens: int = 2048, batch: int = 2, seed: in
     ideal = np.stack([relu_attention(q[b], k[b], v[b], cfg) for b in range(batch)])
     cm = cfg.array.count_max
     rows = []
-    variants = _variants(cfg)
+    variants = _variants(cfg) if variants is None else variants
     for i, (name, c) in enumerate(variants, 1):
         log.info("variant %d/%d: %s", i, len(variants), name)
         y = run_vectorized(q, k, v, c).out / cm

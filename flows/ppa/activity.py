@@ -223,13 +223,15 @@ def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
 
     Cached in ``work`` (default: ``build/synth/activity/<key>``) by a hash of the netlist and
     the stimulus; two processes asking for the same run (parallel test workers) are serialised
-    by a lock on the folder (:mod:`flows.cache`)."""
+    by a lock on the folder (:mod:`flows.cache`).  The ``tech`` section of the config only
+    prices the toggles (:mod:`flows.ppa.energy`), so it is not part of the key: heads that
+    differ only in their technology presets share one run."""
     if n_tokens < min_tokens(warmup):
         raise ValueError(f"n_tokens must be at least warmup + 2 = {min_tokens(warmup)}, "
                          f"not {n_tokens}")
+    stimulus = {k: v for k, v in cfg.to_dict().items() if k != "tech"}
     work = Path(work or BUILD / "synth" / "activity" / cache.key(
-        Path(netlist_v).read_bytes(), [cfg.to_dict(), n_tokens, warmup, seed, ACTIVITY_VERSION,
-                                       TB]))
+        Path(netlist_v).read_bytes(), [stimulus, n_tokens, warmup, seed, ACTIVITY_VERSION, TB]))
     with cache.locked(work / ".lock", f"switching activity of {Path(netlist_v).name} "
                                       f"({n_tokens} tokens)"):
         return _simulate_activity(cfg, netlist_v, netlist_json, n_tokens=n_tokens,

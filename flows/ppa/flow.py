@@ -8,7 +8,8 @@
   technology preset, the selected one (``tech.preset``) in the totals;
 * latency and throughput from :mod:`hdl.schedule`; area from synthesis + analog counts;
 * one comparison table with the GPUs and the HBM floor, and a scaling sweep over window, head dim
-  and number of heads (digital scaled by each block's structure, :mod:`hdl.registry`).
+  and number of heads (digital scaled by each block's structure, :mod:`hdl.registry`);
+  :mod:`flows.sweep` synthesises and simulates every point instead.
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ log = logging.getLogger(__name__)
 
 def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 12,
             sweep: bool = True) -> dict[str, Any]:
-    """Everything of the PPA report as a dict (ppa.json)."""
-    log.info("synthesis (generic) of the head and its blocks, config %s", cfg.hash)
-    syn = run_synth(cfg, [*SUB_BLOCKS, HEAD_BLOCK], ["generic"])
+    """Everything of the PPA report as a dict (ppa.json).
+
+    The blocks of the head are synthesised one by one only for the structural ``sweep`` (it
+    scales each by its structure); without it ``blocks_transistors`` is empty and only the
+    head is synthesised (what :mod:`flows.sweep` asks per point)."""
+    blocks = [*SUB_BLOCKS, HEAD_BLOCK] if sweep else [HEAD_BLOCK]
+    log.info("synthesis (generic) of the head%s, config %s", " and its blocks" if sweep else "",
+             cfg.hash)
+    syn = run_synth(cfg, blocks, ["generic"])
     head = syn["blocks"][HEAD_BLOCK]["targets"]["generic"]
     if head.get("status") != "ok":
         raise SynthError(f"generic synthesis of the head failed: {head.get('reason')}")

@@ -149,6 +149,16 @@ def test_evaluate_cli(tmp_path, capsys):
     assert (tmp_path / "ev" / "evaluate.png").stat().st_size > 10_000
 
 
+def test_error_table_of_chosen_variants():
+    """``variants`` picks the rows (what flows.sweep asks: the config as given); a row does not
+    depend on which other variants are computed beside it."""
+    from sim.evaluate import error_table
+    full = error_table(CFG, tokens=40, batch=1, seed=3)
+    defaults = [r for r in full if r["variant"].startswith("defaults")][0]
+    (only,) = error_table(CFG, tokens=40, batch=1, seed=3, variants=[("config", CFG)])
+    assert only == {**defaults, "variant": "config"}
+
+
 def test_bench_smoke(tmp_path, capsys):
     from flows import bench_golden
     js = tmp_path / "b.json"
