@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -81,8 +82,8 @@ def vvp() -> str:
 def _died_by_signal(cmd: list[str], returncode: int, attempt: int) -> bool:
     """A tool killed by a signal (a cold YoWASP tool once died with SIGBUS under parallel
     workers) is run once more, and says so; a second death is reported as a failure."""
-    if returncode >= 0 or attempt > 0:
-        return False
+    if returncode >= 0 or attempt > 0 or -returncode in (signal.SIGINT, signal.SIGTERM):
+        return False    # an interrupt or a kill asked for is not a crash
     log.warning("%s died by signal %d; running it once more", Path(cmd[0]).name, -returncode)
     return True
 

@@ -124,6 +124,10 @@ def test_a_tool_killed_by_a_signal_runs_once_more(tmp_path, caplog):
     assert "died by signal 7; running it once more" in caplog.text
     with pytest.raises(RuntimeError, match=r"failed \(exit -7\)"):
         _run(["sh", "-c", "kill -BUS $$"])
+    caplog.clear()
+    with pytest.raises(RuntimeError, match=r"failed \(exit -2\)"):       # Ctrl-C: no retry
+        _run(["sh", "-c", "kill -INT $$"])
+    assert "running it once more" not in caplog.text
 
 
 def test_synth_tests_collect_without_xdist():
