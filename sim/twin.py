@@ -33,7 +33,8 @@ from analog_models.gain_cell import cell_g
 from hdl.config import HeadConfig
 from hdl.fpga.twin import TwinTables
 
-__all__ = ["twin_config", "twin_tables", "TwinRef", "run_twin", "boundary_distance"]
+__all__ = ["twin_config", "twin_tables", "TwinRef", "run_twin", "boundary_distance",
+           "golden_agreement"]
 
 FRAC_S, FRAC_G = 12, 10
 
@@ -120,3 +121,29 @@ def boundary_distance(cfg: HeadConfig, prods: np.ndarray, tables: TwinTables | N
     t = tables or twin_tables(cfg)
     x = np.abs(prods) / (t.sat1 * 2.0 ** t.frac_g) / cfg.analog.s_sat2_uA * cfg.array.count_max
     return np.abs(x - np.floor(x) - 0.5)
+
+
+def golden_agreement(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> dict:
+    """The twin's counts against the golden model (float, :func:`sim.golden.run` on
+    :func:`twin_config`) for float tokens (T, d) each: share of (token, tile, dim) equal, the
+    largest difference, and every disagreement with its distance to the rounding boundary."""
+    from analog_models.dac import kv_code, query_code
+
+    from .golden import run
+
+    gcfg = twin_config(cfg)
+    golden = run(q, k, v, gcfg).counts
+    values, prods = run_twin(cfg, query_code(q, cfg), kv_code(k, cfg), kv_code(v, cfg))
+    diff = values - golden
+    dist = boundary_distance(cfg, prods)
+    where = np.argwhere(diff != 0)
+    return {
+        "tokens": int(len(q)),
+        "compared": int(diff.size),
+        "equal_fraction": float((diff == 0).mean()),
+        "max_abs_diff": int(np.abs(diff).max()) if diff.size else 0,
+        "nonzero_fraction": float((golden != 0).mean()),
+        "disagreements": [{"token": int(t), "tile": int(n), "dim": int(d),
+                           "twin": int(values[t, n, d]), "golden": int(golden[t, n, d]),
+                           "boundary_distance": float(dist[t, n, d])} for t, n, d in where],
+    }

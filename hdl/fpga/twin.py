@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import HeadConfig
 from ..schedule import Schedule
 
-__all__ = ["TwinTables", "ArrayTwin"]
+__all__ = ["TwinTables", "ArrayTwin", "engine_cycles", "min_time_scale"]
 
 
 def _sbits(lo: int, hi: int) -> int:
@@ -42,6 +42,25 @@ class TwinTables:
     thresholds: tuple[int, ...]
     frac_s: int
     frac_g: int
+
+
+def engine_cycles(cfg: HeadConfig) -> int:
+    """Fabric cycles of the twin's read-out engine per token, from the A-fire rise to the
+    counts being ready: S phase W·d, O phase W·d, pipeline and drain (8, with margin)."""
+    a = cfg.array
+    return 2 * a.window * a.head_dim + 8
+
+
+def min_time_scale(cfg: HeadConfig) -> int:
+    """Smallest R (fabric cycles per head cycle) with the twin's S phase (W·d + 2 cycles) done
+    before the next token's K discharge, II − a_fire_start head cycles after the A-fire rise,
+    and the whole engine done by the count phase, count_start − a_fire_start head cycles
+    after it."""
+    a, s = cfg.array, Schedule(cfg)
+    k_budget = s.initiation_interval - s.a_fire[0]
+    c_budget = s.count[0] - s.a_fire[0]
+    return max(-(-(a.window * a.head_dim + 2) // k_budget),
+               -(-engine_cycles(cfg) // c_budget), 1)
 
 
 class ArrayTwin(wiring.Component):
@@ -99,17 +118,12 @@ class ArrayTwin(wiring.Component):
     @property
     def engine_cycles(self) -> int:
         """Fabric cycles from the A-fire rise to the counts being ready (with margin)."""
-        a = self.cfg.array
-        return 2 * a.window * a.head_dim + 8
+        return engine_cycles(self.cfg)
 
     @property
     def min_time_scale(self) -> int:
         """Smallest R (fabric cycles per head cycle) the engine keeps up with."""
-        a, s = self.cfg.array, self._sched
-        k_budget = s.initiation_interval - s.a_fire[0]
-        c_budget = s.count[0] - s.a_fire[0]
-        return max(-(-(a.window * a.head_dim + 2) // k_budget),
-                   -(-self.engine_cycles // c_budget), 1)
+        return min_time_scale(self.cfg)
 
     def elaborate(self, platform):
         m = Module()
