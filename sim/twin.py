@@ -13,8 +13,9 @@ Fixed point (F_S = ``frac_s``, F_G = ``frac_g`` fraction bits):
 * ReLU C2P: ``Sc_j = clip(S_j, 0, sat1)``, ``sat1 = round(S_sat1 · 2^F_S)`` (A = Sc/sat1).
 * ``gv[c] = round(g(V(c) − v_mid) · 2^F_G)``; per tile and dim ``P = Σ_col Sc_j·gv[v_jd]``
   (= O · sat1 · 2^F_G).
-* Signed C2P: ``count = #{c ∈ 1..count_max : |P| ≥ th[c]}``,
-  ``th[c] = ceil((c − ½)·S_sat2·sat1·2^F_G / count_max)`` — exactly
+* Signed C2P: ``count = #{c ∈ 1..count_max : |P| ≥ th[c]}``, ``th[c]`` =
+  ``(c − ½)·S_sat2·sat1·2^F_G / count_max`` rounded up to a multiple of 2^``th_shift`` (at
+  most 2^-14 of a count step above: the comparators need only the high bits of |P|) —
   ``min(count_max, floor(|O|/S_sat2·count_max + ½))`` for the integer P; sign = P < 0.
 
 The float model rounds nowhere before the count, so the twin may differ by one count where
@@ -57,10 +58,14 @@ def twin_tables(cfg: HeadConfig, frac_s: int = FRAC_S, frac_g: int = FRAC_G) -> 
     gv = np.rint(g * 2.0 ** frac_g).astype(np.int64)
     sat1 = int(round(an.s_sat1_uA * 2 ** frac_s))
     scale = Fraction(an.s_sat2_uA) * sat1 * 2 ** frac_g / a.count_max
-    th = [-(-(scale * (2 * c - 1)) // 2) for c in range(1, a.count_max + 1)]
+    # thresholds rounded up to a multiple of 2^shift (≤ 2^-14 of a count step): the twin's
+    # comparators then look at |P| >> shift only
+    shift = max(0, int(scale).bit_length() - 15)
+    th = [-(-(scale * (2 * c - 1)) // (2 << shift)) << shift for c in range(1, a.count_max + 1)]
     return TwinTables(lut=tuple(tuple(int(x) for x in row) for row in lut),
                       gv=tuple(int(x) for x in gv), sat1=sat1,
-                      thresholds=tuple(int(t) for t in th), frac_s=frac_s, frac_g=frac_g)
+                      thresholds=tuple(int(t) for t in th), frac_s=frac_s, frac_g=frac_g,
+                      th_shift=shift)
 
 
 class TwinRef:

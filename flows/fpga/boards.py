@@ -23,6 +23,8 @@ class Board:
     bitstream: str                         # file name the build leaves
     programmer: tuple[str, ...]            # command to load it (the file appended)
     env: tuple[tuple[str, str], ...] = ()  # extra environment for the build
+    synth_opts: str = ""                   # extra options of synth_<family> (iCE40: DSPs)
+    token_credit: int = 4                  # depth of the link's token buffer
 
 
 def _icebreaker():
@@ -37,8 +39,8 @@ def _ulx3s_85f():
 
 BOARDS = {
     "icebreaker": Board("icebreaker", _icebreaker,
-                        ("array.head_dim=8", "array.n_tiles=4", "array.tile_cols=64"),
-                        "top.bin", ("iceprog",)),
+                        ("array.head_dim=8", "array.n_tiles=4", "array.tile_cols=16"),
+                        "top.bin", ("iceprog",), synth_opts="-dsp", token_credit=2),
     # the platform looks for openFPGALoader even when not programming (DESIGN.md §7)
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s_85f, (), "top.bit",
                        ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),)),

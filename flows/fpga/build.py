@@ -74,7 +74,8 @@ def build_board(board: str, cfg: HeadConfig, *, force: bool = False) -> dict:
     tables = twin_tables(cfg)
     r_min = min_time_scale(cfg)
     k = cache.key("fpga-board", BUILD_VERSION, board, cfg.to_dict(), rtl_hash(), BAUD,
-                  tool_versions(), spec.overrides)
+                  tool_versions(), spec.overrides, spec.synth_opts,
+                  spec.token_credit)
     store = cache.ResultCache(CACHE)
     with store.lock(k, f"{board} bitstream of config {cfg.hash}"):
         res = store.get(k)
@@ -89,7 +90,9 @@ def build_board(board: str, cfg: HeadConfig, *, force: bool = False) -> dict:
         saved = {v: os.environ.get(v) for v in env}
         os.environ.update(env)         # amaranth's build plan reads the tool variables here
         try:
-            plan = platform.prepare(BoardTop(cfg, tables, baud=BAUD), name="top",
+            plan = platform.prepare(BoardTop(cfg, tables, baud=BAUD,
+                                             token_credit=spec.token_credit), name="top",
+                                    synth_opts=spec.synth_opts,
                                     nextpnr_opts="--report top.report.json --timing-allow-fail")
             plan.execute_local(str(d))
         finally:
@@ -120,6 +123,7 @@ def build_board(board: str, cfg: HeadConfig, *, force: bool = False) -> dict:
             "link_tokens_per_s": link_tokens_per_s(cfg),
             "tokens_per_s": min(head_rate, link_tokens_per_s(cfg)),
             "baud": BAUD,
+            "token_credit": spec.token_credit,
             "bitstream": str(d / spec.bitstream),
             "bitstream_sha256": hashlib.sha256((d / spec.bitstream).read_bytes()).hexdigest(),
             "build_s": round(seconds, 1),

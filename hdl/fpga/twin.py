@@ -42,6 +42,7 @@ class TwinTables:
     thresholds: tuple[int, ...]
     frac_s: int
     frac_g: int
+    th_shift: int = 0       # every threshold is a multiple of 2^th_shift
 
 
 def engine_cycles(cfg: HeadConfig) -> int:
@@ -177,7 +178,10 @@ class ArrayTwin(wiring.Component):
         # -- engine: S phase then O phase, a two-stage pipeline each -------------------------
         lut_rom = Array(Const(v, signed(lut_w)) for v in lut_flat)
         gv_rom = Array(Const(v, signed(gv_w)) for v in t.gv)
-        th = [Const(v, unsigned(max(v.bit_length(), 1))) for v in t.thresholds]
+        if any(v % (1 << t.th_shift) for v in t.thresholds):
+            raise ValueError(f"twin thresholds must be multiples of 2^{t.th_shift}")
+        th = [Const(v >> t.th_shift, unsigned(max((v >> t.th_shift).bit_length(), 1)))
+              for v in t.thresholds]
         j_a = Signal(range(W))           # column (S) / column within the tile (O: c_a)
         i_a = Signal(range(d))           # row (S) / dim (O)
         t_a = Signal(range(max(n, 2)))   # tile (O)
@@ -265,7 +269,8 @@ class ArrayTwin(wiring.Component):
         mag = Signal(unsigned(p_w))
         m.d.comb += mag.eq(Mux(c_fin < 0, -c_fin, c_fin))
         cnt = Signal(unsigned(a.count_bits))
-        m.d.comb += cnt.eq(sum((mag >= x for x in th), Const(0, a.count_bits)))
+        high = mag[t.th_shift:]
+        m.d.comb += cnt.eq(sum((high >= x for x in th), Const(0, a.count_bits)))
         with m.If(c_valid):
             m.d.sync += [counts[c_ch].eq(cnt), signs.bit_select(c_ch, 1).eq(c_fin < 0)]
 

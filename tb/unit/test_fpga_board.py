@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from analog_models.dac import kv_code, query_code
+from flows.fpga.boards import BOARDS
 from flows.fpga.simboard import Fault, simulate_board
 from hdl.config import HeadConfig
 from sim.golden import run
@@ -17,7 +18,6 @@ from sim.twin import golden_agreement, run_twin, twin_config
 #: Small board config; saturation lowered so that counts span 0..15 with random tokens.
 SIM_CFG = ["array.head_dim=4", "array.n_tiles=2", "array.tile_cols=4",
            "analog.s_sat1_uA=10", "analog.s_sat2_uA=3"]
-PROTO_CFG = ["array.head_dim=8", "array.n_tiles=4", "array.tile_cols=64"]
 
 
 @pytest.mark.slow
@@ -52,9 +52,11 @@ def test_simulated_board_past_the_wrap_with_line_faults():
 
 @pytest.mark.parametrize("extra", [[], ["analog.nonlinearity=false", "analog.offset=false"]])
 def test_twin_agrees_with_golden(extra):
-    cfg = HeadConfig().with_overrides(PROTO_CFG + extra)
+    """The iCEBreaker prototype config, 2,000 tokens (the issue's figure)."""
+    cfg = HeadConfig().with_overrides([*BOARDS["icebreaker"].overrides, *extra])
     r = golden_agreement(cfg, *random_tokens(cfg, 2000, 11))
-    assert r["compared"] == 2000 * 4 * 8 and r["nonzero_fraction"] > 0.5
+    a = cfg.array
+    assert r["compared"] == 2000 * a.n_tiles * a.head_dim and r["nonzero_fraction"] > 0.3
     assert r["equal_fraction"] >= 0.999 and r["max_abs_diff"] <= 1
     # every disagreement sits within the fixed-point error of a rounding boundary
     assert all(d["boundary_distance"] < 2e-3 for d in r["disagreements"])

@@ -130,8 +130,10 @@ def test_twin_tables_from_the_cell_curve():
     assert t.sat1 == cfg.analog.s_sat1_uA * 2 ** t.frac_s
     # thresholds: |O|·cmax/S_sat2 ≥ c − ½ with O = P/(sat1·2^frac_g)
     scale = t.sat1 * 2 ** t.frac_g * cfg.analog.s_sat2_uA / a.count_max
+    step = 2 ** t.th_shift
+    assert step <= scale * 2 ** -14
     for c, th in enumerate(t.thresholds, start=1):
-        assert (th - 1) < (c - 0.5) * scale <= th
+        assert th % step == 0 and th - step < (c - 0.5) * scale <= th
 
 
 def test_twin_needs_quantised_codes():
