@@ -25,6 +25,7 @@ class Board:
     env: tuple[tuple[str, str], ...] = ()  # extra environment for the build
     synth_opts: str = ""                   # extra options of synth_<family> (iCE40: DSPs)
     token_credit: int = 4                  # depth of the link's token buffer
+    script_after_read: str = ""            # Yosys commands before synth_<family>
 
 
 def _icebreaker():
@@ -42,6 +43,9 @@ BOARDS = {
                         ("array.head_dim=8", "array.n_tiles=4", "array.tile_cols=16"),
                         "top.bin", ("iceprog",), synth_opts="-dsp", token_credit=2),
     # the platform looks for openFPGALoader even when not programming (DESIGN.md §7)
+    # ABC9 of Yosys 0.70 asserts in synth_ecp5 on the full head unless the design is flattened
+    # and its nets split first (DESIGN.md §7)
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s_85f, (), "top.bit",
-                       ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),)),
+                       ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),),
+                       script_after_read="proc\nflatten\nsplitnets -ports -format __"),
 }

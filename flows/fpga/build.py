@@ -74,8 +74,8 @@ def build_board(board: str, cfg: HeadConfig, *, force: bool = False) -> dict:
     tables = twin_tables(cfg)
     r_min = min_time_scale(cfg)
     k = cache.key("fpga-board", BUILD_VERSION, board, cfg.to_dict(), rtl_hash(), BAUD,
-                  tool_versions(), spec.overrides, spec.synth_opts,
-                  spec.token_credit)
+                  tool_versions(), spec.overrides, spec.synth_opts, spec.token_credit,
+                  *([spec.script_after_read] if spec.script_after_read else []))
     store = cache.ResultCache(CACHE)
     with store.lock(k, f"{board} bitstream of config {cfg.hash}"):
         res = store.get(k)
@@ -90,9 +90,11 @@ def build_board(board: str, cfg: HeadConfig, *, force: bool = False) -> dict:
         saved = {v: os.environ.get(v) for v in env}
         os.environ.update(env)         # amaranth's build plan reads the tool variables here
         try:
+            extra = {"script_after_read": spec.script_after_read} \
+                if spec.script_after_read else {}
             plan = platform.prepare(BoardTop(cfg, tables, baud=BAUD,
                                              token_credit=spec.token_credit), name="top",
-                                    synth_opts=spec.synth_opts,
+                                    synth_opts=spec.synth_opts, **extra,
                                     nextpnr_opts="--report top.report.json --timing-allow-fail")
             plan.execute_local(str(d))
         finally:

@@ -7,6 +7,9 @@
   JSON summary.
 * ``sim --board B [--tokens N]``: the same host code drives the simulated board top through its
   UART pins (Amaranth simulator), same summary.
+* ``agree --board B [--tokens 2000]``: the twin reference (``sim.twin``) against the golden
+  model with leakage/variability/IR drop off: share equal, largest difference, every
+  disagreement with its distance to the rounding boundary.
 
 The config is the board's prototype config (``flows.fpga.boards``) unless ``--config`` is
 given; ``--set`` applies on top of either.
@@ -47,11 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="bitstream and report for a board")
     r = sub.add_parser("run", help="stream tokens through a programmed board")
     s = sub.add_parser("sim", help="the same host code against the simulated board top")
-    for p in (b, r, s):
+    g = sub.add_parser("agree", help="the twin's counts against the golden model (float): "
+                                     "agreement and every disagreement")
+    for p in (b, r, s, g):
         p.add_argument("--board", required=True, choices=sorted(BOARDS))
         add_config_args(p)
     b.add_argument("--out", metavar="DIR", help="report folder")
     b.add_argument("--force", action="store_true", help="ignore the cache")
+    g.add_argument("--tokens", type=positive_int, default=2000, metavar="N")
+    g.add_argument("--seed", type=nonnegative_int, default=11)
+    g.add_argument("--out", metavar="FILE.json", help="write the agreement (with the list)")
     for p in (r, s):
         p.add_argument("--tokens", type=positive_int, default=20, metavar="N")
         p.add_argument("--seed", type=nonnegative_int, default=0)
@@ -96,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             return _build(cfg, args)
         out = writable_file(args.out) if args.out else None
+        if args.command == "agree":
+            return _agree(cfg, args, out)
         floats = _tokens(cfg, args)
         from .summary import codes_of, summarise
 
@@ -144,4 +154,24 @@ def _build(cfg: HeadConfig, args) -> int:
     (out / "report.md").write_text(md)
     print(md)
     log.info("report: %s", out / "report.md")
+    return 0
+
+
+def _agree(cfg: HeadConfig, args, out: Path | None) -> int:
+    from sim.stimuli import random_tokens
+    from sim.twin import golden_agreement
+
+    res = golden_agreement(cfg, *random_tokens(cfg, args.tokens, args.seed))
+    res = {"board": args.board, "config_hash": cfg.hash, "seed": args.seed, **res}
+    if out:
+        out.write_text(json.dumps(res, indent=1) + "\n")
+    d = res["disagreements"]
+    print(json.dumps({k: v for k, v in res.items() if k != "disagreements"}
+                     | {"n_disagreements": len(d), "max_boundary_distance":
+                        max((x["boundary_distance"] for x in d), default=None)}, indent=2))
+    for x in d[:20]:
+        print(f"token {x['token']} tile {x['tile']} dim {x['dim']}: twin {x['twin']} golden "
+              f"{x['golden']}, {x['boundary_distance']:.2e} from the rounding boundary")
+    if len(d) > 20:
+        print(f"… {len(d) - 20} more" + (f" in {out}" if out else " (--out FILE.json)"))
     return 0

@@ -59,6 +59,16 @@ def test_sim_command_end_to_end(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == s
 
 
+def test_agree_command_lists_disagreements(tmp_path, capsys):
+    out = tmp_path / "agree.json"
+    assert main(["agree", "--board", "icebreaker", "--set", "array.tile_cols=4",
+                 "--tokens", "300", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["compared"] == 300 * 4 * 8 and res["max_abs_diff"] <= 1
+    assert len(res["disagreements"]) == round((1 - res["equal_fraction"]) * res["compared"])
+    assert '"n_disagreements"' in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_icebreaker_build_is_cached_and_reported():
     """The prototype config on the iCEBreaker (cached by input hash; the first build on a fresh
