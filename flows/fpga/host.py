@@ -71,6 +71,8 @@ class HostSession:
         self._decoder = FrameDecoder()
         self._last_progress = 0.0
         self._rewound: tuple[int, float] | None = None
+        #: Times the host held a token back for lack of credit (back-pressure from the head).
+        self.credit_waits = 0
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -103,6 +105,7 @@ class HostSession:
             if i > 0 and self._base == 0:
                 break                   # nothing before the reset is acknowledged
             if code == P.CMD_TOKEN and (i - self._first_token) - self.n_out >= self.credit:
+                self.credit_waits += 1
                 break                   # the board's token buffer may be full
             if code == P.CMD_STATUS and self.n_out < self.n_tokens:
                 break                   # status once every output is in

@@ -86,18 +86,21 @@ class SimRun:
 def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                    divisor: int = 4, time_scale: int | None = None, token_credit: int = 4,
                    faults: list[Fault] = (), max_cycles: int = 50_000_000,
-                   clock_hz: float = 12e6) -> SimRun:
+                   clock_hz: float = 12e6, host_time_scale: int | None = None) -> SimRun:
     """Run the token codes (T, d) each through the simulated board; the host's session holds
-    the outputs, its error counts and the board's final status."""
+    the outputs, its error counts and the board's final status.  ``time_scale``: R at power-up
+    (default the twin's minimum); ``host_time_scale``: R the host sets with CMD_TIME_SCALE."""
     tables = twin_tables(cfg)
     core = PrototypeCore(cfg, tables, divisor=divisor, time_scale=time_scale,
                          token_credit=token_credit)
     payloads = [token_payload(cfg, q[t], k[t], v[t]) for t in range(len(q))]
     r = core.min_time_scale if time_scale is None else time_scale
+    r = r if host_time_scale is None else host_time_scale
     # timeout: a few frames' time on the line plus a token's time in the head
     frame_s = (len(payloads[0]) + 8) * 10 * divisor / clock_hz if payloads else 0.0
     head_s = 4 * core.head.latency * r / clock_hz
-    session = HostSession(cfg, payloads, credit=token_credit, timeout_s=8 * frame_s + head_s)
+    session = HostSession(cfg, payloads, credit=token_credit, timeout_s=8 * frame_s + head_s,
+                          time_scale=host_time_scale)
     line = LineUart(divisor)
     pending_faults = sorted(faults, key=lambda f: f.frame)
     state = {"cycles": 0, "frames": 0, "applied": 0}

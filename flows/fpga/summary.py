@@ -45,6 +45,7 @@ def summarise(cfg: HeadConfig, floats: tuple[np.ndarray, np.ndarray, np.ndarray]
         "link_errors_host": {"bad_frames": e.bad_frames, "naks": e.naks, "resends": e.resends,
                              "timeouts": e.timeouts, "mixed_up": e.mixed_up,
                              "duplicated": e.duplicated},
+        "credit_waits": session.credit_waits,
         "board_status": session.status,
         "wall_s": round(wall_s, 3),
         "tokens_per_s": len(got_idx) / wall_s if wall_s > 0 else None,

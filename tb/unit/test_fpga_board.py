@@ -11,6 +11,7 @@ from analog_models.dac import kv_code, query_code
 from flows.fpga.boards import BOARDS
 from flows.fpga.simboard import Fault, simulate_board
 from hdl.config import HeadConfig
+from hdl.fpga.twin import min_time_scale
 from sim.golden import run
 from sim.stimuli import random_tokens
 from sim.twin import golden_agreement, run_twin, twin_config
@@ -48,6 +49,20 @@ def test_simulated_board_past_the_wrap_with_line_faults():
     golden = run(qf, kf, vf, twin_config(cfg)).out
     assert np.abs(got - golden).max() <= cfg.array.n_tiles
     assert (got == golden).mean() >= 0.995
+
+
+def test_back_pressure_from_a_slow_head_reaches_the_host():
+    """R set by the host (CMD_TIME_SCALE) to 6× the minimum: the head is slower than the link,
+    the host waits for credit (outputs) instead of overrunning the token buffer."""
+    cfg = HeadConfig().with_overrides(SIM_CFG)
+    q, k, v = (query_code(x, cfg) if i == 0 else kv_code(x, cfg)
+               for i, x in enumerate(random_tokens(cfg, 14, 9)))
+    r6 = 6 * min_time_scale(cfg)
+    r = simulate_board(cfg, q, k, v, divisor=2, token_credit=2, host_time_scale=r6)
+    s = r.session
+    assert s.n_out == 14 and s.status["time_scale"] == r6
+    assert s.credit_waits > 0 and s.status["refused"] == 0 and s.status["overruns"] == 0
+    assert np.array_equal(np.array(s.outputs), run_twin(cfg, q, k, v)[0].sum(axis=1))
 
 
 @pytest.mark.parametrize("extra", [[], ["analog.nonlinearity=false", "analog.offset=false"]])
