@@ -32,6 +32,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
      "array.head_dim must be a power of two"),
     (["sim", "--board", "icebreaker", "--divisor", "1"], "--divisor must be ≥ 2, not 1"),
     (["sim", "--board", "icebreaker", "--tokens", "0"], "argument --tokens: must be an integer"),
+    (["sim", "--board", "icebreaker", "--out", "/proc/gca.json"], "is not writable"),
+    (["build", "--board", "icebreaker", "--out", "/proc/gca"], "is not writable"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
     r = _cli(*args)
