@@ -90,8 +90,7 @@ def _tokens(cfg: HeadConfig, args):
         from sim.golden import load_inputs, validate_inputs
 
         data = load_inputs(args.inputs)
-        validate_inputs(data["q"], data["k"], data["v"], cfg)
-        return data["q"], data["k"], data["v"]
+        return validate_inputs(data["q"], data["k"], data["v"], cfg)
     return random_tokens(cfg, args.tokens, args.seed)
 
 

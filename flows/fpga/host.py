@@ -50,6 +50,9 @@ _NAK_NAMES = {P.NAK_CRC: "crc", P.NAK_SEQ: "seq", P.NAK_BUSY: "busy", P.NAK_BAD:
 
 
 class HostSession:
+    #: Give up after this many timeouts (nothing answered the frames sent).
+    MAX_TIMEOUTS = 50
+
     def __init__(self, cfg: HeadConfig, payloads: list[bytes], *, credit: int,
                  time_scale: int | None = None, window: int = 8, timeout_s: float = 0.5):
         self.cfg, self.credit, self.window, self.timeout_s = cfg, credit, window, timeout_s
@@ -94,6 +97,9 @@ class HostSession:
                 and (self._next > self._base or self.n_out < self._tokens_sent()):
             if self._next > self._base:
                 self.errors.timeouts += 1
+                if self.errors.timeouts > self.MAX_TIMEOUTS:
+                    raise LinkFailed(f"the board does not answer ({self.MAX_TIMEOUTS} timeouts "
+                                     f"of {self.timeout_s:g} s)")
                 self._rewind(self._base, now)
             elif now - self._last_progress > 20 * self.timeout_s:
                 raise LinkFailed(f"no output for {20 * self.timeout_s:g} s "

@@ -188,3 +188,15 @@ def test_link_delivers_tokens_in_order_and_rejects_damage():
 def test_uart_divisor_checked():
     with pytest.raises(ValueError, match="UART divisor must be an integer ≥ 2"):
         UartRx(1)
+
+
+def test_host_gives_up_when_nothing_answers():
+    from flows.fpga.host import HostSession, LinkFailed
+
+    s = HostSession(CFG, [_tok(0)], credit=2, timeout_s=0.1)
+    sent = s.pending(0.0)
+    assert FrameDecoder().feed(sent)[0].code == P.CMD_RESET
+    with pytest.raises(LinkFailed, match="the board does not answer"):
+        for i in range(1, 200):
+            s.pending(i * 0.2)
+    assert s.errors.timeouts == HostSession.MAX_TIMEOUTS + 1 and s.errors.resends > 0
