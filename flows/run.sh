@@ -91,6 +91,12 @@ warm_yowasp() {
             || die "$tool does not run (try: rm -rf ~/.cache/YoWASP and run setup again)"
         [ $((SECONDS - t0)) -lt 10 ] || say "$tool: compiled for this machine in $((SECONDS - t0)) s (cached from now on)"
     done
+    # the bitstream packers of the FPGA prototype's board builds (no --version: -h, any status)
+    for tool in yowasp-icepack yowasp-ecppack; do
+        t0=$SECONDS
+        "$VENV/bin/$tool" -h >/dev/null 2>&1 || true
+        [ $((SECONDS - t0)) -lt 10 ] || say "$tool: compiled for this machine in $((SECONDS - t0)) s (cached from now on)"
+    done
 }
 
 job=${1:-}
