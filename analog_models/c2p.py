@@ -13,7 +13,8 @@ import numpy as np
 
 from hdl.config import HeadConfig
 
-__all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value"]
+__all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value",
+           "signed_value_of_normalized"]
 
 
 def relu_c2p(S: np.ndarray, cfg: HeadConfig) -> np.ndarray:
@@ -48,3 +49,16 @@ def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig) -> np.ndarray:
     """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output)."""
     out = np.asarray(O, dtype=np.float64) / cfg.analog.s_sat2_uA
     return np.clip(out, -1.0, 1.0, out=out)
+
+
+def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig) -> np.ndarray:
+    """``signed_value(*signed_c2p(O))`` from ``tile_out = signed_c2p_normalized(O)`` (int64),
+    in fewer passes: |O|/S_sat2 is |O/S_sat2| exactly, and where the clip bites (≥ 1) both
+    give count_max, so ``±floor(|tile_out|·count_max + 0.5)`` is the same integer."""
+    cmax = cfg.array.count_max
+    c = np.abs(tile_out)
+    c *= cmax
+    c += 0.5
+    np.floor(c, out=c)
+    np.copysign(c, tile_out, out=c)
+    return c.astype(np.int64)

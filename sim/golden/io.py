@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analog_models.c2p import signed_c2p, signed_c2p_normalized, signed_value
+from analog_models.c2p import signed_c2p_normalized, signed_value_of_normalized
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
@@ -183,7 +183,7 @@ def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None
     ``values``: the counters' ±count for these charges, when already known."""
     tile_out = signed_c2p_normalized(charges, cfg)
     if cfg.analog.quantization:
-        counts = signed_value(*signed_c2p(charges, cfg)) if values is None else values
+        counts = signed_value_of_normalized(tile_out, cfg) if values is None else values
     else:
         counts = tile_out * cfg.array.count_max
     return tile_out, counts, counts.sum(axis=-2)

@@ -169,13 +169,13 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         act = relu_c2p(s, cfg)
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
         # per chunk j of cols keys: one batched product, then chunks summed onto their tiles.
-        a3 = act.reshape(bq, k_ch, cols).transpose(1, 0, 2)               # (k, bq, cols)
-        left = np.empty((k_ch, bq, n, cols))
+        a3 = act.reshape(bq, k_ch, cols)
+        left = np.empty((bq, k_ch, n, cols))
         for i in range(n):
-            np.multiply(a3, ap[i, None, :, None], out=left[:, :, i, :])
-        rch = np.matmul(left.reshape(k_ch, bq, n * cols), vt)            # (k, bq, d)
+            np.multiply(a3, ap[i, :, None, None], out=left[:, :, i, :])
+        rch = np.matmul(left.reshape(bq, k_ch, n * cols).transpose(1, 0, 2), vt)   # (k, bq, d)
         if v0t is not None:
-            rch += np.matmul(a3, v0t[:, :, None])                        # (k, bq, 1)
+            rch += np.matmul(a3.transpose(1, 0, 2), v0t[:, :, None])            # (k, bq, 1)
         m = min(k_ch, nt)
         acc = rch[:m]
         for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
