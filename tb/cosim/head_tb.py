@@ -100,6 +100,7 @@ async def head_scenario(dut):
     Clock(dut.clk, clk_period_ps, unit="ps", impl="gpi").start()
     bridge = AnalogBridge(dut, cfg)
     bridge.fault_token = sc.get("fault_token")
+    bridge.start()
 
     tok_valid, tok_payload = dut.i_tok__valid, dut.i_tok__payload
     tok_ready = dut.i_tok__ready
@@ -120,8 +121,6 @@ async def head_scenario(dut):
 
     tok_valid.value = 0
     out_ready.value = 0
-    dut.i_c2p_pulse.value = 0
-    dut.i_c2p_sign.value = 0
     await reset()
 
     segments = [_new_segment(0, 0)]
@@ -139,7 +138,6 @@ async def head_scenario(dut):
     while True:
         await FallingEdge(dut.clk)
         cycle += 1
-        bridge.cycle(cycle)
         seg = segments[-1]
         # ---- input stream: a transfer happens at the rising edge that ends a cycle in which
         # valid and ready are both high; valid/payload stay put until the next falling edge.
