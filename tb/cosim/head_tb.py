@@ -5,12 +5,17 @@ Run through :func:`tb.cosim.head.run_head_cosim` (pytest scenarios and the
 token codes in the ``.npz`` it names (made and checked by the parent process), and the config
 through the ``config.json`` sidecar (``GCA_CONFIG``).
 
-One coroutine does all per-cycle work at the falling clock edge, when every RTL output of the
-cycle is stable: it drives the token stream (with random gaps), takes outputs (with random
-per-cycle back-pressure and/or bursts of 100–300 stalled cycles), and runs the analog bridge
-(:class:`tb.cosim.bridge.AnalogBridge`), which sees only the head's pins.  Afterwards a
-scoreboard runs :mod:`sim.golden` on the tokens of each reset segment with the write and read
-times the bridge observed and demands bit-exact equality.
+The testbench's loop steps at falling clock edges, when every RTL output of the cycle is
+stable: it drives the token stream (with random gaps), takes outputs (with random per-cycle
+back-pressure and/or bursts of 100–300 stalled cycles).  It sleeps through quiet stretches —
+no output valid (or a stall burst), the input waiting for ready or in a gap — and wakes when
+the input's ready or the output's valid rises or when it will next drive something; the
+skipped cycles' bookkeeping is replayed in Python (:class:`_Loop`), so the figures are those of
+a per-cycle loop.  The analog bridge (:class:`tb.cosim.bridge.AnalogBridge`) runs beside it,
+woken by the head's control pins; it sees only the pins (through the co-simulation shell,
+:mod:`tb.cosim.shell`).  Afterwards a scoreboard runs :mod:`sim.golden` on the tokens of each
+reset segment with the write and read times the bridge observed and demands bit-exact
+equality.
 
 Bookkeeping, per reset segment: tokens accepted, outputs taken, tokens dropped by the reset (by
 design: accepted, output not yet taken), latency and initiation interval measured inside the
