@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import cocotb
 import numpy as np
-from cocotb.triggers import First, ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
 from analog_models.array import GainCellBank
@@ -57,7 +57,8 @@ class ObservedToken:
 
 
 class AnalogBridge:
-    #: Control pins whose changes wake the bridge, in the order their rising edges are handled.
+    #: Control pins whose rises wake the bridge (registered outputs of the head: they change
+    #: only at rising clock edges, and no two of one token's events share a cycle).
     CONTROL = ("o_discharge_k", "o_we_k", "o_discharge_v", "o_we_v", "o_c2p1_integrate",
                "o_c2p1_fire")
 
@@ -92,7 +93,8 @@ class AnalogBridge:
         """Launch the coroutines that watch the pins (once, after the clock started)."""
         self._pp_count.value = 0
         self._pp_sign.value = 0
-        cocotb.start_soon(self._watch_control())
+        for name in self.CONTROL:
+            cocotb.start_soon(self._watch_pin(name))
         cocotb.start_soon(self._watch_output())
 
     # -- state -------------------------------------------------------------------------------
@@ -102,6 +104,7 @@ class AnalogBridge:
         self._reading: ObservedToken | None = None     # token in its QK read
         self._fired: list[ObservedToken] = []          # tokens evaluated, waiting to count
         self._writing: ObservedToken | None = None
+        self._integrate_cycle: int | None = None
 
     def cycle_now(self) -> int:
         """The current cycle (see the module docstring)."""
@@ -116,18 +119,16 @@ class AnalogBridge:
         return int(tile[0]), int(col[0])
 
     # -- the pins ----------------------------------------------------------------------------
-    async def _watch_control(self) -> None:
-        prev = dict.fromkeys(self.CONTROL, 0)
-        changes = [sig.value_change for sig in self._ctrl.values()]
+    async def _watch_pin(self, name: str) -> None:
+        """One control pin: on each rise, the settled pins of that cycle are handled (one
+        plain trigger per pin: a ``First`` of several costs a cocotb task each)."""
+        sig = self._ctrl[name]
         while True:
-            await First(*changes)
+            await RisingEdge(sig)
             await ReadOnly()
             self.wakeups += 1
-            cur = {name: int(str(sig.value) == "1") for name, sig in self._ctrl.items()}
-            rose = {name for name in self.CONTROL if cur[name] and not prev[name]}
-            if rose:
-                self._on_rising(rose, cur)
-            prev = cur
+            self._on_rising({name}, {"o_c2p1_integrate": int(str(self._ctrl[
+                "o_c2p1_integrate"].value) == "1")})
 
     def _on_rising(self, rose: set[str], cur: dict[str, int]) -> None:
         n = self.cycle_now()
@@ -148,18 +149,20 @@ class AnalogBridge:
             self.v_bank.write_column(*self._select(), code_to_volts(codes, self.cfg),
                                      self._writing.t_write_s)
         # QK read: its time is the first integrate cycle
-        started = "o_c2p1_integrate" in rose
-        if started:
+        if "o_c2p1_integrate" in rose:
             self._reading = self.tokens[-1]
             self._reading.t_read_s = now
+            self._integrate_cycle = n
         # ReLU C2P fires: the token's read-out, once, from what was observed
         if "o_c2p1_fire" in rose:
             tok = self._reading
             if tok is None:
                 raise AssertionError(f"cycle {n}: ReLU C2P fired without a QK read")
+            if self._integrate_cycle == n:
+                raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
+                                     f"began (the width counters cannot see that cycle)")
             # the shell counted the integrate cycles before this one; this one if still on
-            widths = (np.zeros(self.d, dtype=np.int64) if started else
-                      read_fields(self._wl_width, self.d, self._width_bits))
+            widths = read_fields(self._wl_width, self.d, self._width_bits)
             if cur["o_c2p1_integrate"]:
                 widths = widths + read_bits(self._wl)[: self.d]
             valid = read_bits(self._valid)[: self.n * self.C].reshape(self.n, self.C)

@@ -41,7 +41,7 @@ from hdl.cli import (
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 from tb.cosim.runner import REPO_ROOT, SIMULATORS, run_cocotb, selected_simulator
-from tb.cosim.shell import SHELL_TOP, write_shell
+from tb.cosim.shell import SHELL_TOP, shell_verilog
 
 __all__ = ["run_head_cosim", "main"]
 
@@ -70,9 +70,12 @@ def generate_head(cfg: HeadConfig) -> tuple[Path, Path, Path]:
             tmp = flatten_for_simulation(out / "attention_head.v", "attention_head",
                                          out / "attention_head.flat.tmp.v")
             tmp.replace(flat)
-        shell = out / f"{SHELL_TOP}.v"
-        if not shell.exists():
-            write_shell(cfg, flat, out / f"{SHELL_TOP}.tmp.v").replace(shell)
+        shell = out / f"{SHELL_TOP}.v"      # rewritten when tb/cosim/shell.py changes it
+        text = shell_verilog(cfg, flat.read_text())
+        if not shell.exists() or shell.read_text() != text:
+            tmp = out / f"{SHELL_TOP}.tmp.v"
+            tmp.write_text(text)
+            tmp.replace(shell)
     return out, flat, shell
 
 

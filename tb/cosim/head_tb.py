@@ -34,7 +34,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from hdl.head import AttentionHead
@@ -237,6 +237,9 @@ async def head_scenario(dut):
     t_origin = get_sim_time("ps") - (cycle - 0.5) * period_ps   # falling edge n at (n − ½)·P
     st.plan_gap(cycle + 1)
     real_steps = 0
+    tb_seq = 0
+    for name in ("i_tb_sleep", "i_tb_seq", "i_tb_watch_valid", "i_tb_watch_ready"):
+        getattr(dut, name).value = 0
     while True:
         await FallingEdge(dut.clk)
         now = int(round((get_sim_time("ps") - t_origin) / period_ps + 0.5))
@@ -281,12 +284,13 @@ async def head_scenario(dut):
                           st.sent, n_tok, st.taken, cycle)
         # ---- nothing can happen for a while: sleep until a pin changes ---------------------
         quiet = st.quiet_cycles(cycle, stalls, max_cycles)
-        if quiet >= 2:
-            wake = [RisingEdge(out_valid), Timer((quiet - 1) * period_ps + period_ps // 4,
-                                                 unit="ps")]
-            if st.offering:
-                wake.append(RisingEdge(tok_ready))
-            await First(*wake)
+        if quiet >= 2:      # the shell's alarm: valid or ready rises, or `quiet` cycles pass
+            dut.i_tb_watch_valid.value = int(not st.last_valid)
+            dut.i_tb_watch_ready.value = int(st.offering)
+            dut.i_tb_sleep.value = quiet
+            tb_seq ^= 1
+            dut.i_tb_seq.value = tb_seq
+            await RisingEdge(dut.o_tb_wake)
     sent, taken, cycle = st.sent, st.taken, cycle
     max_outstanding, held_off = st.max_outstanding, st.held_off
     valid_cycles, idle_cycles, extra_outputs = st.valid_cycles, st.idle_cycles, st.extra_outputs

@@ -13,19 +13,22 @@ once per clock cycle:
   cycles since fire rose, and ``i_c2p_sign = fire ? sign : 0``.  The head samples exactly what
   the bridge drove before at its falling edges: ``count > k`` in the k-th fire cycle, and 0
   outside fire.
+* **Testbench alarm** ``o_tb_wake``: rises when the output's valid rises (``i_tb_watch_valid``),
+  the input's ready rises (``i_tb_watch_ready``), or ``i_tb_sleep`` cycles after the testbench
+  toggled ``i_tb_seq`` (0: no alarm) — one trigger the testbench sleeps on, instead of a
+  ``First`` of several (each a cocotb task).
 
 The port widths are read from the generated head (its ``module attention_head`` declarations),
-so the shell follows any config.  :func:`write_shell` writes ``attention_head_cosim.v``.
+so the shell follows any config (:mod:`tb.cosim.head` writes it beside the head's Verilog).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from hdl.config import HeadConfig
 
-__all__ = ["SHELL_TOP", "head_ports", "shell_verilog", "write_shell"]
+__all__ = ["SHELL_TOP", "head_ports", "shell_verilog"]
 
 SHELL_TOP = "attention_head_cosim"
 #: Bits of each PWM width counter (saturating).
@@ -54,7 +57,8 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     a = cfg.array
     ports = head_ports(head_verilog)
     names = {n for _, _, n in ports}
-    need = {"clk", "o_wl_q", "o_c2p1_integrate", "o_c2p2_fire", *_PLAYED}
+    need = {"clk", "o_wl_q", "o_c2p1_integrate", "o_c2p2_fire", "o_out__valid", "i_tok__ready",
+            *_PLAYED}
     if not need <= names:
         raise ValueError(f"the head lacks pins {sorted(need - names)}")
     lanes = a.n_tiles * a.head_dim
@@ -62,7 +66,9 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     kb = cb + 1                                   # counts up to count_max, then saturates
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED]
     decls += [_decl("input", lanes * cb, "i_pp_count"), _decl("input", lanes, "i_pp_sign"),
-              _decl("output", d * wb, "o_wl_width")]
+              _decl("output", d * wb, "o_wl_width"), _decl("input", 32, "i_tb_sleep"),
+              _decl("input", 1, "i_tb_seq"), _decl("input", 1, "i_tb_watch_valid"),
+              _decl("input", 1, "i_tb_watch_ready"), _decl("output", 1, "o_tb_wake")]
     conns = ",\n".join(f"    .{n}({n})" for _, _, n in ports)
     decl_text = ",\n".join(decls)
     return f"""// Co-simulation shell around attention_head (tb/cosim/shell.py; generated, do not edit).
@@ -97,11 +103,15 @@ module {SHELL_TOP}(
       assign o_wl_width[j*{wb} +: {wb}] = w;
     end
   endgenerate
+  // testbench alarm: i_tb_sleep cycles after i_tb_seq toggled, or a watched rise
+  reg tb_seq_d = 0;
+  reg [31:0] tb_left = 0;
+  always @(posedge clk) begin
+    tb_seq_d <= i_tb_seq;
+    if (i_tb_seq != tb_seq_d) tb_left <= i_tb_sleep;
+    else if (tb_left != 0) tb_left <= tb_left - 1;
+  end
+  assign o_tb_wake = (i_tb_watch_valid & o_out__valid) | (i_tb_watch_ready & i_tok__ready)
+                     | (tb_left == 32'd1);
 endmodule
 """
-
-
-def write_shell(cfg: HeadConfig, head_file: Path, out: Path) -> Path:
-    """Write the shell for the head in ``head_file`` to ``out``; returns ``out``."""
-    out.write_text(shell_verilog(cfg, Path(head_file).read_text()))
-    return out

@@ -6,7 +6,9 @@ from hdl.config import HeadConfig
 from tb.cosim.shell import SHELL_TOP, head_ports, shell_verilog
 
 HEAD = """module attention_head(clk, rst, o_wl_q, o_c2p1_integrate, o_c2p2_fire, i_c2p_pulse,
- i_c2p_sign, o_out__payload);
+ i_c2p_sign, o_out__payload, o_out__valid, i_tok__ready);
+  output o_out__valid;
+  output i_tok__ready;
   input clk;
   input rst;
   output [3:0] o_wl_q;
@@ -21,7 +23,8 @@ CFG = HeadConfig().with_overrides(["array.head_dim=4", "array.n_tiles=3", "array
 
 
 def test_ports_are_read_from_the_head():
-    assert head_ports(HEAD) == [("input", 1, "clk"), ("input", 1, "rst"),
+    assert head_ports(HEAD) == [("output", 1, "o_out__valid"), ("output", 1, "i_tok__ready"),
+                                ("input", 1, "clk"), ("input", 1, "rst"),
                                 ("output", 4, "o_wl_q"), ("output", 1, "o_c2p1_integrate"),
                                 ("output", 1, "o_c2p2_fire"), ("input", 12, "i_c2p_pulse"),
                                 ("input", 12, "i_c2p_sign"), ("output", 30, "o_out__payload")]
@@ -37,6 +40,7 @@ def test_shell_mirrors_the_pins_and_plays_the_pulses():
     assert "input [47:0] i_pp_count" in header          # 12 lanes × count_bits 4
     assert "input [11:0] i_pp_sign" in header and "output [63:0] o_wl_width" in header
     assert ".i_c2p_pulse(i_c2p_pulse)" in v and ".o_wl_q(o_wl_q)" in v
+    assert "input [31:0] i_tb_sleep" in header and "output o_tb_wake" in header
 
 
 def test_shell_needs_the_pins_it_drives():
