@@ -13,7 +13,8 @@ import numpy as np
 
 from hdl.config import HeadConfig
 
-__all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value"]
+__all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value",
+           "signed_value_of_normalized"]
 
 
 def relu_c2p(S: np.ndarray, cfg: HeadConfig) -> np.ndarray:
@@ -26,16 +27,38 @@ def signed_c2p(O: np.ndarray, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
     """(sign, count): sign bool (True = negative, O < 0), count int64 in 0..count_max cycles."""
     O = np.asarray(O, dtype=np.float64)
     cmax = cfg.array.count_max
-    count = np.minimum(np.floor(np.abs(O) / cfg.analog.s_sat2_uA * cmax + 0.5), cmax)
+    count = np.abs(O)                 # min(floor(|O|/S_sat2·cmax + 0.5), cmax), in place
+    count /= cfg.analog.s_sat2_uA
+    count *= cmax
+    count += 0.5
+    np.floor(count, out=count)
+    np.minimum(count, cmax, out=count)
     return O < 0.0, count.astype(np.int64)
 
 
 def signed_value(sign: np.ndarray, count: np.ndarray) -> np.ndarray:
     """The counter bank's signed output ±count (int64)."""
-    count = np.asarray(count, dtype=np.int64)
-    return np.where(sign, -count, count)
+    value = np.asarray(sign, dtype=bool).astype(np.int64)   # (1 − 2·sign)·count: a masked
+    value *= -2                                              # np.where on int64 is ~5× slower
+    value += 1
+    value *= np.asarray(count, dtype=np.int64)
+    return value
 
 
 def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig) -> np.ndarray:
     """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output)."""
-    return np.clip(np.asarray(O, dtype=np.float64) / cfg.analog.s_sat2_uA, -1.0, 1.0)
+    out = np.asarray(O, dtype=np.float64) / cfg.analog.s_sat2_uA
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig) -> np.ndarray:
+    """``signed_value(*signed_c2p(O))`` from ``tile_out = signed_c2p_normalized(O)`` (int64),
+    in fewer passes: |O|/S_sat2 is |O/S_sat2| exactly, and where the clip bites (≥ 1) both
+    give count_max, so ``±floor(|tile_out|·count_max + 0.5)`` is the same integer."""
+    cmax = cfg.array.count_max
+    c = np.abs(tile_out)
+    c *= cmax
+    c += 0.5
+    np.floor(c, out=c)
+    np.copysign(c, tile_out, out=c)
+    return c.astype(np.int64)

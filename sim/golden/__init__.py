@@ -8,11 +8,11 @@ Two paths that agree exactly in the integer counts:
   ReLU C2P, read the V bank with the A pulses, signed C2P + counters per tile, integer sum over
   tiles.  The writes and the read-out are :mod:`analog_models.readout`, the functions the
   co-simulation bridge calls from the pins, so the bridge reproduces its floats bit for bit.
-* :func:`run_vectorized` (:mod:`.vectorized`) — all T tokens at once: masks and decay as
-  (block of) T×T matrices, the cell polynomial expanded into matrix products (like the paper's
-  training code).  Same per-cell numbers, different summation order (float differences ~1e-13
-  relative): counts agree exactly unless ``|O|/S_sat2·count_max`` falls within that of a
-  half-integer.
+* :func:`run_vectorized` (:mod:`.vectorized`) — all T tokens at once, in blocks of query rows
+  against their window's keys, the cell polynomial and the leakage factor (``a_t·b_s``) expanded
+  into one matrix product per array (like the paper's training code).  Same per-cell numbers,
+  different summation order (float differences ~1e-13 relative): counts agree exactly unless
+  ``|O|/S_sat2·count_max`` falls within that of a half-integer.
 
 :func:`run` picks a path by name; :mod:`.io` holds the result record, the input and time checks
 and the files of the command line (:mod:`.cli`).
@@ -24,10 +24,14 @@ its reads).  Default: ``write_time[t] = read_time[t] = t·Schedule(cfg).token_st
 Masking.  At token t's read the valid columns hold tokens s with t − W < s ≤ t; others (never
 written, or overwritten) give S = 0, hence A = 0, and contribute nothing to either product.
 
-Outputs (:class:`GoldenResult`), per sequence of T tokens:
+Outputs (:class:`GoldenResult`), per sequence of T tokens (``outputs=`` keeps a subset, the
+others are None; a ``sink=`` of :mod:`.outputs` streams them to disk block by block):
 
-``scores`` (T, T)           S in µA·T_max, ``scores[t, s]``; 0 outside the window.
-``activations`` (T, T)      A = clip(S/S_sat1, 0, 1); 0 outside the window.
+``scores`` (T, W)           S in µA·T_max, window layout (default): row t in ring order,
+                            column p = the window column of key s ≡ p (mod W), s ∈ (t − W, t]
+                            (:func:`.outputs.window_tokens`); 0 where no token is held.  With
+                            ``layout="dense"``: (T, T), ``scores[t, s]``, 0 outside the window.
+``activations`` (T, W)      A = clip(S/S_sat1, 0, 1), same layout.
 ``tile_outputs`` (T, n, d)  clip(O/S_sat2, −1, 1) per tile, before counting.
 ``counts`` (T, n, d)        signed counter values ±count (int64) — with quantization **off**:
                             float64 ``tile_outputs·count_max`` (unrounded counter reading).
@@ -38,7 +42,8 @@ With ``quantization`` off Q, K and V are not quantised either (x = clip(q, 0, 1)
 V = clip(v, 0, v_max)).
 
 Command line: ``python -m sim.golden --inputs IN.npz --out OUT.npz [--config F] [--set k=v]
-[--ideal LIST] [--method vectorized|token]`` (entry point ``gca-golden``).
+[--ideal LIST] [--method vectorized|token] [--outputs LIST] [--dense]`` (entry point
+``gca-golden``): streams to disk, bounded memory whatever T.
 """
 
 from .cli import main

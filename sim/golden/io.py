@@ -4,7 +4,6 @@ the ``IN.npz``/``OUT.npz`` files of the command line.  Shared by both paths."""
 
 from __future__ import annotations
 
-import dataclasses
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,14 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from analog_models.c2p import signed_c2p, signed_c2p_normalized, signed_value
+from analog_models.c2p import signed_c2p_normalized, signed_value_of_normalized
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 
+from .outputs import OUTPUTS, Sink, window_to_dense
+
 __all__ = ["GoldenResult", "INPUT_KEYS", "TIME_KEYS", "validate_inputs", "default_times",
-           "validate_times", "run_checked", "hardware_inputs", "tile_results", "stack_results",
-           "load_inputs", "save_result"]
+           "validate_times", "run_checked", "hardware_inputs", "tile_results", "load_inputs",
+           "npz_path", "result_metadata", "save_result"]
 
 #: Arrays of ``IN.npz``: required, then optional.
 INPUT_KEYS = ("q", "k", "v")
@@ -28,22 +29,25 @@ TIME_KEYS = ("write_times_s", "read_times_s")
 
 @dataclass
 class GoldenResult:
-    """Outputs of one head over T tokens (see :mod:`sim.golden` for units)."""
+    """Outputs of one head over T tokens (see :mod:`sim.golden` for units); an array not asked
+    for is None.  ``layout``: of scores and activations, ``"window"`` (T, W) or ``"dense"``
+    (T, T) (:mod:`.outputs`)."""
 
-    scores: np.ndarray
-    activations: np.ndarray
-    tile_outputs: np.ndarray
-    counts: np.ndarray
-    out: np.ndarray
+    scores: np.ndarray | None
+    activations: np.ndarray | None
+    tile_outputs: np.ndarray | None
+    counts: np.ndarray | None
+    out: np.ndarray | None
+    layout: str = "window"
 
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return dataclasses.asdict(self)
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays kept, by name."""
+        return {n: a for n in OUTPUTS if (a := getattr(self, n)) is not None}
 
-
-def stack_results(results: list[GoldenResult]) -> GoldenResult:
-    """Results of B sequences as one with a leading batch axis."""
-    return GoldenResult(*(np.stack([getattr(res, f.name) for res in results])
-                          for f in dataclasses.fields(GoldenResult)))
+    def dense(self, name: str, window: int) -> np.ndarray:
+        """``scores`` or ``activations`` in the dense layout (…, T, T), whatever the layout."""
+        a = getattr(self, name)
+        return a if self.layout == "dense" else window_to_dense(a, window)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,17 +141,26 @@ def validate_times(n_tokens: int, cfg: HeadConfig, write_times_s: np.ndarray | N
     return w, r
 
 
-def run_checked(path: Callable[..., GoldenResult], q: np.ndarray, k: np.ndarray, v: np.ndarray,
+def run_checked(path: Callable[..., None], q: np.ndarray, k: np.ndarray, v: np.ndarray,
                 cfg: HeadConfig, write_times_s: np.ndarray | None,
-                read_times_s: np.ndarray | None, check_range: bool, **kwargs) -> GoldenResult:
-    """Check q, k, v and the times, then ``path(q, k, v, cfg, w, r, **kwargs)`` on each (T, d)
-    sequence: one result for (T, d) inputs, stacked along a batch axis for (B, T, d)."""
+                read_times_s: np.ndarray | None, check_range: bool, *,
+                outputs: tuple[str, ...] = OUTPUTS, layout: str = "window",
+                sink: Sink | None = None, **kwargs) -> GoldenResult | None:
+    """Check q, k, v and the times, then ``path(q, k, v, cfg, w, r, rows, **kwargs)`` on each
+    (T, d) sequence, writing into ``sink`` (default: a new in-memory :class:`~.outputs.Sink`
+    of ``outputs`` in ``layout``, whose result is returned; with a given sink, None)."""
     q, k, v = validate_inputs(q, k, v, cfg, check_range=check_range)
     w, r = validate_times(q.shape[-2], cfg, write_times_s, read_times_s)
+    mine = sink is None
+    if mine:
+        sink = Sink(q.shape[-2], cfg, outputs=outputs, layout=layout,
+                    batch=None if q.ndim == 2 else q.shape[0])
     if q.ndim == 2:
-        return path(q, k, v, cfg, w, r, **kwargs)
-    return stack_results([path(q[b], k[b], v[b], cfg, w, r, **kwargs)
-                          for b in range(q.shape[0])])
+        path(q, k, v, cfg, w, r, sink.rows(), **kwargs)
+    else:
+        for b in range(q.shape[0]):
+            path(q[b], k[b], v[b], cfg, w, r, sink.rows(b), **kwargs)
+    return sink.result() if mine else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +183,7 @@ def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None
     ``values``: the counters' ±count for these charges, when already known."""
     tile_out = signed_c2p_normalized(charges, cfg)
     if cfg.analog.quantization:
-        counts = signed_value(*signed_c2p(charges, cfg)) if values is None else values
+        counts = signed_value_of_normalized(tile_out, cfg) if values is None else values
     else:
         counts = tile_out * cfg.array.count_max
     return tile_out, counts, counts.sum(axis=-2)
@@ -232,12 +245,23 @@ def _read_arrays(npz, p: Path) -> dict[str, np.ndarray]:
     return data
 
 
-def save_result(path: str | Path, result: GoldenResult, cfg: HeadConfig) -> Path:
-    """Write OUT.npz: the result's arrays and ``config_json``; returns the path written
-    (``.npz`` appended when missing, as :func:`numpy.savez` does)."""
+def npz_path(path: str | Path) -> Path:
+    """``path`` with ``.npz`` appended when missing (as :func:`numpy.savez` does)."""
     out = Path(path)
-    if out.suffix != ".npz":
-        out = out.with_name(out.name + ".npz")
+    return out if out.suffix == ".npz" else out.with_name(out.name + ".npz")
+
+
+def result_metadata(cfg: HeadConfig, layout: str) -> dict[str, np.ndarray]:
+    """The arrays OUT.npz carries beside the outputs: ``config_json``, ``layout`` of scores and
+    activations (``window``: (T, W) ring order; ``dense``: (T, T)) and ``window`` (W)."""
+    return {"config_json": np.array(cfg.to_json()), "layout": np.array(layout),
+            "window": np.array(cfg.array.window)}
+
+
+def save_result(path: str | Path, result: GoldenResult, cfg: HeadConfig) -> Path:
+    """Write OUT.npz: the result's arrays and :func:`result_metadata`; returns the path
+    written."""
+    out = npz_path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, **result.as_dict(), config_json=np.array(cfg.to_json()))
+    np.savez(out, **result.arrays(), **result_metadata(cfg, result.layout))
     return out

@@ -79,37 +79,29 @@ class TokenHead:
 def run_token_by_token(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
                        write_times_s: np.ndarray | None = None,
                        read_times_s: np.ndarray | None = None,
-                       check_range: bool = True) -> GoldenResult:
+                       check_range: bool = True, **sink) -> GoldenResult | None:
     """The token-by-token path over a (T, d) sequence (see :class:`TokenHead`); (B, T, d)
-    inputs run sequence by sequence."""
-    return run_checked(_token_by_token, q, k, v, cfg, write_times_s, read_times_s, check_range)
+    inputs run sequence by sequence.  ``sink``: ``outputs``, ``layout`` or ``sink`` of
+    :func:`.io.run_checked`."""
+    return run_checked(_token_by_token, q, k, v, cfg, write_times_s, read_times_s, check_range,
+                       **sink)
 
 
 def _token_by_token(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
-                    w: np.ndarray, r: np.ndarray) -> GoldenResult:
-    T, d = q.shape
-    ar = cfg.array
-    W, nt = ar.window, ar.n_tiles
+                    w: np.ndarray, r: np.ndarray, rows) -> None:
+    T = q.shape[0]
+    W = cfg.array.window
     head = TokenHead(cfg)
     quant = cfg.analog.quantization
     if quant:
         qc, kc, vc = query_code(q, cfg), kv_code(k, cfg), kv_code(v, cfg)
     else:
         qx, kx, vx = hardware_inputs(q, k, v, cfg)
-    scores = np.zeros((T, T))
-    acts = np.zeros((T, T))
-    tile_out = np.zeros((T, nt, d))
-    counts = np.zeros((T, nt, d), dtype=np.int64 if quant else np.float64)
-    out = np.zeros((T, d), dtype=counts.dtype)
-    pos = np.arange(W)
     for t in range(T):
         if quant:
             o = head.step_codes(qc[t], kc[t], vc[t], w[t], r[t])
         else:
             o = head.step(qx[t], kx[t], vx[t], w[t], r[t])
-        n = min(t + 1, W)
-        s_tok = t - ((t - pos[:n]) % W)          # token held by window position p < n
-        scores[t, s_tok] = o.scores.reshape(W)[:n]
-        acts[t, s_tok] = o.activations.reshape(W)[:n]
-        tile_out[t], counts[t], out[t] = o.tile_outputs, o.counts, o.out
-    return GoldenResult(scores, acts, tile_out, counts, out)
+        # S and A come in window coordinates (tile, column): ring order p = tile·cols + col
+        rows.put(t, t + 1, scores=o.scores.reshape(1, W), activations=o.activations.reshape(1, W),
+                 tile_outputs=o.tile_outputs[None], counts=o.counts[None], out=o.out[None])

@@ -1,11 +1,18 @@
-"""The golden model's vectorised path: all T tokens at once.
+"""The golden model's vectorised path: all T tokens at once, block by block of query rows.
 
-Masks and decay as (blocks of) T×T matrices, the cell polynomial expanded into matrix products
-(like the paper's training code), from the per-cell numbers the banks themselves store
-(:meth:`analog_models.array.GainCellBank.line_terms`, ``powers``, ``const_uA``,
-``line_factors``).  Same per-cell numbers as the token path, different summation order (float
+The cell polynomial is expanded into matrix products (like the paper's training code), from
+the per-cell numbers the banks themselves store (:meth:`analog_models.array.GainCellBank.
+line_terms`, ``powers``, ``const_uA``, ``line_factors``).  The leakage factor of key s at query
+t, ``D = exp(−(r_t − w_s)/τ)``, factors as ``a_t·b_s`` about the block's first read time
+(``a_t = exp(−(r_t − r_ref)/τ)``, ``b_s = exp(−(r_ref − w_s)/τ)``), so ``Σ_i D^p_i·term_i`` is
+one matrix product of ``[a_t^p_i·x_t]_i`` (bq, n·d) by ``[b_s^p_i·term_i(s)]_i`` (n·d, keys),
+and the V side one batched product per chunk of tile_cols keys: no (bq, keys) elementwise decay.
+A block is cut short where read times jump by more than :data:`MAX_SPAN_TAU`·τ/p_max, so the
+factors stay finite.
+
+Same per-cell numbers as the token path, different summation and rounding order (float
 differences ~1e-13 relative): counts agree exactly unless ``|O|/S_sat2·count_max`` falls within
-that of a half-integer.
+that of a half-integer.  Memory: O(block·(W + block)) plus the outputs kept (:mod:`.outputs`).
 """
 
 from __future__ import annotations
@@ -14,121 +21,168 @@ import numpy as np
 
 from analog_models.array import GainCellBank
 from analog_models.c2p import relu_c2p
-from analog_models.leakage import cell_age_s, decay_factor
 from hdl.config import HeadConfig
 
 from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 
-__all__ = ["run_vectorized"]
+__all__ = ["run_vectorized", "MAX_SPAN_TAU"]
+
+#: Largest exponent p·Δt/τ a block's leakage factors may span (e^200 is far from overflow).
+MAX_SPAN_TAU = 200.0
 
 
 def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
                    write_times_s: np.ndarray | None = None,
                    read_times_s: np.ndarray | None = None,
-                   check_range: bool = True, block: int = 128) -> GoldenResult:
+                   check_range: bool = True, block: int = 128, **sink) -> GoldenResult | None:
     """All tokens at once, in blocks of ``block`` query rows against their window's keys;
-    (B, T, d) inputs run sequence by sequence."""
+    (B, T, d) inputs run sequence by sequence.  ``sink``: ``outputs``, ``layout`` or ``sink``
+    of :func:`.io.run_checked`."""
     return run_checked(_vectorized, q, k, v, cfg, write_times_s, read_times_s, check_range,
-                       block=block)
+                       block=block, **sink)
+
+
+def _powers_of(a: np.ndarray, powers: tuple[int, ...]) -> np.ndarray:
+    """(n, …) stack of a**p (repeated multiplication) for the increasing ``powers``."""
+    out, cur, done = [], np.ones_like(a), 0
+    for p in powers:
+        while done < p:
+            cur = cur * a
+            done += 1
+        out.append(cur)
+    return np.stack(out) if out else np.zeros((0,) + a.shape)
+
+
+class _Keys:
+    """The key side of both products for keys [s0, s1) (whole chunks of tile_cols keys),
+    computed once per key as the window slides, ``ahead`` keys at a time (keys past T are
+    padding: zeros), with ``b_s = exp(−(ref − w_s)/τ)`` about the reference time ``ref`` (1
+    without leakage; a new ``ref`` recomputes them):
+
+    * ``k`` (keys, n·d + 1): ``[b_s^p_i·term_i(s)]_i ‖ 1`` of the K bank;
+    * ``v`` (chunks, n·cols, d): ``b_s^p_i·term_i(s)`` of the V bank, rows (i, column);
+    * ``v0`` (chunks, cols): ``C0·f_col`` of the V bank (the undecayed C0 part), or None.
+    """
+
+    def __init__(self, kb: GainCellBank, vb: GainCellBank, kv: np.ndarray, vv: np.ndarray,
+                 w: np.ndarray, cfg: HeadConfig, ahead: int = 1024) -> None:
+        self.kb, self.vb, self.kv, self.vv, self.w = kb, vb, kv, vv, w
+        self.W, self.cols = cfg.array.window, cfg.array.tile_cols
+        self.ahead = -(-ahead // self.cols) * self.cols
+        self.leak = cfg.analog.leakage and bool(kb.powers)
+        self.tau = cfg.analog.tau_retention_s
+        self.c0 = vb.const_uA * vb.line_factors("rows") if vb.const_uA else None
+        self.n, self.d = len(kb.powers), kv.shape[1]
+        self.ref = None
+        self.lo = self.hi = 0
+        self.k = np.zeros((0, self.n * self.d + 1))
+        self.v = np.zeros((0, self.n * self.cols, self.d))
+
+    def _compute(self, a: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        T, (n, d, cols) = len(self.kv), (self.n, self.d, self.cols)
+        out_k = np.zeros((e - a, n * d + 1))
+        out_v = np.zeros(((e - a) // cols, n, cols, d))
+        out_k[:, n * d] = 1.0
+        e_in = min(e, T)
+        if n and e_in > a:
+            p = np.arange(a, e_in) % self.W
+            tile, col = p // cols, p % cols
+            # keys written past ref + span are valid only for a later reference: clamped
+            lim = MAX_SPAN_TAU / max(self.kb.powers)
+            bp = (_powers_of(np.exp(np.minimum((self.w[a:e_in] - self.ref) / self.tau, lim)),
+                             self.kb.powers) if self.leak else np.ones((n, e_in - a)))
+            tk = self.kb.line_terms(self.kv[a:e_in], tile, col, read="columns")  # (n, keys, d)
+            tv = self.vb.line_terms(self.vv[a:e_in], tile, col, read="rows")
+            k3 = out_k[:e_in - a, :n * d].reshape(e_in - a, n, d)
+            v_flat = out_v.transpose(1, 0, 2, 3).reshape(n, e - a, d)         # a copy's view
+            for i in range(n):
+                np.multiply(tk[i], bp[i, :, None], out=k3[:, i])
+                v_flat[i, :e_in - a] = tv[i] * bp[i, :, None]
+            out_v = v_flat.reshape(n, (e - a) // cols, cols, d).transpose(1, 0, 2, 3)
+        return out_k, np.ascontiguousarray(out_v).reshape((e - a) // cols, n * cols, d)
+
+    def get(self, s0: int, s1: int, ref: float):
+        """(k, v, v0) of keys [s0, s1) about ``ref``."""
+        if ref != self.ref:
+            self.ref, self.lo, self.hi = ref, s0, s0
+            self.k, self.v = self.k[:0], self.v[:0]
+        if s1 > self.hi:
+            hi = max(s1, s0 + self.ahead)
+            new_k, new_v = self._compute(max(self.hi, s0), hi)
+            cut = max(0, s0 - self.lo)
+            self.k = np.concatenate([self.k[cut:], new_k])
+            self.v = np.concatenate([self.v[cut // self.cols:], new_v])
+            self.lo, self.hi = max(self.lo, s0), hi
+        a, b = s0 - self.lo, s1 - self.lo
+        v0 = None if self.c0 is None else np.broadcast_to(self.c0, ((b - a) // self.cols,
+                                                                    self.cols))
+        return self.k[a:b], self.v[a // self.cols:b // self.cols], v0
 
 
 def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
-                r: np.ndarray, block: int) -> GoldenResult:
+                r: np.ndarray, rows, block: int) -> None:
     T, d = q.shape
     ar, an = cfg.array, cfg.analog
     W, cols, nt = ar.window, ar.tile_cols, ar.n_tiles
-    block = max(cols, (block // cols) * cols)
+    block = max(1, block)
     x, kv, vv = hardware_inputs(q, k, v, cfg)
-
-    # Pad the token axis to whole chunks of tile_cols tokens: chunk c lands in tile c mod n.
-    Tp = -(-T // cols) * cols
-    pad = Tp - T
-    x = np.pad(x, ((0, pad), (0, 0)))
-    kv = np.pad(kv, ((0, pad), (0, 0)))
-    vv = np.pad(vv, ((0, pad), (0, 0)))
-    wp = np.pad(w, (0, pad))
-    p_s = np.arange(Tp) % W
-    tile_s, col_s = p_s // cols, p_s % cols
-
     kb = GainCellBank.for_head(cfg, "K")
     vb = GainCellBank.for_head(cfg, "V")
     powers = kb.powers
     n = len(powers)
-    nch = Tp // cols
-    # The per-cell numbers the banks store when these columns are written (term_i × line
-    # factor), grouped by chunk: pk_ch[c] (n, d, cols) for the K side, pv_ch[c] (n·cols, d) for V.
-    if n:
-        pk = kb.line_terms(kv, tile_s, col_s, read="columns")             # (n, Tp, d)
-        pv = vb.line_terms(vv, tile_s, col_s, read="rows")                # (n, Tp, d)
-    else:
-        pk = pv = np.zeros((0, Tp, d))
-    pk_ch = np.ascontiguousarray(pk.reshape(n, nch, cols, d).transpose(1, 0, 2, 3))
-    pv_ch = pv.reshape(n, nch, cols, d).transpose(1, 0, 2, 3).reshape(nch, n * cols, d)
-    # The C0 current every cell shares, a rank-one part of each read (0 with variability).
-    xk0 = kb.const_uA * (x @ kb.line_factors("columns")) if kb.const_uA else None  # (Tp,)
-    fcol_s = vb.line_factors("rows")[col_s]
+    nd = n * d
     leak = an.leakage and n > 0
     tau = an.tau_retention_s
-
-    quant = an.quantization
-    scores = np.zeros((T, T))
-    acts = np.zeros((T, T))
-    tile_out = np.zeros((T, nt, d))
-    counts = np.zeros((T, nt, d), dtype=np.int64 if quant else np.float64)
-    for t0 in range(0, T, block):
+    span = MAX_SPAN_TAU * tau / max(powers or (1,))
+    # The C0 current every cell shares, a rank-one part of each read (0 with variability):
+    # one more column of both products (x·f_row·C0 against 1; A against f_col·C0, undecayed).
+    xk0 = kb.const_uA * (x @ kb.line_factors("columns")) if kb.const_uA else None  # (T,)
+    keys_of = _Keys(kb, vb, kv, vv, w, cfg)
+    ref = r[0]
+    t0 = 0
+    while t0 < T:
         t1 = min(T, t0 + block)
+        if leak:      # keep every factor finite: a new reference time where reads jump
+            if r[t0] - ref > span / 2:
+                ref = r[t0]
+            t1 = max(t0 + 1, min(t1, int(np.searchsorted(r, ref + span, "right"))))
         bq = t1 - t0
         c0 = max(0, t0 - W + 1) // cols     # first chunk any query of the block can see
         c1 = -(-t1 // cols)
-        k_ch = c1 - c0
-        s0, s1 = c0 * cols, c1 * cols
-        keys = s1 - s0
+        k_ch, s0, s1 = c1 - c0, c0 * cols, c1 * cols
+        kt, vt, v0t = keys_of.get(s0, s1, ref if leak else 0.0)
+        ap = _powers_of(np.exp((r[t0:t1] - ref) / -tau), powers) if leak else np.ones((n, bq))
+        # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
+        xq = np.empty((bq, nd + 1))
+        xq3 = xq[:, :nd].reshape(bq, n, d)
+        for i in range(n):
+            np.multiply(x[t0:t1], ap[i, :, None], out=xq3[:, i])
+        xq[:, nd] = xk0[t0:t1] if xk0 is not None else 0.0
+        s = xq @ kt.T
         # Keys in [t1 − W, t0] are inside every query's window; mask only the two edges.
         lo_end = min(max(t1 - W, s0), s1)            # keys [s0, lo_end): too old for some
         hi_start = max(min(t0 + 1, s1), lo_end)      # keys [hi_start, s1): future for some
         tq = np.arange(t0, t1)[:, None]
-        ss_lo = np.arange(s0, lo_end)[None, :]
-        ss_hi = np.arange(hi_start, s1)[None, :]
-        valid_lo = (ss_lo > tq - W) & (ss_lo <= tq)
-        valid_hi = (ss_hi <= tq) & (ss_hi > tq - W)
-        # m[:, (chunk, i, col)] = Σ_d x[t, d]·term_i[s, d]; then Σ_i D^p_i·m_i by Horner.
-        m = (x[t0:t1] @ pk_ch[c0:c1].reshape(k_ch * n * cols, d).T).reshape(bq, k_ch, n, cols)
-        if leak:
-            dd = decay_factor(cell_age_s(r[t0:t1, None], wp[None, s0:s1]), tau)
-            dd3 = dd.reshape(bq, k_ch, cols)
-        s3 = np.zeros((bq, k_ch, cols))
-        for i in range(n - 1, -1, -1):          # highest power first
-            s3 += m[:, :, i, :]
-            if leak:
-                for _ in range(powers[i] - (powers[i - 1] if i else 0)):
-                    s3 *= dd3
-        s = s3.reshape(bq, keys)
-        if xk0 is not None:
-            s += xk0[t0:t1, None]
-        s[:, :lo_end - s0] = np.where(valid_lo, s[:, :lo_end - s0], 0.0)
-        s[:, hi_start - s0:] = np.where(valid_hi, s[:, hi_start - s0:], 0.0)
-        a = relu_c2p(s, cfg)
-        te = min(s1, T) - s0
-        scores[t0:t1, s0:s0 + te] = s[:, :te]
-        acts[t0:t1, s0:s0 + te] = a[:, :te]
+        for a, e in ((s0, lo_end), (hi_start, s1)):
+            ss = np.arange(a, e)[None, :]
+            s[:, a - s0:e - s0][(ss <= tq - W) | (ss > tq)] = 0.0
+        act = relu_c2p(s, cfg)
+        # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
+        # per chunk j of cols keys: one batched product, then chunks summed onto their tiles.
+        a3 = act.reshape(bq, k_ch, cols)
+        left = np.empty((bq, k_ch, n, cols))
+        for i in range(n):
+            np.multiply(a3, ap[i, :, None, None], out=left[:, :, i, :])
+        rch = np.matmul(left.reshape(bq, k_ch, n * cols).transpose(1, 0, 2), vt)   # (k, bq, d)
+        if v0t is not None:
+            rch += np.matmul(a3.transpose(1, 0, 2), v0t[:, :, None])            # (k, bq, 1)
+        m = min(k_ch, nt)
+        acc = rch[:m]
+        for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
+            acc[:min(nt, k_ch - j)] += rch[j:j + nt]
         ob = np.zeros((bq, nt, d))
-        if n:
-            bst = np.empty((bq, k_ch, n, cols))
-            prev, done = a.reshape(bq, k_ch, cols), 0
-            for i, p in enumerate(powers):
-                while leak and done < p:
-                    prev = prev * dd3
-                    done += 1
-                bst[:, :, i, :] = prev
-            rch = np.matmul(bst.reshape(bq, k_ch, n * cols).transpose(1, 0, 2),
-                            pv_ch[c0:c1])                                   # (k_ch, bq, d)
-        if vb.const_uA:
-            r0 = vb.const_uA * (a * fcol_s[s0:s1]).reshape(bq, k_ch, cols).sum(axis=2)
-        for j in range(k_ch):
-            tile = (c0 + j) % nt
-            if n:
-                ob[:, tile, :] += rch[j]
-            if vb.const_uA:
-                ob[:, tile, :] += r0[:, j, None]
-        tile_out[t0:t1], counts[t0:t1], _ = tile_results(ob, cfg)
-    return GoldenResult(scores, acts, tile_out, counts, counts.sum(axis=-2))
+        ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)
+        tile_out, counts, out = tile_results(ob, cfg)
+        rows.put(t0, t1, scores=s, activations=act, s0=s0, tile_outputs=tile_out,
+                 counts=counts, out=out)
+        t0 = t1

@@ -41,6 +41,7 @@ from hdl.cli import (
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 from tb.cosim.runner import REPO_ROOT, SIMULATORS, run_cocotb, selected_simulator
+from tb.cosim.shell import SHELL_TOP, shell_verilog
 
 __all__ = ["run_head_cosim", "main"]
 
@@ -51,9 +52,10 @@ log = logging.getLogger(__name__)
 LONG_RUN_CYCLES = 2_000_000
 
 
-def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
-    """Verilog of the head for ``cfg`` and its flattened simulation copy (reused when already
-    generated for this config and these RTL sources): ``(verilog folder, flattened file)``."""
+def generate_head(cfg: HeadConfig) -> tuple[Path, Path, Path]:
+    """Verilog of the head for ``cfg``, its flattened simulation copy and the co-simulation
+    shell around it (:mod:`tb.cosim.shell`), reused when already generated for this config and
+    these RTL sources: ``(verilog folder, flattened file, shell file)``."""
     from flows.cache import locked
     from flows.tools import flatten_for_simulation, rtl_hash
     from hdl.generate import generate
@@ -68,7 +70,13 @@ def generate_head(cfg: HeadConfig) -> tuple[Path, Path]:
             tmp = flatten_for_simulation(out / "attention_head.v", "attention_head",
                                          out / "attention_head.flat.tmp.v")
             tmp.replace(flat)
-    return out, flat
+        shell = out / f"{SHELL_TOP}.v"      # rewritten when tb/cosim/shell.py changes it
+        text = shell_verilog(cfg, flat.read_text())
+        if not shell.exists() or shell.read_text() != text:
+            tmp = out / f"{SHELL_TOP}.tmp.v"
+            tmp.write_text(text)
+            tmp.replace(shell)
+    return out, flat, shell
 
 
 def check_scenario(tokens: int, backpressure: float, gaps: float, flag: str = "",
@@ -165,7 +173,7 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     warning = long_run_warning(cfg, len(q))
     if warning:
         log.warning("%s", warning)
-    vdir, flat = generate_head(cfg)
+    vdir, flat, shell = generate_head(cfg)
     work = BUILD / cfg.hash / tag
     work.mkdir(parents=True, exist_ok=True)
     tokens_file = work / "tokens.npz"
@@ -182,16 +190,19 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
                 "max_cycles": max_cycles}
     t0 = time.monotonic()
     failure: RunFailed | None = None
+    ran = None
     try:
-        run_cocotb(toplevel="attention_head", verilog_dir=vdir, test_module="tb.cosim.head_tb",
-                   build_dir=work, sim=sim, sources=[flat],
-                   extra_env={"GCA_SCENARIO": json.dumps(scenario)})
+        ran = run_cocotb(toplevel=SHELL_TOP, verilog_dir=vdir,
+                         test_module="tb.cosim.head_tb", build_dir=work, sim=sim,
+                         sources=[flat, shell], extra_env={"GCA_SCENARIO": json.dumps(scenario)})
     except RunFailed as e:
         failure = e
     result = json.loads(summary_path.read_text()) if summary_path.exists() else None
     if result is None:
         raise failure or RunFailed(f"the co-simulation wrote no summary ({summary_path})")
     result["simulator"] = sim
+    if ran is not None:
+        result["build_s"], result["build_cached"] = ran.build_s, ran.build_cached
     result["total_wall_s"] = round(time.monotonic() - t0, 2)
     summary_path.write_text(json.dumps(result, indent=2) + "\n")
     if failure is not None:
@@ -210,7 +221,7 @@ def _describe(first: dict | None) -> str:
 SUMMARY_KEYS = ("tokens_sent", "outputs_received", "outputs_compared", "tokens_dropped_by_reset",
                 "tokens_unaccounted", "mismatches", "latency_cycles", "latency_cycles_max",
                 "initiation_interval_cycles", "max_outstanding_tokens", "simulated_cycles",
-                "wall_s", "tokens_per_s", "cycles_per_s")
+                "wall_s", "tokens_per_s", "cycles_per_s", "build_s", "build_cached")
 
 
 def main(argv: list[str] | None = None) -> int:

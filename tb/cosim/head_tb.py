@@ -5,12 +5,17 @@ Run through :func:`tb.cosim.head.run_head_cosim` (pytest scenarios and the
 token codes in the ``.npz`` it names (made and checked by the parent process), and the config
 through the ``config.json`` sidecar (``GCA_CONFIG``).
 
-One coroutine does all per-cycle work at the falling clock edge, when every RTL output of the
-cycle is stable: it drives the token stream (with random gaps), takes outputs (with random
-per-cycle back-pressure and/or bursts of 100–300 stalled cycles), and runs the analog bridge
-(:class:`tb.cosim.bridge.AnalogBridge`), which sees only the head's pins.  Afterwards a
-scoreboard runs :mod:`sim.golden` on the tokens of each reset segment with the write and read
-times the bridge observed and demands bit-exact equality.
+The testbench's loop steps at falling clock edges, when every RTL output of the cycle is
+stable: it drives the token stream (with random gaps), takes outputs (with random per-cycle
+back-pressure and/or bursts of 100–300 stalled cycles).  It sleeps through quiet stretches —
+no output valid (or a stall burst), the input waiting for ready or in a gap — and wakes when
+the input's ready or the output's valid rises or when it will next drive something; the
+skipped cycles' bookkeeping is replayed in Python (:class:`_Loop`), so the figures are those of
+a per-cycle loop.  The analog bridge (:class:`tb.cosim.bridge.AnalogBridge`) runs beside it,
+woken by the head's control pins; it sees only the pins (through the co-simulation shell,
+:mod:`tb.cosim.shell`).  Afterwards a scoreboard runs :mod:`sim.golden` on the tokens of each
+reset segment with the write and read times the bridge observed and demands bit-exact
+equality.
 
 Bookkeeping, per reset segment: tokens accepted, outputs taken, tokens dropped by the reset (by
 design: accepted, output not yet taken), latency and initiation interval measured inside the
@@ -29,7 +34,8 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
 
 from hdl.head import AttentionHead
 from hdl.schedule import Schedule
@@ -59,6 +65,106 @@ class Stalls:
             self.left = int(self.rng.integers(self.burst[0], self.burst[1] + 1)) - 1
             return False
         return not (self.p and self.rng.random() < self.p)
+
+
+class _Loop:
+    """The testbench's per-cycle bookkeeping of the token and output streams.
+
+    :meth:`step` is one cycle at its falling edge: with ``pins`` it drives and reads the head;
+    without, it replays a quiet cycle (no pin the loop reads changed, nothing to drive) in
+    Python only — so the simulator need not wake the testbench in such cycles.  Input gaps are
+    drawn when a token is accepted (each cycle idle with probability ``p_gap``: a geometric
+    count), so the loop knows in advance when it will next drive the input.
+    """
+
+    def __init__(self, n_tok: int, p_gap: float, rng: np.random.Generator) -> None:
+        self.n_tok, self.p_gap, self.rng = n_tok, p_gap, rng
+        self.sent = 0                  # next token to offer = tokens accepted so far
+        self.taken = 0                 # outputs taken, all segments
+        self.outstanding = self.max_outstanding = 0
+        self.held_off = 0              # cycles a token was offered and refused, output stalled
+        self.valid_cycles = self.idle_cycles = 0   # input valid / not, while tokens remained
+        self.offering = self.accepted_last = False
+        self.tail_left: int | None = None   # cycles still watched after the last output
+        self.extra_outputs = 0
+        self.stalled_since: int | None = None
+        self.next_offer = 0
+        self.last_valid = 0
+        self.last_rdy = False
+
+    def plan_gap(self, first: int) -> None:
+        """The next token is offered in cycle ``first`` + (idle cycles drawn now)."""
+        g = 0
+        while self.p_gap and self.rng.random() < self.p_gap:
+            g += 1
+        self.next_offer = first + g
+
+    def step(self, cycle: int, seg: dict, stalls: Stalls, *, tok_ready: int, out_valid: int,
+             fifo_depth: int, pins) -> None:
+        # ---- input stream: a transfer happens at the rising edge that ends a cycle in which
+        # valid and ready are both high; valid/payload stay put until the next falling edge.
+        if self.accepted_last:
+            self.offering = False
+            self.plan_gap(cycle)
+        if not self.offering and self.sent < self.n_tok and cycle >= self.next_offer:
+            tok_valid, tok_payload, payloads = pins[:3]
+            tok_payload.value = payloads[self.sent]
+            tok_valid.value = 1
+            self.offering = True
+        elif not self.offering and pins is not None:
+            pins[0].value = 0
+        if self.sent < self.n_tok:
+            self.valid_cycles += self.offering
+            self.idle_cycles += not self.offering
+        self.accepted_last = self.offering and bool(tok_ready)
+        if self.accepted_last:
+            seg["accepts"].append(cycle)
+            self.sent += 1
+            self.outstanding += 1
+            self.max_outstanding = max(self.max_outstanding, self.outstanding)
+            if self.outstanding > fifo_depth:
+                raise AssertionError(f"cycle {cycle}: token {self.sent - 1} accepted with "
+                                     f"{self.outstanding - 1} outstanding: the output FIFO "
+                                     f"({fifo_depth}) has no room for it")
+        elif self.offering and self.stalled_since is not None:
+            self.held_off += 1
+        # ---- output stream: back-pressure ------------------------------------------------
+        rdy = stalls.ready() if self.tail_left is None else True
+        self.stalled_since = None if rdy else (self.stalled_since or cycle)
+        self.last_rdy, self.last_valid = rdy, out_valid
+        if pins is not None:
+            pins[3].value = int(rdy)
+        if out_valid:
+            if self.tail_left is not None:
+                self.extra_outputs += rdy
+            else:
+                k = len(seg["outputs"])
+                if len(seg["first_valid"]) == k:
+                    seg["first_valid"].append(cycle)
+                if rdy:
+                    if pins is None:
+                        raise AssertionError(f"cycle {cycle}: an output was taken in a cycle "
+                                             f"the testbench slept through")
+                    a = pins[5]
+                    seg["outputs"].append(read_fields(pins[4], a.head_dim, a.sum_width, True))
+                    self.taken += 1
+                    self.outstanding -= 1
+
+    def quiet_cycles(self, cycle: int, stalls: Stalls, max_cycles: int) -> int:
+        """How many cycles after ``cycle`` (the one just stepped) the loop may sleep through
+        unless a pin it watches rises: it drives nothing new and no transfer can happen."""
+        if self.accepted_last:
+            return 0                               # the next cycle offers the next token
+        if self.last_valid and (self.last_rdy or self.tail_left is not None):
+            return 0                               # an output may transfer
+        n = min(10_000, max_cycles - cycle + 1)
+        if self.last_valid:
+            n = min(n, stalls.left + 1)            # a stall burst: not ready for its length
+        if not self.offering and self.sent < self.n_tok:
+            n = min(n, self.next_offer - cycle)    # the next token's gap ends
+        if self.tail_left is not None:
+            n = min(n, self.tail_left)
+        return max(0, n)
 
 
 def _new_segment(first: int, bridge_base: int) -> dict:
@@ -100,6 +206,7 @@ async def head_scenario(dut):
     Clock(dut.clk, clk_period_ps, unit="ps", impl="gpi").start()
     bridge = AnalogBridge(dut, cfg)
     bridge.fault_token = sc.get("fault_token")
+    bridge.start()
 
     tok_valid, tok_payload = dut.i_tok__valid, dut.i_tok__payload
     tok_ready = dut.i_tok__ready
@@ -120,93 +227,73 @@ async def head_scenario(dut):
 
     tok_valid.value = 0
     out_ready.value = 0
-    dut.i_c2p_pulse.value = 0
-    dut.i_c2p_sign.value = 0
     await reset()
 
     segments = [_new_segment(0, 0)]
-    sent = 0                    # next token to offer = tokens accepted so far
-    taken = 0                   # outputs taken, all segments
-    outstanding = max_outstanding = 0
-    held_off = 0                # cycles a token was offered and refused while the output stalled
-    valid_cycles = idle_cycles = 0   # input valid / not valid while tokens remained
+    st = _Loop(n_tok, p_gap, rng)
     t0 = t_report = time.monotonic()
     max_cycles = sc.get("max_cycles") or (n_tok + 4) * sched.initiation_interval * 40 + 5000
-    offering = accepted_last = False
-    tail_left = None            # cycles still watched after the last expected output
-    extra_outputs = 0
-    stalled_since = None
+    period_ps = clk_period_ps
+    t_origin = get_sim_time("ps") - (cycle - 0.5) * period_ps   # falling edge n at (n − ½)·P
+    st.plan_gap(cycle + 1)
+    real_steps = 0
+    tb_seq = 0
+    for name in ("i_tb_sleep", "i_tb_seq", "i_tb_watch_valid", "i_tb_watch_ready"):
+        getattr(dut, name).value = 0
     while True:
         await FallingEdge(dut.clk)
-        cycle += 1
-        bridge.cycle(cycle)
+        now = int(round((get_sim_time("ps") - t_origin) / period_ps + 0.5))
+        # cycles since the last step were quiet: the pins the loop reads did not change
+        while cycle + 1 < now:
+            cycle += 1
+            st.step(cycle, segments[-1], stalls, tok_ready=0, out_valid=st.last_valid,
+                    fifo_depth=fifo_depth, pins=None)
+            if st.tail_left is not None:
+                st.tail_left -= 1
+        cycle = now
+        real_steps += 1
         seg = segments[-1]
-        # ---- input stream: a transfer happens at the rising edge that ends a cycle in which
-        # valid and ready are both high; valid/payload stay put until the next falling edge.
-        if accepted_last:
-            offering = False
-        if not offering:
-            if sent < n_tok and rng.random() >= p_gap:
-                tok_payload.value = payloads[sent]
-                tok_valid.value = 1
-                offering = True
-            else:
-                tok_valid.value = 0
-        if sent < n_tok:
-            valid_cycles += offering
-            idle_cycles += not offering
-        accepted_last = offering and bool(int(tok_ready.value))
-        if accepted_last:
-            seg["accepts"].append(cycle)
-            sent += 1
-            outstanding += 1
-            max_outstanding = max(max_outstanding, outstanding)
-            if outstanding > fifo_depth:
-                raise AssertionError(f"cycle {cycle}: token {sent - 1} accepted with "
-                                     f"{outstanding - 1} outstanding: the output FIFO "
-                                     f"({fifo_depth}) has no room for it")
-        elif offering and stalled_since is not None:
-            held_off += 1
-        # ---- output stream: back-pressure ------------------------------------------------
-        rdy = stalls.ready() if tail_left is None else True
-        stalled_since = None if rdy else (stalled_since or cycle)
-        out_ready.value = int(rdy)
-        if int(out_valid.value):
-            if tail_left is not None:
-                extra_outputs += rdy
-            else:
-                k = len(seg["outputs"])
-                if len(seg["first_valid"]) == k:
-                    seg["first_valid"].append(cycle)
-                if rdy:
-                    seg["outputs"].append(read_fields(out_payload, a.head_dim, a.sum_width, True))
-                    taken += 1
-                    outstanding -= 1
+        pins = (tok_valid, tok_payload, payloads, out_ready, out_payload, a)
+        st.step(cycle, seg, stalls, tok_ready=int(str(tok_ready.value) == "1"),
+                out_valid=int(str(out_valid.value) == "1"), fifo_depth=fifo_depth, pins=pins)
         # ---- resets in the middle of the sequence ------------------------------------------
-        if resets and taken >= resets[0]:
+        if resets and st.taken >= resets[0]:
             resets.pop(0)
             await reset()
             # tokens accepted but not yet taken are lost by the reset (by design); the new
             # segment restarts the window with the next token to send
-            seg["dropped_by_reset"] = outstanding
-            outstanding = 0
-            segments.append(_new_segment(sent, len(bridge.tokens)))
-            offering = accepted_last = False
+            seg["dropped_by_reset"] = st.outstanding
+            st.outstanding = 0
+            segments.append(_new_segment(st.sent, len(bridge.tokens)))
+            st.offering = st.accepted_last = False
+            st.plan_gap(cycle + 1)
             continue
-        done = sent == n_tok and outstanding == 0
-        if done and tail_left is None:
-            tail_left = sched.latency + 4 * sched.initiation_interval
-        if tail_left is not None:
-            tail_left -= 1
-            if tail_left <= 0:
+        done = st.sent == n_tok and st.outstanding == 0
+        if done and st.tail_left is None:
+            st.tail_left = sched.latency + 4 * sched.initiation_interval
+        if st.tail_left is not None:
+            st.tail_left -= 1
+            if st.tail_left <= 0:
                 break
         if cycle > max_cycles:
-            raise AssertionError(f"timeout after {cycle} cycles: {sent} tokens accepted, "
-                                 f"{taken} outputs taken of {n_tok}")
+            raise AssertionError(f"timeout after {cycle} cycles: {st.sent} tokens accepted, "
+                                 f"{st.taken} outputs taken of {n_tok}")
         if time.monotonic() - t_report > PROGRESS_EVERY_S:
             t_report = time.monotonic()
             dut._log.info("GCA-PROGRESS %d of %d tokens accepted, %d outputs, cycle %d",
-                          sent, n_tok, taken, cycle)
+                          st.sent, n_tok, st.taken, cycle)
+        # ---- nothing can happen for a while: sleep until a pin changes ---------------------
+        quiet = st.quiet_cycles(cycle, stalls, max_cycles)
+        if quiet >= 2:      # the shell's alarm: valid or ready rises, or `quiet` cycles pass
+            dut.i_tb_watch_valid.value = int(not st.last_valid)
+            dut.i_tb_watch_ready.value = int(st.offering)
+            dut.i_tb_sleep.value = quiet
+            tb_seq ^= 1
+            dut.i_tb_seq.value = tb_seq
+            await RisingEdge(dut.o_tb_wake)
+    sent, taken, cycle = st.sent, st.taken, cycle
+    max_outstanding, held_off = st.max_outstanding, st.held_off
+    valid_cycles, idle_cycles, extra_outputs = st.valid_cycles, st.idle_cycles, st.extra_outputs
     wall = time.monotonic() - t0
 
     report = compare_with_golden(cfg, q_codes, k_codes, v_codes, segments, bridge)
@@ -240,6 +327,8 @@ async def head_scenario(dut):
         "wall_s": round(wall, 3),
         "tokens_per_s": round(n_tok / wall, 2) if wall > 0 else None,
         "cycles_per_s": round(cycle / wall, 1) if wall > 0 else None,
+        "testbench_wakeups": real_steps,
+        "bridge_wakeups": bridge.wakeups,
         "segments": len(segments),
         "segment_figures": figs,
         "config_hash": cfg.hash,

@@ -8,7 +8,12 @@ command both call :func:`run_cocotb`.  The config reaches the cocotb test throug
 Simulator: ``sim=`` argument, else the ``SIM`` environment variable, else Icarus.  Waveforms with
 ``WAVES=1`` (written under the build folder, never the working directory).
 
-Logs: the build goes to ``<build>/<sim>/build.log``, the simulation to ``<build>/<sim>/sim.log``;
+Builds are cached by content: the simulator's build goes to ``build/simbuild/<sim>-<top>-<hash>``
+(hash of the simulator, top level, build options and the sources' bytes), built once under a
+lock and reused by every later run of the same Verilog (:class:`CocotbRun` says how long the
+build took and whether it was reused).
+
+Logs: the build goes to ``build/simbuild/…/build.log``, the simulation to ``<build>/<sim>/sim.log``;
 a failed build or test raises :class:`hdl.cli.RunFailed` with the first error line of the log
 and its path.  Lines the cocotb test logs with ``GCA-PROGRESS`` are forwarded to this process's
 logging while the simulation runs (progress of long runs).
@@ -16,23 +21,45 @@ logging while the simulation runs (progress of long runs).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 from flows.tools import ROOT as REPO_ROOT
 from hdl.cli import RunFailed
 from hdl.config import HeadConfig, load_config
 
-__all__ = ["run_cocotb", "load_sidecar_config", "selected_simulator", "first_error",
-           "REPO_ROOT", "SIMULATORS"]
+__all__ = ["run_cocotb", "CocotbRun", "load_sidecar_config", "selected_simulator",
+           "first_error", "REPO_ROOT", "SIMULATORS", "SIM_BUILDS"]
 
 log = logging.getLogger(__name__)
 
 SIMULATORS = ("icarus", "verilator")
+#: Content-addressed simulator builds (one folder per simulator, top level, options, sources).
+SIM_BUILDS = REPO_ROOT / "build" / "simbuild"
+
+
+class CocotbRun(NamedTuple):
+    """What :func:`run_cocotb` did: tests run, tests failed, seconds spent building (≈ 0 when
+    the cached build was reused) and whether it was reused."""
+
+    tests: int
+    failed: int
+    build_s: float
+    build_cached: bool
+
+
+def _build_key(sim: str, toplevel: str, srcs: list[Path], options: list[str]) -> str:
+    h = hashlib.sha256("\0".join([sim, toplevel, *options]).encode())
+    for src in srcs:
+        h.update(b"\0" + src.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def selected_simulator(sim: str | None = None) -> str:
@@ -103,16 +130,18 @@ def load_sidecar_config() -> HeadConfig:
 def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
                build_dir: Path, sim: str | None = None, sources: list[Path] | None = None,
                extra_env: dict[str, str] | None = None, testcase: str | None = None,
-               waves: bool | None = None, seed: int | None = None) -> tuple[int, int]:
-    """Build ``toplevel`` from ``verilog_dir`` and run ``test_module`` on it.
+               waves: bool | None = None, seed: int | None = None) -> CocotbRun:
+    """Build ``toplevel`` from ``verilog_dir`` (or reuse the cached build of the same sources)
+    and run ``test_module`` on it in ``build_dir``.
 
-    Returns ``(tests, failed)`` read from the results XML; raises :class:`RunFailed` (with the
-    first error line of the log and the log's path) when the build or a test failed or no test
-    ran, so that a failure can never look like a pass.
+    Returns a :class:`CocotbRun` (tests and failures read from the results XML); raises
+    :class:`RunFailed` (with the first error line of the log and the log's path) when the build
+    or a test failed or no test ran, so that a failure can never look like a pass.
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
+    from flows.cache import locked
     from flows.tools import iverilog, verilator_env
 
     sim = selected_simulator(sim)
@@ -138,20 +167,37 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
         build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
     runner = get_runner(sim)
-    build_log, sim_log = build_dir / "build.log", build_dir / "sim.log"
-    try:
-        runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, always=True,
-                     timescale=("1ns", "1ps"), waves=waves, build_args=build_args,
-                     log_file=build_log)
-    except (RuntimeError, SystemExit) as e:
-        raise RunFailed(f"{sim} build of {toplevel} failed: {first_error(build_log) or e}",
-                        log=build_log) from None
+    sim_dir = SIM_BUILDS / f"{sim}-{toplevel}-" \
+        f"{_build_key(sim, toplevel, srcs, build_args + [f'waves={bool(waves)}'])}"
+    build_log, sim_log = sim_dir / "build.log", build_dir / "sim.log"
+    done = sim_dir / "build.ok"
+    # parallel workers may ask for the same build: one builds, the others wait and reuse it
+    with locked(SIM_BUILDS / f"{sim_dir.name}.lock", f"the {sim} build of {toplevel}"):
+        cached = done.exists()
+        t0 = time.monotonic()
+        if not cached:
+            sim_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=sim_dir,
+                             always=True, timescale=("1ns", "1ps"), waves=waves,
+                             build_args=build_args, log_file=build_log)
+            except (RuntimeError, SystemExit) as e:
+                raise RunFailed(f"{sim} build of {toplevel} failed: "
+                                f"{first_error(build_log) or e}", log=build_log) from None
+            done.write_text(f"{time.monotonic() - t0:.2f}\n")
+        build_s = time.monotonic() - t0
+    # the runner's test step needs the build's settings: a no-op build (it is up to date)
+    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=sim_dir, always=False,
+                 timescale=("1ns", "1ps"), waves=waves, build_args=build_args,
+                 log_file=build_dir / "build-check.log")
+    log.info("%s build of %s: %s (%.1f s)", sim, toplevel,
+             "reused" if cached else "built", build_s)
     results = build_dir / f"results_{test_module.rsplit('.', 1)[-1]}.xml"
     if results.exists():
         results.unlink()
     try:
         with _Follow(sim_log):
-            runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
+            runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=sim_dir,
                         test_dir=build_dir, results_xml=str(results), extra_env=env,
                         waves=waves, testcase=testcase, seed=seed, timescale=("1ns", "1ps"),
                         log_file=sim_log)
@@ -165,4 +211,4 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     if failed:
         raise RunFailed(f"{failed} of {tests} cocotb tests failed in {test_module}: "
                         f"{first_error(sim_log)}", log=sim_log)
-    return tests, failed
+    return CocotbRun(tests, failed, round(build_s, 2), cached)

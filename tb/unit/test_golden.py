@@ -59,7 +59,7 @@ def test_all_off_equals_ideal_linear_relu_attention():
 def test_window_wraps_and_masks():
     q, k, v = _inputs(4, 80)
     W = SMALL.array.window
-    res = run_vectorized(q, k, v, SMALL)
+    res = run_vectorized(q, k, v, SMALL, layout="dense")
     t, s = np.indices((80, 80))
     outside = (s > t) | (s <= t - W)
     assert np.all(res.scores[outside] == 0) and np.all(res.activations[outside] == 0)
@@ -97,7 +97,7 @@ def test_leakage_follows_real_time():
     # so those tokens give exactly the C0-only score.
     w = np.arange(40) * step
     w[20:] += 1.0
-    res = run_vectorized(q, k, v, cfg, write_times_s=w, read_times_s=w)
+    res = run_vectorized(q, k, v, cfg, write_times_s=w, read_times_s=w, layout="dense")
     c0 = cfg.analog.cell_poly_uA[0]
     x = np.rint(q * 15) / 15
     np.testing.assert_allclose(res.scores[25, :20], c0 * x[25].sum(), rtol=1e-12)
@@ -145,7 +145,10 @@ def test_batch_axis_and_run_dispatch():
     q, k, v = _inputs(9, 30)
     qb, kb, vb = (np.stack([a, a[::-1]]) for a in (q, k, v))
     res = run(qb, kb, vb, SMALL, method="token")
-    assert res.counts.shape == (2, 30, 4, 16) and res.scores.shape == (2, 30, 30)
+    assert res.counts.shape == (2, 30, 4, 16) and res.scores.shape == (2, 30, 32)
+    dense = run(qb, kb, vb, SMALL, layout="dense")
+    assert dense.scores.shape == (2, 30, 30)
+    np.testing.assert_allclose(res.dense("scores", 32), dense.scores, rtol=1e-12, atol=1e-11)
     np.testing.assert_array_equal(res.counts[1], run(q[::-1], k[::-1], v[::-1], SMALL).counts)
     with pytest.raises(ValueError, match="method must be 'vectorized' or 'token', not 'x'"):
         run(q, k, v, SMALL, method="x")

@@ -37,6 +37,40 @@ def test_cli_writes_all_outputs(tmp_path, capsys):
         np.testing.assert_array_equal(res[key], getattr(want, key))
     assert res["counts"].shape == (12, 2, 8) and res["out"].dtype == np.int64
     assert HeadConfig.from_json(str(res["config_json"])) == CFG
+    assert str(res["layout"]) == "window" and res["scores"].shape == (12, 8)
+    assert int(res["window"]) == 8
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["out.npz"]   # no scratch left
+
+
+def test_cli_dense_and_chosen_outputs(tmp_path):
+    arrays = _inputs(T=20)
+    rc, out = _run(tmp_path, arrays, "--dense")
+    assert rc == 0
+    res = np.load(out)
+    assert str(res["layout"]) == "dense" and res["scores"].shape == (20, 20)
+    t, s = np.indices((20, 20))
+    outside = (s > t) | (s <= t - 8)
+    assert np.all(res["scores"][outside] == 0) and np.all(res["scores"][~outside] != 0)
+    want = run_vectorized(arrays["q"], arrays["k"], arrays["v"], CFG)
+    np.testing.assert_array_equal(res["counts"], want.counts)
+    # window rows and dense rows hold the same numbers: key s of query t at column s mod 8
+    for tt in range(20):
+        ss = np.arange(max(0, tt - 7), tt + 1)
+        np.testing.assert_array_equal(want.scores[tt, ss % 8], res["scores"][tt, ss])
+    rc, out = _run(tmp_path, arrays, "--outputs", "out,counts", "--method", "token")
+    res = np.load(out)
+    assert rc == 0 and set(res.files) == {"out", "counts", "config_json", "layout", "window"}
+    np.testing.assert_array_equal(res["out"], want.out)
+
+
+def test_cli_bad_outputs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        _run(tmp_path, _inputs(), "--outputs", "out,attn")
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("--outputs: outputs must be a comma-separated list of "
+                                     "scores, activations, tile_outputs, counts, out, not "
+                                     "'out,attn'") in err
 
 
 def test_cli_token_method_batch_times_and_ideal(tmp_path):
@@ -166,6 +200,14 @@ def test_bench_smoke(tmp_path, capsys):
     rep = json.loads(js.read_text())
     assert rep["counts_agree"] and rep["token"]["tokens_per_s"] > 0
     assert "tokens/s" in capsys.readouterr().out
+    r = rep["ratio_vectorized_over_token"]["wall"]
+    assert r == rep["vectorized"]["tokens_per_s"] / rep["token"]["tokens_per_s"]
+    # peak allocation: the window-layout outputs alone are 40 × 8 × 8 B × 2 arrays
+    assert rep["layout"] == "window" and rep["vectorized"]["peak_alloc_MiB"] > 5120 / 2**20
+    assert bench_golden.main(["--tokens", "40", "--repeat", "1", "--json", str(js),
+                              "--outputs", "out", "--dense", *SETS]) == 0
+    rep = json.loads(js.read_text())
+    assert rep["outputs"] == ["counts", "out"] and rep["layout"] == "dense"
 
 
 def test_evaluate_single_token_writes_valid_json(tmp_path, capsys):

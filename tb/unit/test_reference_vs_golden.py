@@ -37,9 +37,22 @@ def test_fast_paths_match_reference(case, path):
     cfg = HeadConfig().with_overrides(SMALL + CASES[case])
     q, k, v = _inputs(sum(map(ord, case)))
     ref = reference_head(q, k, v, cfg)
-    got = path(q, k, v, cfg, block=8) if path is run_vectorized else path(q, k, v, cfg)
+    kw = {"block": 8} if path is run_vectorized else {}
+    got = path(q, k, v, cfg, layout="dense", **kw)
     np.testing.assert_allclose(got.scores, ref["scores"], rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(got.activations, ref["activations"], rtol=1e-11, atol=1e-12)
+    # The default window layout: query t, window column s mod W holds key s ∈ (t − W, t].
+    win = path(q, k, v, cfg, **kw)
+    W = cfg.array.window
+    assert win.layout == "window" and win.scores.shape == (len(q), W)
+    for t in range(len(q)):
+        s = np.arange(max(0, t - W + 1), t + 1)
+        np.testing.assert_allclose(win.scores[t, s % W], ref["scores"][t, s], rtol=1e-11,
+                                   atol=1e-11)
+        np.testing.assert_allclose(win.activations[t, s % W], ref["activations"][t, s],
+                                   rtol=1e-11, atol=1e-12)
+        assert np.count_nonzero(win.scores[t]) <= len(s)
+    np.testing.assert_array_equal(win.counts, got.counts)
     np.testing.assert_allclose(got.tile_outputs, ref["tile_outputs"], rtol=1e-11, atol=1e-12)
     if cfg.analog.quantization:
         assert got.counts.dtype == np.int64

@@ -1,0 +1,225 @@
+"""Where the golden model's paths put their outputs: which arrays, in which layout, in memory
+or streamed to disk.
+
+Layouts of ``scores`` and ``activations`` (one row per query token t):
+
+* ``"window"`` (default) — ``(T, W)``, O(T·W): row t in ring order, column ``p`` = the window
+  column ``tile·tile_cols + col`` the RTL writes token ``s`` to (``p = s mod W``); it holds the
+  token ``s = t − ((t − p) mod W)`` (:func:`window_tokens`; −1: never written, value 0).
+* ``"dense"`` — ``(T, T)``, O(T²), ``[t, s]``; 0 outside the window (only on request).
+
+``outputs`` names the arrays kept (any of :data:`OUTPUTS`; the others are ``None``), so a long
+run can keep ``out`` and ``counts`` alone.  A :class:`Sink` holds them in memory; a
+:class:`StreamSink` appends each block of rows to ``.npy`` files as it is computed and packs
+them into the ``.npz`` at the end, so memory stays bounded by one block whatever T is.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from hdl.config import HeadConfig
+
+__all__ = ["OUTPUTS", "LAYOUTS", "window_tokens", "window_to_dense", "parse_outputs", "Sink",
+           "StreamSink"]
+
+#: Every array a path can produce, in file order.
+OUTPUTS = ("scores", "activations", "tile_outputs", "counts", "out")
+#: Layouts of scores and activations.
+LAYOUTS = ("window", "dense")
+_PER_KEY = ("scores", "activations")
+
+
+def parse_outputs(text: str) -> tuple[str, ...]:
+    """``"out,counts"`` → the names in :data:`OUTPUTS` order (ValueError naming a bad one)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in OUTPUTS]
+    if bad or not names:
+        raise ValueError(f"outputs must be a comma-separated list of {', '.join(OUTPUTS)}, "
+                         f"not {text!r}")
+    return tuple(n for n in OUTPUTS if n in names)
+
+
+def window_tokens(n_tokens: int, window: int, t0: int = 0) -> np.ndarray:
+    """(T − t0, W) int64: the token held by window column p at query t ∈ [t0, T) (−1: none)."""
+    t = np.arange(t0, n_tokens)[:, None]
+    s = t - ((t - np.arange(window)[None, :]) % window)
+    return np.where(s >= 0, s, -1)
+
+
+def window_to_dense(a: np.ndarray, window: int) -> np.ndarray:
+    """A window-layout array (…, T, W) as the dense (…, T, T) one."""
+    T = a.shape[-2]
+    s = window_tokens(T, window)
+    t = np.broadcast_to(np.arange(T)[:, None], s.shape)
+    ok = s >= 0
+    out = np.zeros(a.shape[:-1] + (T,), dtype=a.dtype)
+    out[..., t[ok], s[ok]] = a[..., ok]
+    return out
+
+
+def _shapes(T: int, cfg: HeadConfig, layout: str) -> dict[str, tuple[tuple[int, ...], type]]:
+    a = cfg.array
+    cnt = np.int64 if cfg.analog.quantization else np.float64
+    wide = a.window if layout == "window" else T
+    return {"scores": ((T, wide), np.float64), "activations": ((T, wide), np.float64),
+            "tile_outputs": ((T, a.n_tiles, a.head_dim), np.float64),
+            "counts": ((T, a.n_tiles, a.head_dim), cnt), "out": ((T, a.head_dim), cnt)}
+
+
+class _Rows:
+    """One sequence's view of the sink: ``put`` writes rows [t0, t1) of every kept array."""
+
+    def __init__(self, sink: "Sink", b: int | None) -> None:
+        self.sink, self.b = sink, b
+
+    def put(self, t0: int, t1: int, *, tile_outputs: np.ndarray, counts: np.ndarray,
+            out: np.ndarray, scores: np.ndarray | None = None,
+            activations: np.ndarray | None = None, s0: int | None = None) -> None:
+        """Rows [t0, t1).  ``scores``/``activations``: window rows (T1 − t0, W) when ``s0`` is
+        None, else rows over the keys [s0, s0 + L) in token order (zeros outside the window)."""
+        sink = self.sink
+        vals = {"tile_outputs": tile_outputs, "counts": counts, "out": out,
+                "scores": scores, "activations": activations}
+        for name in sink.outputs:
+            v = vals[name]
+            if name in _PER_KEY:
+                if sink.layout == "window" and s0 is not None:
+                    sink._fold(name, self.b, t0, t1, v, s0)
+                    continue
+                v = self._layout(t0, t1, v, s0)
+            sink._write(name, self.b, t0, t1, v)
+
+    def _layout(self, t0: int, t1: int, v: np.ndarray, s0: int | None) -> np.ndarray:
+        W, T = self.sink.window, self.sink.n_tokens
+        if self.sink.layout == "window":
+            return v
+        dense = np.zeros((t1 - t0, T))
+        if s0 is None:                # window rows → their tokens
+            s = window_tokens(t1, W, t0)
+            r = np.broadcast_to(np.arange(t1 - t0)[:, None], s.shape)
+            dense[r[s >= 0], s[s >= 0]] = v[s >= 0]
+        else:
+            te = min(s0 + v.shape[1], T) - s0
+            dense[:, s0:s0 + te] = v[:, :te]
+        return dense
+
+
+class Sink:
+    """Outputs of ``batch`` (None: one) sequences of T tokens, in memory."""
+
+    def __init__(self, n_tokens: int, cfg: HeadConfig, *, outputs: tuple[str, ...] = OUTPUTS,
+                 layout: str = "window", batch: int | None = None) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+        parse_outputs(",".join(outputs))
+        self.n_tokens, self.window, self.layout = n_tokens, cfg.array.window, layout
+        self.outputs, self.batch = tuple(n for n in OUTPUTS if n in outputs), batch
+        lead = () if batch is None else (batch,)
+        self.shapes = {n: (lead + shape, dt)
+                       for n, (shape, dt) in _shapes(n_tokens, cfg, layout).items()
+                       if n in self.outputs}
+        self._open()
+
+    def _open(self) -> None:
+        self.arrays = {n: np.zeros(shape, dtype=dt) for n, (shape, dt) in self.shapes.items()}
+
+    def rows(self, b: int | None = None) -> _Rows:
+        return _Rows(self, b)
+
+    def _write(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray) -> None:
+        a = self.arrays[name] if b is None else self.arrays[name][b]
+        a[t0:t1] = v
+
+    def _fold(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray, s0: int
+              ) -> None:
+        """Window rows [t0, t1) from rows over keys [s0, s0 + L) (zeros outside the window)."""
+        self._fold_into(self._rows_of(name, b, t0, t1), v, s0)
+
+    def _rows_of(self, name: str, b: int | None, t0: int, t1: int) -> np.ndarray:
+        a = self.arrays[name] if b is None else self.arrays[name][b]
+        return a[t0:t1]                      # zeros: never written before
+
+    def _fold_into(self, win: np.ndarray, v: np.ndarray, s0: int) -> None:
+        W = self.window
+        j, L = 0, v.shape[1]
+        while j < L:              # key s lands on column s mod W (one valid key per column)
+            p = (s0 + j) % W
+            m = min(L - j, W - p)
+            win[:, p:p + m] += v[:, j:j + m]
+            j += m
+
+    def result(self):
+        from .io import GoldenResult
+        return GoldenResult(**{n: self.arrays.get(n) for n in OUTPUTS}, layout=self.layout)
+
+
+class StreamSink(Sink):
+    """Outputs appended block by block to ``.npy`` files in a scratch folder beside ``path``
+    (rows must arrive in order: sequence by sequence, t increasing); :meth:`close` packs them
+    with ``extra`` arrays into the ``.npz`` at ``path`` (stored, not compressed)."""
+
+    def __init__(self, path: str | Path, n_tokens: int, cfg: HeadConfig, **kwargs) -> None:
+        self.path = Path(path)
+        super().__init__(n_tokens, cfg, **kwargs)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._dir = Path(tempfile.mkdtemp(prefix=".golden-", dir=self.path.parent))
+        self.arrays = {}
+        self._files, self._next = {}, {}
+        for n, (shape, dt) in self.shapes.items():
+            f = open(self._dir / f"{n}.npy", "wb")
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": np.dtype(dt).str, "fortran_order": False, "shape": shape})
+            self._files[n], self._next[n] = f, (0, 0)
+
+    def _write(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray) -> None:
+        if self._next[name] != (b or 0, t0):
+            raise RuntimeError(f"{name}: rows out of order ({b}, {t0}), expected "
+                               f"{self._next[name]}")
+        dt = self.shapes[name][1]
+        v = np.ascontiguousarray(v, dtype=dt)
+        self._files[name].write(memoryview(v).cast("B"))
+        nb, nt = (b or 0, t1) if t1 < self.n_tokens else ((b or 0) + 1, 0)
+        self._next[name] = (nb, nt)
+
+    def _fold(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray, s0: int
+              ) -> None:
+        win = np.zeros((t1 - t0, self.window))
+        self._fold_into(win, v, s0)
+        self._write(name, b, t0, t1, win)
+
+    def close(self, extra: dict[str, np.ndarray]) -> Path:
+        """Write the ``.npz`` (kept arrays, then ``extra``) and remove the scratch folder."""
+        try:
+            for f in self._files.values():
+                f.close()
+            tmp = self.path.with_name(self.path.name + ".part")
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for n in self.shapes:
+                    with open(self._dir / f"{n}.npy", "rb") as src, \
+                            zf.open(f"{n}.npy", "w", force_zip64=True) as dst:
+                        shutil.copyfileobj(src, dst, 1 << 22)
+                for n, a in extra.items():
+                    with zf.open(f"{n}.npy", "w", force_zip64=True) as dst:
+                        np.lib.format.write_array(dst, np.asarray(a), allow_pickle=False)
+            os.replace(tmp, self.path)
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the scratch files (a run that failed)."""
+        for f in self._files.values():
+            f.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def result(self):
+        raise RuntimeError("a StreamSink's outputs are on disk: close() it and load the .npz")

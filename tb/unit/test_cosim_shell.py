@@ -1,0 +1,50 @@
+"""The co-simulation shell's generator (tb/cosim/shell.py): ports mirrored from the head."""
+
+import pytest
+
+from hdl.config import HeadConfig
+from tb.cosim.shell import SHELL_TOP, head_ports, shell_verilog
+
+HEAD = """module attention_head(clk, rst, o_wl_q, o_c2p1_integrate, o_c2p2_fire, i_c2p_pulse,
+ i_c2p_sign, o_out__payload, o_out__valid, i_tok__ready);
+  output o_out__valid;
+  output i_tok__ready;
+  input clk;
+  input rst;
+  output [3:0] o_wl_q;
+  output o_c2p1_integrate;
+  output o_c2p2_fire;
+  input [11:0] i_c2p_pulse;
+  input [11:0] i_c2p_sign;
+  output [29:0] o_out__payload;
+endmodule
+"""
+CFG = HeadConfig().with_overrides(["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4"])
+
+
+def test_ports_are_read_from_the_head():
+    assert head_ports(HEAD) == [("output", 1, "o_out__valid"), ("output", 1, "i_tok__ready"),
+                                ("input", 1, "clk"), ("input", 1, "rst"),
+                                ("output", 4, "o_wl_q"), ("output", 1, "o_c2p1_integrate"),
+                                ("output", 1, "o_c2p2_fire"), ("input", 12, "i_c2p_pulse"),
+                                ("input", 12, "i_c2p_sign"), ("output", 30, "o_out__payload")]
+
+
+def test_shell_mirrors_the_pins_and_plays_the_pulses():
+    v = shell_verilog(CFG, HEAD)
+    assert f"module {SHELL_TOP}(" in v
+    header = v.split(");", 1)[0]
+    # the played pins are internal; every other head pin is a shell port of the same width
+    assert "i_c2p_pulse" not in header and "i_c2p_sign" not in header
+    assert "output [29:0] o_out__payload" in header and "output [3:0] o_wl_q" in header
+    assert "input [47:0] i_pp_count" in header          # 12 lanes × count_bits 4
+    assert "input [11:0] i_pp_sign" in header and "output [63:0] o_wl_width" in header
+    assert ".i_c2p_pulse(i_c2p_pulse)" in v and ".o_wl_q(o_wl_q)" in v
+    assert "input [31:0] i_tb_sleep" in header and "output o_tb_wake" in header
+
+
+def test_shell_needs_the_pins_it_drives():
+    with pytest.raises(ValueError, match=r"the head lacks pins \['o_c2p2_fire'\]"):
+        shell_verilog(CFG, HEAD.replace("o_c2p2_fire", "o_other"))
+    with pytest.raises(ValueError, match="no module attention_head"):
+        shell_verilog(CFG, "module x(); endmodule")
