@@ -19,7 +19,15 @@ def _cell(row: dict, m: str, fmt: str) -> str:
     return f"{row[m]:{fmt}}"
 
 
+def _gaps(res: dict) -> None:
+    """gap_bpc = bits/char − softmax's, on every finished row (a partial run too)."""
+    base = res["rows"].get("softmax", {}).get("bpc")
+    for row in res["rows"].values():
+        row["gap_bpc"] = float("nan") if base is None else row["bpc"] - base
+
+
 def markdown_table(res: dict) -> str:
+    _gaps(res)
     m = res["model"]
     lines = [
         f"Character LM: {m['params']:,} parameters ({m['n_layer']} layers, {m['n_head']} heads "
@@ -61,6 +69,7 @@ def write_report(res: dict, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    _gaps(res)
     paths = [out / "results.json", out / "results.md", out / "curves.png", out / "gap.png"]
     write_atomic(paths[0], json.dumps(res, indent=1))
     write_atomic(paths[1], markdown_table(res))

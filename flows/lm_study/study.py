@@ -200,9 +200,6 @@ def run_study(s: StudySettings, out: Path) -> dict:
         eta = el / (done_units - units0) * (total - done_units)
         log.info("row %d/%d %s: %.3f bits/char, accuracy %.3f (%.0f s; ETA %.0f s)", i + 1,
                  len(ROWS), key, row["bpc"], row["accuracy"], row["seconds"], eta)
-    base = res["rows"]["softmax"]["bpc"]
-    for row in res["rows"].values():
-        row["gap_bpc"] = row["bpc"] - base
     return res
 
 

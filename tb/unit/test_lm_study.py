@@ -12,6 +12,7 @@ from flows.lm_study.adaptation import adapt_model, measure_stats, mismatch
 from flows.lm_study.cli import main
 from flows.lm_study.corpus import load_corpus
 from flows.lm_study.model import CharLM, LMConfig
+from flows.lm_study.report import write_report
 from flows.lm_study.study import ROWS, StudySettings, row_config, run_study
 from flows.lm_study.train import train
 from hdl.config import HeadConfig
@@ -104,10 +105,14 @@ def test_flow_checkpoints_and_resumes(tmp_path, monkeypatch):
     res = run_study(s, tmp_path)
     assert trained == ["linear_quant", "finetuned"]      # the finished rows were not redone
     assert res["done"] == [k for k, _ in ROWS]
-    assert res["rows"]["softmax"] == {**saved["rows"]["softmax"], "gap_bpc": 0.0}
+    assert res["rows"]["softmax"] == saved["rows"]["softmax"]
     var = res["rows"]["variability"]
     assert len(var["seeds"]) == 2 and var["bpc_min"] <= var["bpc"] <= var["bpc_max"]
     assert res["rows"]["adapted"]["adaptation"]["trace"]
+    paths = write_report(res, tmp_path / "report")
+    table = paths[1].read_text()
+    assert all(label in table for _, label in ROWS) and "| +0.000 |" in table
+    assert all(p.stat().st_size > 0 for p in paths)
 
 
 @pytest.mark.parametrize("argv, message", [
