@@ -39,18 +39,23 @@ def markdown_table(res: dict) -> str:
         f"{res['leakage_lambda_per_token']:.3g} per token step (oldest cell of the window at "
         f"D = {res['oldest_cell_decay']:.4f}).",
         "",
-        "| step of the flow | trained steps | val bits/char | gap to softmax | "
-        "next-char accuracy | non-zero head outputs |",
-        "|---|---|---|---|---|---|",
+        "| step of the flow | bits/char on entry | trained steps | val bits/char | "
+        "gap to softmax | next-char accuracy | non-zero head outputs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for key, label in ROWS:
         row = res["rows"].get(key)
         if row is None:
-            lines.append(f"| {label} | — | not run | | | |")
+            lines.append(f"| {label} | | — | not run | | | |")
             continue
         nz = f"{row['nonzero_outputs']:.2f}" if "nonzero_outputs" in row else "—"
-        lines.append(f"| {label} | {row.get('steps', 0)} | {_cell(row, 'bpc', '.3f')} | "
+        entry = f"{row['before_training']['bpc']:.3f}" if "before_training" in row else "—"
+        lines.append(f"| {label} | {entry} | {row.get('steps', 0)} | {_cell(row, 'bpc', '.3f')} | "
                      f"{row['gap_bpc']:+.3f} | {_cell(row, 'accuracy', '.3f')} | {nz} |")
+    lines += ["", "*bits/char on entry*: the row's model before its own training (the previous "
+              "row's weights under this row's attention); *non-zero head outputs*: share of "
+              "hardware head outputs (tile-summed counts) that are not 0 on the calibration "
+              "batch."]
     ad = res["rows"].get("adapted", {}).get("adaptation")
     if ad:
         tr = ad["trace"]
