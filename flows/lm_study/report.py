@@ -108,7 +108,8 @@ def write_report(res: dict, out: Path) -> list[Path]:
     ax.bar(range(len(keys)), gaps, yerr=err, color="tab:blue")
     ax.set_xticks(range(len(keys)), [lab for _, lab in keys], rotation=35, ha="right",
                   fontsize=8)
-    ax.set_ylabel("validation bits/char − softmax (full context)")
+    ax.set_ylabel("val bits/char − softmax")
+    ax.set_title("gap to softmax (full context) per step of the flow")
     ax.axhline(0, color="k", lw=0.5)
     fig.tight_layout()
     fig.savefig(paths[3], dpi=110)
