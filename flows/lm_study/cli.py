@@ -16,6 +16,7 @@ import sys
 
 from hdl.cli import (
     Parser,
+    RunFailed,
     UsageError,
     add_config_args,
     nonnegative_int,
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     def body() -> int:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise RunFailed("PyTorch is not installed: pip install -e '.[lm]' (torch==2.13.0, "
+                            "a CPU build)") from None
         from .corpus import load_corpus
         from .model import SIZES
 
