@@ -24,7 +24,7 @@ import numpy as np
 from hdl.config import HeadConfig
 
 __all__ = ["STAGES", "AffineScaler", "HeadScalers", "StageStats", "AdaptationResult", "adapt",
-           "head_stage_inputs", "A_MIN"]
+           "head_stage_inputs", "A_MIN", "update_scaler", "alpha_at"]
 
 #: The calibrated stages, in order.
 STAGES = ("q", "k", "v", "out")
@@ -99,7 +99,6 @@ def adapt(stage_inputs: Callable[[HeadScalers], Mapping[str, np.ndarray]],
     if tol <= 0 or max_iter < 1 or alpha_steps < 1 or not 0 < alpha_min <= alpha_max <= 1:
         raise ValueError("need tol > 0, max_iter ≥ 1, alpha_steps ≥ 1 and "
                          "0 < alpha_min ≤ alpha_max ≤ 1")
-    alphas = np.linspace(alpha_max, alpha_min, alpha_steps)
     sc = {s: getattr(init or HeadScalers.reset(), s) for s in STAGES}
     trace: list[dict] = []
     for n in range(max_iter + 1):
@@ -121,18 +120,37 @@ def adapt(stage_inputs: Callable[[HeadScalers], Mapping[str, np.ndarray]],
         if n == max_iter:
             trace.append(entry)
             break
-        alpha = float(alphas[n]) if n < alpha_steps else alpha_min
+        alpha = alpha_at(n, alpha_max, alpha_min, alpha_steps)
         entry["alpha"] = alpha
         trace.append(entry)
         for s, tgt in targets.items():
-            mu, sd = meas[s]
-            a, b = sc[s].a, sc[s].b
-            if abs(sd - tgt.std) > tol and sd != 0:
-                a = max(alpha * (a * tgt.std / sd) + (1 - alpha) * a, A_MIN)
-            if abs(mu - tgt.mean) > tol:
-                b = alpha * (b + tgt.mean - mu) + (1 - alpha) * b
-            sc[s] = AffineScaler(a, b)
+            sc[s] = AffineScaler(*update_scaler(sc[s].a, sc[s].b, *meas[s], tgt, alpha, tol))
     return AdaptationResult(HeadScalers(**sc), False, max_iter, trace)
+
+
+def update_scaler(a, b, mean, std, target: StageStats, alpha, tol: float = 1e-4):
+    """One relaxed update of a stage's (a, b) from its measured output (mean, std): the rule of
+    the module docstring.  Element-wise on floats or numpy arrays (one entry per head; target
+    mean/std may be arrays too); returns the new (a, b).  :func:`adapt` calls it for one head, :mod:`flows.lm_study` for every head
+    of a model at once."""
+    std_off = np.abs(np.subtract(std, target.std)) > tol
+    mean_off = np.abs(np.subtract(mean, target.mean)) > tol
+    nz = np.asarray(std) != 0
+    ratio = np.divide(target.std, np.where(nz, std, 1.0))   # std = 0: no update (below)
+    a_new = np.maximum(alpha * (a * ratio) + (1 - alpha) * a, A_MIN)
+    b_new = alpha * (b + np.subtract(target.mean, mean)) + (1 - alpha) * b
+    a_out = np.where(std_off & nz, a_new, a)
+    b_out = np.where(mean_off, b_new, b)
+    if np.ndim(a_out) == 0 and np.ndim(b_out) == 0:
+        return float(a_out), float(b_out)
+    return a_out, b_out
+
+
+def alpha_at(n: int, alpha_max: float = 1.0, alpha_min: float = 0.1, alpha_steps: int = 50
+             ) -> float:
+    """α of iteration n: linspace(α_max, α_min, α_steps)[n] for n < α_steps, else α_min."""
+    return float(np.linspace(alpha_max, alpha_min, alpha_steps)[n]) if n < alpha_steps \
+        else alpha_min
 
 
 def head_stage_inputs(q_raw: np.ndarray, k_raw: np.ndarray, v_raw: np.ndarray,

@@ -64,6 +64,10 @@ CASES = [
     # sim.golden
     ("sim.golden", ["--inputs", "{d}/in.npz", "--out", "/proc/o.npz"], "is not writable"),
     ("sim.golden", ["--inputs", "{d}/in.npz", "--out", "{d}"], "is a folder, not a file"),
+    # flows.lm_study (its model's head dimension is 16: SMALL's head_dim=4 is refused)
+    ("flows.lm_study", ["--steps", "0"], "argument --steps: must be an integer ≥ 1, not 0"),
+    ("flows.lm_study", ["--out", "/proc/gca"], "is not writable"),
+    ("flows.lm_study", [], "array.head_dim=4 must equal the model's head dimension 16"),
     # a config file that is not UTF-8 names the file
     ("hdl.generate", ["--config", "{d}/latin1.json"], "latin1.json' is not UTF-8 text"),
     ("flows.ppa", ["--config", "{d}/latin1.json"], "latin1.json' is not UTF-8 text"),
