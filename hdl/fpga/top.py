@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.build import ResourceError
 from amaranth.hdl import Elaboratable, EnableInserter, Module, ResetInserter, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import HeadConfig
@@ -122,12 +122,17 @@ class BoardTop(Elaboratable):
         divisor = round(platform.default_clk_frequency / self.baud)
         m.submodules.core = core = PrototypeCore(self.cfg, self.tables, divisor=divisor,
                                                  token_credit=self.token_credit)
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.i_rx.eq(uart.rx.i), uart.tx.o.eq(core.o_tx)]
+        # Amaranth 0.5 I/O: raw ports (dir="-") through explicit buffers; a port's inversion
+        # (active-low LEDs) is applied by the buffer.
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.i_rx.eq(rx.i), tx.o.eq(core.o_tx)]
         for i in range(3):
             try:
-                led = platform.request("led", i)
+                led = platform.request("led", i, dir="-")
             except ResourceError:   # boards with fewer LEDs: show what fits
                 break
-            m.d.comb += led.o.eq(core.o_leds[i])
+            m.submodules[f"led{i}_buf"] = buf = io.Buffer("o", led)
+            m.d.comb += buf.o.eq(core.o_leds[i])
         return m
