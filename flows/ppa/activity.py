@@ -15,7 +15,11 @@ Icarus Verilog under a generated testbench:
 
 Toggles of every net are counted from the VCD between the accept of token ``warmup`` and the
 accept of token ``warmup + measured`` (steady state), grouped by the net's fan-out in the netlist,
-and returned per token together with the flip-flop clock events;
+and returned per token together with the flip-flop clock events: a plain flip-flop is clocked
+every cycle; an enable flip-flop of a clock-gated netlist (``$_DFFE_PP_``) only on the cycles its
+enable net is high (time high in the VCD / clock period), and each distinct enable net is one
+clock-gating cell clocked every cycle (``icg_clock_events``).  The clock net is not counted as a
+net toggle as well (its load is the clock events' energy).
 :func:`flows.ppa.energy.digital_energy` turns them into joules.  The token payload and the
 stimulus rows are packed by :mod:`sim.bits` (payload order from the RTL's ``token_layout``).
 """
@@ -44,7 +48,7 @@ __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION", "WARMUP_
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_VERSION = "4"  # 4: write_verilog flip-flop aliases mapped
+ACTIVITY_VERSION = "5"  # 5: clock gating (enable duty), clock net charged once
 #: Tokens simulated before the measurement starts (the pipeline fills).
 WARMUP_TOKENS = 4
 
@@ -165,14 +169,25 @@ def _verilog_aliases(netlist_v: Path, names: dict[str, list]) -> dict[str, list]
     return out
 
 
-def _parse_vcd(path: Path, t0: int,
-               t1: int) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
-    """Var table {id: (name, width)} and per-id per-bit toggle counts in [t0, t1)."""
+def _parse_vcd(path: Path, t0: int, t1: int, watch_names: set[str] = frozenset()
+               ) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]],
+                          dict[str, list[int]]]:
+    """Var table {id: (name, width)}, per-id per-bit toggle counts in [t0, t1), and for the
+    vars named in ``watch_names`` the time each bit is 1 inside [t0, t1) (VCD time units)."""
     vars_: dict[str, tuple[str, int]] = {}
     prev: dict[str, str] = {}
     tog: dict[str, list[int]] = {}
+    high: dict[str, list[int]] = {}
+    since: dict[str, list[int | None]] = {}
     now = 0
     in_header = True
+
+    def close(ident: str, i: int, until: int) -> None:
+        start = since[ident][i]
+        if start is not None:
+            high[ident][i] += max(0, min(until, t1) - max(start, t0))
+            since[ident][i] = None
+
     with open(path, "r", errors="replace") as f:
         for line in f:
             if in_header:
@@ -182,6 +197,10 @@ def _parse_vcd(path: Path, t0: int,
                 elif line.startswith("$enddefinitions"):
                     in_header = False
                     tog = {i: [0] * w for i, (_, w) in vars_.items()}
+                    for i, (name, w) in vars_.items():
+                        if name in watch_names:
+                            high[i] = [0] * w
+                            since[i] = [None] * w
                 continue
             c = line[0] if line else ""
             if c == "#":
@@ -202,6 +221,13 @@ def _parse_vcd(path: Path, t0: int,
                 val = (val[0] if val[0] in "xzXZ" else "0") * (width - len(val)) + val
             old = prev.get(ident)
             prev[ident] = val
+            if ident in high:
+                for i in range(width):
+                    bit = val[width - 1 - i]
+                    if bit == "1" and since[ident][i] is None:
+                        since[ident][i] = now
+                    elif bit != "1":
+                        close(ident, i, now)
             if old is None or now < t0:
                 continue
             if width == 1:
@@ -213,7 +239,10 @@ def _parse_vcd(path: Path, t0: int,
                     o, n_ = old[i], val[i]
                     if o != n_ and o in "01" and n_ in "01":
                         counts[width - 1 - i] += 1
-    return vars_, tog
+    for ident, bits in since.items():
+        for i in range(len(bits)):
+            close(ident, i, t1)
+    return vars_, tog, high
 
 
 def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
@@ -288,7 +317,6 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     (c0, t0), (c1, t1) = accepts[warmup], accepts[last]
     log.info("activity: counting toggles in %.0f MB of VCD",
              (work / "act.vcd").stat().st_size / 1e6)
-    vars_, tog = _parse_vcd(work / "act.vcd", t0, t1)
     mod = netlist.load_module(netlist_json, "attention_head")
     # Fan-out as the energy model charges it: every sink pin, flip-flop clocks included.
     fanout = netlist.fanout(mod, latches=False, ff_sinks=None)
@@ -296,6 +324,27 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     n_ff = netlist.count_ffs(mod, latches=False)
     names = netlist.net_names(mod)
     names.update(_verilog_aliases(netlist_v, names))
+    # Clock gating: the enable net of each clock gate, watched for the cycles it is high.
+    enables = netlist.ff_enables(mod)
+    en_bits = {b for b in enables if isinstance(b, int)}
+    watch = {name for name, bits in names.items() if any(b in en_bits for b in bits)}
+    vars_, tog, high = _parse_vcd(work / "act.vcd", t0, t1, watch)
+    period = (t1 - t0) / (c1 - c0)          # VCD time units per clock cycle
+    en_cycles: dict[int | str, float] = {}
+    for ident, per_bit in high.items():
+        bits = names.get(vars_[ident][0], [])
+        for i, t_high in enumerate(per_bit):
+            if i < len(bits) and bits[i] in en_bits and bits[i] not in en_cycles:
+                en_cycles[bits[i]] = t_high / period
+    # A constant enable is high every cycle (1) or never (0); an enable net the VCD does not
+    # show is charged as always on (conservative) and counted.
+    unobserved = [b for b in enables if b not in en_cycles and b not in ("0", "1")]
+    for b in enables:
+        if b not in en_cycles:
+            en_cycles[b] = 0.0 if b == "0" else float(c1 - c0)
+    # The clock net's toggles are the flip-flops' (and clock gates') clock energy, charged per
+    # clock event below, not as a net.
+    clock_nets = netlist.clock_bits(mod)
     seen: set[int] = set()
     by_fo: dict[int, int] = {}
     ff_data = 0
@@ -311,7 +360,7 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                 if bits is None:
                     unmapped += n_t
                 continue
-            if b in seen:
+            if b in seen or b in clock_nets:
                 continue
             seen.add(b)
             total += n_t
@@ -320,6 +369,8 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
             if b in ff_q:
                 ff_data += n_t
     cycles = c1 - c0
+    n_gated = sum(enables.values())
+    gated_events = sum(n * en_cycles[b] for b, n in enables.items())
     res = {
         "method": "Icarus zero-delay simulation of the synthesised generic gate netlist "
                   "(flows.synth), toggles counted from the VCD in steady state",
@@ -328,12 +379,19 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                     "counts and signs",
         "tokens_simulated": n_tokens, "tokens_measured": measured, "warmup_tokens": warmup,
         "cycles_measured": cycles, "cycles_per_token": cycles / measured,
-        "n_ff": n_ff, "q_duty": toks["q_duty"], "a_duty": toks["a_duty"],
+        "n_ff": n_ff, "n_ff_gated": n_gated, "n_icg": len(enables),
+        "enables_unobserved": len(unobserved),
+        "ff_enable_duty": (gated_events / (n_gated * cycles)) if n_gated else None,
+        "clock": "flip-flop clock events: ungated flip-flops every cycle, enable flip-flops on "
+                 "the cycles their enable is high (time high / clock period, from the VCD); "
+                 "clock gates every cycle; the clock net itself is not also charged as a net",
+        "q_duty": toks["q_duty"], "a_duty": toks["a_duty"],
         "mean_count": toks["mean_count"], "seed": seed,
         "per_token": {
             "toggles_by_fanout": {str(k): v / measured for k, v in sorted(by_fo.items())},
             "net_toggles": total / measured,
-            "ff_clock_events": n_ff * cycles / measured,
+            "ff_clock_events": ((n_ff - n_gated) * cycles + gated_events) / measured,
+            "icg_clock_events": len(enables) * cycles / measured,
             "ff_data_toggles": ff_data / measured,
         },
         "outputs_checked": outs, "output_mismatches": mismatches,

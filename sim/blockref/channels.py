@@ -127,12 +127,16 @@ class AdderOut:
 
 
 class AdderTreeRef:
-    """Per-dimension sum over tiles, delayed by ``latency`` cycles (a shift register)."""
+    """Per-dimension sum over tiles, delayed by ``latency`` cycles (a shift register).
+
+    With ``cfg.timing.clock_gating`` each stage loads only when the valid entering it is high
+    (it holds otherwise), and with no stage at all the sums are zero while valid is low."""
 
     def __init__(self, cfg: HeadConfig, latency: int):
         self.d = cfg.array.head_dim
         self.n_tiles = cfg.array.n_tiles
         self.latency = latency
+        self.gated = cfg.timing.clock_gating
         # Registers power up to zero, as the RTL's do.
         self.pipe = [(np.zeros(self.d, dtype=np.int64), False) for _ in range(latency)]
 
@@ -140,7 +144,13 @@ class AdderTreeRef:
         counts = np.asarray(counts, dtype=np.int64).reshape(self.n_tiles, self.d)
         now = (counts.sum(axis=0), bool(valid))
         if self.latency == 0:
+            if self.gated and not valid:
+                return AdderOut(np.zeros(self.d, dtype=np.int64), False)
             return AdderOut(*now)
         out = self.pipe[0]
-        self.pipe = self.pipe[1:] + [now]
+        if not self.gated:
+            self.pipe = self.pipe[1:] + [now]
+        else:
+            nxt = self.pipe[1:] + [now]
+            self.pipe = [(n[0] if n[1] else old[0], n[1]) for old, n in zip(self.pipe, nxt)]
         return AdderOut(*out)
