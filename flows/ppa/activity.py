@@ -382,6 +382,9 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
         "n_ff": n_ff, "n_ff_gated": n_gated, "n_icg": len(enables),
         "enables_unobserved": len(unobserved),
         "ff_enable_duty": (gated_events / (n_gated * cycles)) if n_gated else None,
+        # per clock gate, largest first: flip-flops behind it, cycles per token it is enabled
+        "enable_groups": sorted(([n, en_cycles[b] / measured] for b, n in enables.items()),
+                                reverse=True),
         "clock": "flip-flop clock events: ungated flip-flops every cycle, enable flip-flops on "
                  "the cycles their enable is high (time high / clock period, from the VCD); "
                  "clock gates every cycle; the clock net itself is not also charged as a net",

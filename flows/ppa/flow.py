@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from hdl.config import HeadConfig
-from hdl.registry import HEAD_BLOCK, SUB_BLOCKS
+from hdl.registry import HEAD_BLOCK, head_blocks
 
 from ..synth import SynthError, run_synth
 from ..tools import ROOT, tool_versions
@@ -33,12 +33,13 @@ def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 
             sweep: bool = True) -> dict[str, Any]:
     """Everything of the PPA report as a dict (ppa.json)."""
     log.info("synthesis (generic) of the head and its blocks, config %s", cfg.hash)
-    syn = run_synth(cfg, [*SUB_BLOCKS, HEAD_BLOCK], ["generic"])
+    blocks = head_blocks(cfg)
+    syn = run_synth(cfg, [*blocks, HEAD_BLOCK], ["generic"])
     head = syn["blocks"][HEAD_BLOCK]["targets"]["generic"]
     if head.get("status") != "ok":
         raise SynthError(f"generic synthesis of the head failed: {head.get('reason')}")
     block_t = {b: syn["blocks"][b]["targets"]["generic"]["transistors"]["total"]
-               for b in SUB_BLOCKS
+               for b in blocks
                if syn["blocks"].get(b, {}).get("targets", {}).get("generic", {}).get("status")
                == "ok"}
     log.info("switching activity of the head netlist (Icarus)")
