@@ -59,6 +59,9 @@ def test_activity_runs_at_the_initiation_interval(small_report):
     ii = s.initiation_interval
     groups = act["enable_groups"]
     assert act["n_icg"] == len(groups) == r["synthesis"]["head"]["transistors"]["n_icg"] > 0
+    tr = r["synthesis"]["head"]["transistors"]
+    assert tr["icg"] == tr["n_icg"] * tr["icg_each"] == tr["n_icg"] * 18
+    assert tr["total"] == tr["gates"] + tr["ff"] + tr["icg"]
     assert act["enables_unobserved"] == 0
     assert act["per_token"]["ff_clock_events"] == pytest.approx(
         (act["n_ff"] - act["n_ff_gated"]) * ii + sum(n * c for n, c in groups))
