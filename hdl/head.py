@@ -248,23 +248,17 @@ class AttentionHead(wiring.Component):
 
         # -- read-out (counters + adder trees, or pulse sums), output FIFO ----------------------
         if cfg.timing.readout == "pulse_sum":
-            m.submodules.psum = add = PulseSum(cfg)
-            m.d.comb += [
-                add.i_pulse.eq(self.i_c2p_pulse),
-                add.i_sign.eq(self.i_c2p_sign),
-                add.i_enable.eq(self.o_c2p2_fire),
-                add.i_clear.eq(at(s.count[0] - 1)),
-            ]
+            m.submodules.psum = add = front = PulseSum(cfg)
         else:
-            m.submodules.cnt = cnt = CounterBank(cfg)
+            m.submodules.cnt = front = CounterBank(cfg)
             m.submodules.add = add = AdderTreeBank(cfg)
-            m.d.comb += [
-                cnt.i_pulse.eq(self.i_c2p_pulse),
-                cnt.i_sign.eq(self.i_c2p_sign),
-                cnt.i_enable.eq(self.o_c2p2_fire),
-                cnt.i_clear.eq(at(s.count[0] - 1)),
-                add.i_counts.eq(cnt.o_counts),
-            ]
+            m.d.comb += add.i_counts.eq(front.o_counts)
+        m.d.comb += [                        # the pulses go to the counters or the pulse sums
+            front.i_pulse.eq(self.i_c2p_pulse),
+            front.i_sign.eq(self.i_c2p_sign),
+            front.i_enable.eq(self.o_c2p2_fire),
+            front.i_clear.eq(at(s.count[0] - 1)),
+        ]
         if add.latency != s.readout_latency:
             raise ValueError(f"read-out latency {add.latency} differs from the schedule's "
                              f"{s.readout_latency}")
