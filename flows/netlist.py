@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["load_module", "is_ff", "fanout", "ff_outputs", "count_ffs", "net_names",
+__all__ = ["load_module", "is_ff", "fanout", "ff_outputs", "count_ffs", "ff_enables",
+           "clock_bits", "net_names",
            "logic_depth"]
 
 
@@ -63,6 +64,26 @@ def ff_outputs(mod: dict, *, latches: bool = True) -> set[int]:
 
 def count_ffs(mod: dict, *, latches: bool = True) -> int:
     return sum(1 for c in mod["cells"].values() if is_ff(c["type"], latches))
+
+
+def ff_enables(mod: dict) -> dict[int | str, int]:
+    """Enable flip-flops (``$_DFFE_PP_``, positive enable): enable net bit → flip-flops it
+    enables.  Each distinct enable net is one clock gate."""
+    out: dict[int | str, int] = {}
+    for c in mod["cells"].values():
+        if is_ff(c["type"], latches=False) and "E" in c["connections"]:
+            if c["type"] != "$_DFFE_PP_":
+                raise ValueError(f"enable flip-flop {c['type']}: only positive-enable "
+                                 "$_DFFE_PP_ cells are expected")
+            (b,) = c["connections"]["E"]
+            out[b] = out.get(b, 0) + 1
+    return out
+
+
+def clock_bits(mod: dict) -> set[int]:
+    """Net bits driving flip-flop clock pins (their energy is the flip-flops' clock energy)."""
+    return {b for c in mod["cells"].values() if is_ff(c["type"])
+            for b in _bits(c["connections"].get("C", []))}
 
 
 def net_names(mod: dict) -> dict[str, list]:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hdl.generate import wrap_long_lines
 from hdl.toolchain import (  # the lookups hdl/ needs itself live there; re-exported here
     ToolMissing,
     ensure_yosys_env,
@@ -131,6 +132,9 @@ def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
     script = (f"read_verilog -sv {rel}; hierarchy -top {top}; proc; flatten; "
               f"opt_clean -purge; write_verilog -noattr {out.name}")
     _run([yosys_bin(), "-q", "-p", script], cwd=out.parent)
+    # Yosys writes a wide concatenation on one line (the clock-gated head's isolated counts:
+    # ~100,000 characters), over Verilator's 40,000-token limit: wrapped, whitespace only.
+    out.write_text(wrap_long_lines(out.read_text()))
     return out
 
 

@@ -39,8 +39,12 @@ __all__ = [
     "TechConfig",
     "HeadConfig",
     "NON_IDEALITIES",
+    "READOUTS",
     "load_config",
 ]
+
+#: Token read-out architectures (``timing.readout``); the first is the paper's.
+READOUTS = ("tile_counters", "pulse_sum")
 
 #: Names of the analog non-idealities, each with its own switch in :class:`AnalogConfig`.
 NON_IDEALITIES = ("quantization", "nonlinearity", "offset", "leakage", "variability", "ir_drop")
@@ -203,6 +207,21 @@ class TimingConfig:
     for 4 cycles of latency (54 instead of 50, still under the paper's 65 ns) and ~13 % more
     transistors (``python -m flows.synth --block head``)."""
 
+    clock_gating: bool = True
+    """Clock gating and operand isolation (issue 11): registers that change only in some phases
+    (counters: clear + count window; adder-tree pipeline registers: the cycle their token
+    passes; write address, valid mask, FIFO words, PWM: their update cycles) get an enable, which
+    the generic synthesis keeps as an enable flip-flop (one integrated clock-gating cell per
+    distinct enable net, ``flows/ppa/energy.py``), and the adder-tree inputs are held at zero
+    outside the cycle they are summed.  Same outputs cycle for cycle at the head; off = the
+    paper's ungated periphery (every flip-flop clocked every cycle)."""
+
+    readout: str = "tile_counters"
+    """Token read-out: ``tile_counters`` = the paper's n_tiles·d signed pulse counters plus d
+    adder trees (P §2.3); ``pulse_sum`` = per dimension, the tiles' ±1/0 pulses are added every
+    cycle into one accumulator (``hdl/blocks/pulse_sum.py``): same sums bit for bit when each
+    pulse's sign is held while it is high (the signed C2P contract), far fewer flip-flops."""
+
     layers: int = 12
     """L: layers that share the time between two tokens of one head (P §4.1: GPT-2, 12).
     Leakage per token step is L·t_step/τ (P eq. 7)."""
@@ -221,6 +240,8 @@ class TimingConfig:
                self.adder_pipeline_every, "an integer from 0 (combinational) to 16")
         _check(1 <= self.layers <= 1024, "timing.layers", self.layers,
                "an integer from 1 to 1024")
+        _check(self.readout in READOUTS, "timing.readout", self.readout,
+               f"one of {', '.join(READOUTS)}")
 
     @property
     def t_clk_s(self) -> float:

@@ -31,7 +31,7 @@ from .cli import Parser, add_config_args, config_from_args, run_cli, writable_di
 from .config import HeadConfig
 from .registry import BLOCKS, HEAD_BLOCK, build_block
 
-__all__ = ["generate", "port_list", "write_sidecar", "owned_files", "main"]
+__all__ = ["generate", "port_list", "write_sidecar", "owned_files", "wrap_long_lines", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def write_sidecar(cfg: HeadConfig, out_dir: Path) -> Path:
     return path
 
 
-def _wrap_long_lines(text: str, limit: int = 4000, items: int = 64) -> str:
+def wrap_long_lines(text: str, limit: int = 4000, items: int = 64) -> str:
     """Break Yosys's one-line concatenations (``assign o = { a[0], a[1], … }`` with thousands
     of terms at full size) after every ``items``-th ", ": Verilator rejects a line of more than
     40,000 preprocessor tokens.  Only whitespace changes; lines holding a string are kept."""
@@ -168,7 +168,7 @@ def generate(cfg: HeadConfig, out_dir: str | Path = DEFAULT_OUT,
     for name in names:
         t0 = time.monotonic()
         dut = build_block(name, cfg)
-        text = _wrap_long_lines(verilog.convert(dut, name=name, emit_src=False))
+        text = wrap_long_lines(verilog.convert(dut, name=name, emit_src=False))
         (out_dir / f"{name}.v").write_text(text)
         entry = {
             "module": name,

@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from .blocks.adder_tree import AdderTreeBank
 from .blocks.counter_bank import CounterBank
+from .blocks.pulse_sum import PulseSum
 from .blocks.pwm_bank import PwmBank
 from .blocks.write_address import WriteAddressController
 from .blocks.write_sequencer import WriteSequencer
@@ -72,7 +73,7 @@ class AttentionHead(wiring.Component):
 
     Timing (all from :class:`~hdl.schedule.Schedule`)
     ------
-    latency = 1 + counts_final + adder_latency + 1 cycles from the accept of a token to its
+    latency = 1 + counts_final + readout_latency + 1 cycles from the accept of a token to its
     output valid (54 at defaults); a new token is accepted every ``initiation_interval`` cycles
     (31 at defaults) at most.  Back-pressure: a token is accepted only while the output FIFO has
     room for it and every token in flight, so no output is ever lost or duplicated.
@@ -151,8 +152,6 @@ class AttentionHead(wiring.Component):
         m.submodules.pwm = pwm = PwmBank(cfg)
         m.submodules.seq = seq = WriteSequencer(cfg)
         m.submodules.wac = wac = WriteAddressController(cfg)
-        m.submodules.cnt = cnt = CounterBank(cfg)
-        m.submodules.add = add = AdderTreeBank(cfg)
         fifo_depth = self.out_fifo_depth
         m.submodules.fifo = fifo = SyncFIFO(width=a.head_dim * a.sum_width, depth=fifo_depth)
 
@@ -247,13 +246,23 @@ class AttentionHead(wiring.Component):
             self.o_c2p2_reset.eq(phase_next(s.c2p2_reset)),
         ]
 
-        # -- counters, adder trees, output FIFO -------------------------------------------------
+        # -- read-out (counters + adder trees, or pulse sums), output FIFO ----------------------
+        if cfg.timing.readout == "pulse_sum":
+            m.submodules.psum = add = front = PulseSum(cfg)
+        else:
+            m.submodules.cnt = front = CounterBank(cfg)
+            m.submodules.add = add = AdderTreeBank(cfg)
+            m.d.comb += add.i_counts.eq(front.o_counts)
+        m.d.comb += [                        # the pulses go to the counters or the pulse sums
+            front.i_pulse.eq(self.i_c2p_pulse),
+            front.i_sign.eq(self.i_c2p_sign),
+            front.i_enable.eq(self.o_c2p2_fire),
+            front.i_clear.eq(at(s.count[0] - 1)),
+        ]
+        if add.latency != s.readout_latency:
+            raise ValueError(f"read-out latency {add.latency} differs from the schedule's "
+                             f"{s.readout_latency}")
         m.d.comb += [
-            cnt.i_pulse.eq(self.i_c2p_pulse),
-            cnt.i_sign.eq(self.i_c2p_sign),
-            cnt.i_enable.eq(self.o_c2p2_fire),
-            cnt.i_clear.eq(at(s.count[0] - 1)),
-            add.i_counts.eq(cnt.o_counts),
             add.i_valid.eq(at(s.counts_final)),
             fifo.w_data.eq(add.o_sums.as_value()),
             fifo.w_en.eq(add.o_valid),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .config import HeadConfig
 
 __all__ = ["BLOCKS", "HEAD_BLOCK", "SUB_BLOCKS", "Block", "build_block", "block_class",
+           "head_blocks",
            "TECH_PRESETS", "ANALOG_ENERGY_PRESETS"]
 
 @dataclass(frozen=True)
@@ -32,13 +33,17 @@ class Block:
     scales_with: str
     """What its size grows with, for structural scaling: ``d`` (head dimension), ``nd``
     (channels n_tiles·d), ``W`` (window columns) or ``head`` (the whole head)."""
+    readout: str | None = None
+    """The ``timing.readout`` whose head contains it; None = every head."""
 
 
 #: name → :class:`Block`.  Order = the order of the generated manifest.
 BLOCKS: dict[str, Block] = {
     "pwm_bank": Block("hdl.blocks.pwm_bank", "PwmBank", "d"),
-    "counter_bank": Block("hdl.blocks.counter_bank", "CounterBank", "nd"),
-    "adder_tree": Block("hdl.blocks.adder_tree", "AdderTreeBank", "nd"),
+    "counter_bank": Block("hdl.blocks.counter_bank", "CounterBank", "nd",
+                          readout="tile_counters"),
+    "adder_tree": Block("hdl.blocks.adder_tree", "AdderTreeBank", "nd", readout="tile_counters"),
+    "pulse_sum": Block("hdl.blocks.pulse_sum", "PulseSum", "nd", readout="pulse_sum"),
     "write_address": Block("hdl.blocks.write_address", "WriteAddressController", "W"),
     "address_decoder": Block("hdl.blocks.address_decoder", "AddressDecoder", "W"),
     "write_sequencer": Block("hdl.blocks.write_sequencer", "WriteSequencer", "d"),
@@ -56,6 +61,11 @@ TECH_PRESETS: tuple[str, ...] = ("n28", "nangate45", "sky130")
 
 #: Analog energy presets (flows/ppa/energy.py); ``paper`` = model-spec §9.1.
 ANALOG_ENERGY_PRESETS: tuple[str, ...] = ("paper",)
+
+
+def head_blocks(cfg: "HeadConfig") -> tuple[str, ...]:
+    """The sub-blocks the head of ``cfg`` instantiates (its read-out's, and the common ones)."""
+    return tuple(b for b in SUB_BLOCKS if BLOCKS[b].readout in (None, cfg.timing.readout))
 
 
 def block_class(name: str) -> type:

@@ -128,10 +128,19 @@ class Schedule:
         return self.adder_levels // k if k else 0
 
     @property
+    def readout_latency(self) -> int:
+        """Cycles from counts_final (the cycle after the last pulse cycle) to the read-out's
+        valid sums: the adder trees' registers (``tile_counters``), or 1 for ``pulse_sum``
+        (its partial-sum register; the accumulator plays the counters' part)."""
+        if self.cfg.timing.readout == "pulse_sum":
+            return 1
+        return self.adder_latency
+
+    @property
     def latency(self) -> int:
         """Cycles from the cycle a token is accepted to the cycle its output is valid:
-        1 (accept → start) + counts_final + adder_latency + 1 (output register)."""
-        return 1 + self.counts_final + self.adder_latency + 1
+        1 (accept → start) + counts_final + readout_latency + 1 (output register)."""
+        return 1 + self.counts_final + self.readout_latency + 1
 
     @property
     def token_step_s(self) -> float:

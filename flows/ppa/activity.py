@@ -15,7 +15,11 @@ Icarus Verilog under a generated testbench:
 
 Toggles of every net are counted from the VCD between the accept of token ``warmup`` and the
 accept of token ``warmup + measured`` (steady state), grouped by the net's fan-out in the netlist,
-and returned per token together with the flip-flop clock events;
+and returned per token together with the flip-flop clock events: a plain flip-flop is clocked
+every cycle; an enable flip-flop of a clock-gated netlist (``$_DFFE_PP_``) only on the cycles its
+enable net is high (time high in the VCD / clock period), and each distinct enable net is one
+clock-gating cell clocked every cycle (``icg_clock_events``).  The clock net is not counted as a
+net toggle as well (its load is the clock events' energy).
 :func:`flows.ppa.energy.digital_energy` turns them into joules.  The token payload and the
 stimulus rows are packed by :mod:`sim.bits` (payload order from the RTL's ``token_layout``).
 """
@@ -38,13 +42,14 @@ from sim.stimuli import random_tokens
 
 from .. import cache, netlist
 from ..tools import BUILD, compile_icarus, run_vvp
+from .vcd import parse_vcd
 
 __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION", "WARMUP_TOKENS",
            "min_tokens"]
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_VERSION = "4"  # 4: write_verilog flip-flop aliases mapped
+ACTIVITY_VERSION = "5"  # 5: clock gating (enable duty), clock net charged once
 #: Tokens simulated before the measurement starts (the pipeline fills).
 WARMUP_TOKENS = 4
 
@@ -165,57 +170,6 @@ def _verilog_aliases(netlist_v: Path, names: dict[str, list]) -> dict[str, list]
     return out
 
 
-def _parse_vcd(path: Path, t0: int,
-               t1: int) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
-    """Var table {id: (name, width)} and per-id per-bit toggle counts in [t0, t1)."""
-    vars_: dict[str, tuple[str, int]] = {}
-    prev: dict[str, str] = {}
-    tog: dict[str, list[int]] = {}
-    now = 0
-    in_header = True
-    with open(path, "r", errors="replace") as f:
-        for line in f:
-            if in_header:
-                if line.startswith("$var"):
-                    p = line.split()
-                    vars_.setdefault(p[3], (p[4].lstrip("\\"), int(p[2])))
-                elif line.startswith("$enddefinitions"):
-                    in_header = False
-                    tog = {i: [0] * w for i, (_, w) in vars_.items()}
-                continue
-            c = line[0] if line else ""
-            if c == "#":
-                now = int(line[1:])
-                if now >= t1:
-                    break
-                continue
-            if c == "b" or c == "B":
-                val, _, ident = line[1:].strip().partition(" ")
-            elif c in "01xzXZ":
-                val, ident = c, line[1:].strip()
-            else:
-                continue
-            if ident not in vars_:
-                continue
-            width = vars_[ident][1]
-            if len(val) < width:
-                val = (val[0] if val[0] in "xzXZ" else "0") * (width - len(val)) + val
-            old = prev.get(ident)
-            prev[ident] = val
-            if old is None or now < t0:
-                continue
-            if width == 1:
-                if old != val and old in "01" and val in "01":
-                    tog[ident][0] += 1
-            else:
-                counts = tog[ident]
-                for i in range(width):
-                    o, n_ = old[i], val[i]
-                    if o != n_ and o in "01" and n_ in "01":
-                        counts[width - 1 - i] += 1
-    return vars_, tog
-
-
 def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                       n_tokens: int = 24, warmup: int = WARMUP_TOKENS, seed: int = 0,
                       work: Path | None = None) -> dict[str, Any]:
@@ -290,7 +244,6 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     (c0, t0), (c1, t1) = accepts[warmup], accepts[last]
     log.info("activity: counting toggles in %.0f MB of VCD",
              (work / "act.vcd").stat().st_size / 1e6)
-    vars_, tog = _parse_vcd(work / "act.vcd", t0, t1)
     mod = netlist.load_module(netlist_json, "attention_head")
     # Fan-out as the energy model charges it: every sink pin, flip-flop clocks included.
     fanout = netlist.fanout(mod, latches=False, ff_sinks=None)
@@ -298,6 +251,27 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     n_ff = netlist.count_ffs(mod, latches=False)
     names = netlist.net_names(mod)
     names.update(_verilog_aliases(netlist_v, names))
+    # Clock gating: the enable net of each clock gate, watched for the cycles it is high.
+    enables = netlist.ff_enables(mod)
+    en_bits = {b for b in enables if isinstance(b, int)}
+    watch = {name for name, bits in names.items() if any(b in en_bits for b in bits)}
+    vars_, tog, high = parse_vcd(work / "act.vcd", t0, t1, watch)
+    period = (t1 - t0) / (c1 - c0)          # VCD time units per clock cycle
+    en_cycles: dict[int | str, float] = {}
+    for ident, per_bit in high.items():
+        bits = names.get(vars_[ident][0], [])
+        for i, t_high in enumerate(per_bit):
+            if i < len(bits) and bits[i] in en_bits and bits[i] not in en_cycles:
+                en_cycles[bits[i]] = t_high / period
+    # A constant enable is high every cycle (1) or never (0); an enable net the VCD does not
+    # show is charged as always on (conservative) and counted.
+    unobserved = [b for b in enables if b not in en_cycles and b not in ("0", "1")]
+    for b in enables:
+        if b not in en_cycles:
+            en_cycles[b] = 0.0 if b == "0" else float(c1 - c0)
+    # The clock net's toggles are the flip-flops' (and clock gates') clock energy, charged per
+    # clock event below, not as a net.
+    clock_nets = netlist.clock_bits(mod)
     seen: set[int] = set()
     by_fo: dict[int, int] = {}
     ff_data = 0
@@ -313,7 +287,7 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                 if bits is None:
                     unmapped += n_t
                 continue
-            if b in seen:
+            if b in seen or b in clock_nets:
                 continue
             seen.add(b)
             total += n_t
@@ -322,6 +296,8 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
             if b in ff_q:
                 ff_data += n_t
     cycles = c1 - c0
+    n_gated = sum(enables.values())
+    gated_events = sum(n * en_cycles[b] for b, n in enables.items())
     res = {
         "method": "Icarus zero-delay simulation of the synthesised generic gate netlist "
                   "(flows.synth), toggles counted from the VCD in steady state",
@@ -330,12 +306,22 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                     "counts and signs",
         "tokens_simulated": n_tokens, "tokens_measured": measured, "warmup_tokens": warmup,
         "cycles_measured": cycles, "cycles_per_token": cycles / measured,
-        "n_ff": n_ff, "q_duty": toks["q_duty"], "a_duty": toks["a_duty"],
+        "n_ff": n_ff, "n_ff_gated": n_gated, "n_icg": len(enables),
+        "enables_unobserved": len(unobserved),
+        "ff_enable_duty": (gated_events / (n_gated * cycles)) if n_gated else None,
+        # per clock gate, largest first: flip-flops behind it, cycles per token it is enabled
+        "enable_groups": sorted(([n, en_cycles[b] / measured] for b, n in enables.items()),
+                                reverse=True),
+        "clock": "flip-flop clock events: ungated flip-flops every cycle, enable flip-flops on "
+                 "the cycles their enable is high (time high / clock period, from the VCD); "
+                 "clock gates every cycle; the clock net itself is not also charged as a net",
+        "q_duty": toks["q_duty"], "a_duty": toks["a_duty"],
         "mean_count": toks["mean_count"], "seed": seed,
         "per_token": {
             "toggles_by_fanout": {str(k): v / measured for k, v in sorted(by_fo.items())},
             "net_toggles": total / measured,
-            "ff_clock_events": n_ff * cycles / measured,
+            "ff_clock_events": ((n_ff - n_gated) * cycles + gated_events) / measured,
+            "icg_clock_events": len(enables) * cycles / measured,
             "ff_data_toggles": ff_data / measured,
         },
         "outputs_checked": outs, "output_mismatches": mismatches,

@@ -21,6 +21,7 @@ from ..tools import BUILD
 from .activity import WARMUP_TOKENS, min_tokens
 from .flow import run_ppa
 from .report import write_ppa
+from .variants import run_variants, write_variants
 
 __all__ = ["main", "build_parser"]
 
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heads", type=positive_int, default=12,
                         help="heads in the comparison (12)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the scaling sweep")
+    parser.add_argument("--variants", action="store_true",
+                        help="also run every architecture variant (paper default, + clock "
+                             "gating, + pulse_sum) and add their table to ppa.md "
+                             "(variants.json, variants.md)")
     return parser
 
 
@@ -58,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         r = run_ppa(cfg, n_tokens=args.tokens, seed=args.seed, heads=args.heads,
                     sweep=not args.no_sweep)
         paths = write_ppa(r, out)
+        if args.variants:
+            rows = run_variants(cfg, n_tokens=args.tokens, seed=args.seed)
+            paths += write_variants(rows, out, r["tech_preset"])
+            with open(out / "ppa.md", "a") as f:
+                f.write("\n" + (out / "variants.md").read_text())
         print((out / "ppa.md").read_text())
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0

@@ -91,6 +91,8 @@ class TechPreset:
     wire_um_per_fanout: Param
     ff_clock_loads: Param
     """Gate-input loads on the clock inside one flip-flop."""
+    icg_clock_loads: Param
+    """Gate-input loads on the (ungated) clock inside one integrated clock-gating cell."""
     ff_internal_loads: Param
     """Internal latch-node loads that switch when the stored bit changes."""
     nand2_area_um2: Param
@@ -116,6 +118,12 @@ class TechPreset:
         return v * v * (float(self.c_in_fF) * float(self.ff_clock_loads) + self.c_wire_fF)
 
     @property
+    def e_icg_clock_fJ(self) -> float:
+        """Energy per clock-gating cell per clock cycle (its clock pins + clock-wire share)."""
+        v = float(self.vdd_V)
+        return v * v * (float(self.c_in_fF) * float(self.icg_clock_loads) + self.c_wire_fF)
+
+    @property
     def e_ff_data_fJ(self) -> float:
         """Extra energy inside a flip-flop when its stored bit changes."""
         v = float(self.vdd_V)
@@ -136,6 +144,10 @@ _COMMON = dict(
                                      "master-slave flip-flop loads the clock with 4 "
                                      "transmission gates + the local clock inverter ≈ 4 gate "
                                      "inputs"),
+    icg_clock_loads=_p(3.0, "× C_in", f"{WH}, §10.4 clock gating: an integrated clock gate "
+                                      "= a latch on the enable (2 clock-driven transmission "
+                                      "gates, half the flip-flop's 4) + the AND2 clock input "
+                                      "(1), clocked every cycle"),
     ff_internal_loads=_p(4.0, "× C_in", f"{WH}, §10.3.4: two latch storage nodes, each an "
                                         "inverter input plus a transmission-gate diffusion"),
 )
@@ -322,13 +334,17 @@ def digital_energy(activity: dict[str, float], tech: TechPreset) -> dict[str, fl
     """Digital energy per token in pJ from switching activity of the netlist.
 
     ``activity`` (per token, from :mod:`flows.ppa.activity`): ``toggles_by_fanout`` — a dict
-    {fanout: transitions of nets with that fan-out}, ``ff_clock_events`` — flip-flops × cycles,
-    ``ff_data_toggles`` — flip-flop output transitions."""
+    {fanout: transitions of nets with that fan-out}, ``ff_clock_events`` — clocked flip-flop
+    cycles (an enable flip-flop only while its enable is high), ``icg_clock_events`` —
+    clock-gating cells × cycles (0 or absent without gating), ``ff_data_toggles`` — flip-flop
+    output transitions."""
     net = sum(n * tech.e_toggle_fJ(float(fo))
               for fo, n in activity["toggles_by_fanout"].items()) / 1000.0
     clock = activity["ff_clock_events"] * tech.e_ff_clock_fJ / 1000.0
+    icg = activity.get("icg_clock_events", 0.0) * tech.e_icg_clock_fJ / 1000.0
     ffd = activity["ff_data_toggles"] * tech.e_ff_data_fJ / 1000.0
-    return {"nets": net, "ff_clock": clock, "ff_data": ffd, "total": net + clock + ffd}
+    return {"nets": net, "ff_clock": clock, "icg": icg, "ff_data": ffd,
+            "total": net + clock + icg + ffd}
 
 
 def latency(cfg: HeadConfig) -> dict[str, float]:

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from hdl.config import HeadConfig
-from hdl.registry import HEAD_BLOCK, SUB_BLOCKS
+from hdl.registry import HEAD_BLOCK, head_blocks
 
 from ..synth import SynthError, run_synth
 from ..tools import ROOT, tool_versions
@@ -37,7 +37,7 @@ def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 
     The blocks of the head are synthesised one by one only for the structural ``sweep`` (it
     scales each by its structure); without it ``blocks_transistors`` is empty and only the
     head is synthesised (what :mod:`flows.sweep` asks per point)."""
-    blocks = [*SUB_BLOCKS, HEAD_BLOCK] if sweep else [HEAD_BLOCK]
+    blocks = [*head_blocks(cfg), HEAD_BLOCK] if sweep else [HEAD_BLOCK]
     log.info("synthesis (generic) of the head%s, config %s", " and its blocks" if sweep else "",
              cfg.hash)
     syn = run_synth(cfg, blocks, ["generic"])
@@ -45,7 +45,7 @@ def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 
     if head.get("status") != "ok":
         raise SynthError(f"generic synthesis of the head failed: {head.get('reason')}")
     block_t = {b: syn["blocks"][b]["targets"]["generic"]["transistors"]["total"]
-               for b in SUB_BLOCKS
+               for b in blocks if b != HEAD_BLOCK
                if syn["blocks"].get(b, {}).get("targets", {}).get("generic", {}).get("status")
                == "ok"}
     log.info("switching activity of the head netlist (Icarus)")

@@ -30,14 +30,14 @@ from ..tools import rtl_source, tool_versions
 from .cli import main
 from .flow import run_synth
 from .fpga import synth_fpga
-from .generic import FF_TRANSISTORS, GENERIC_GATES, synth_generic
+from .generic import FF_TRANSISTORS, GENERIC_GATES, ICG_TRANSISTORS, synth_generic
 from .harness import HARNESS_CHAIN, harness_verilog
 from .report import report_markdown, write_report
 from .targets import BUILD, CACHE, TARGETS, SynthError, Target
 from .verilog import emit_verilog, parse_ports, resolve_blocks
 
 __all__ = [
-    "TARGETS", "Target", "FF_TRANSISTORS", "GENERIC_GATES", "HARNESS_CHAIN", "HEAD_BLOCK",
+    "TARGETS", "Target", "FF_TRANSISTORS", "ICG_TRANSISTORS", "GENERIC_GATES", "HARNESS_CHAIN", "HEAD_BLOCK",
     "SynthError", "BUILD", "CACHE", "tool_versions", "rtl_source", "resolve_blocks",
     "emit_verilog", "parse_ports", "harness_verilog", "synth_generic", "synth_fpga",
     "logic_depth", "run_synth", "write_report", "report_markdown", "main",

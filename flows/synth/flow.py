@@ -65,7 +65,8 @@ def run_synth(cfg: HeadConfig, blocks: list[str], targets: list[str], *,
             log.info("%s: %s ...", block, t)
             try:
                 if t == "generic":
-                    res = synth_generic(vfile, block, force=force)
+                    res = synth_generic(vfile, block, force=force,
+                                        gated=cfg.timing.clock_gating)
                 else:
                     res = synth_fpga(vfile, block, t, force=force, harness=harness,
                                      timeout_s=timeout_s)

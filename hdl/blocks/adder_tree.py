@@ -8,7 +8,7 @@ binary tree per dimension; pipelining is a configuration parameter
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,6 +40,11 @@ class AdderTreeBank(wiring.Component):
         ``sum_width`` bits.
     o_valid : Out(1)
         ``i_valid`` delayed by ``latency``.
+
+    With ``cfg.timing.clock_gating`` (operand isolation + enables): the trees add zeros in a
+    cycle without ``i_valid`` and each pipeline register loads only when the valid beside it is
+    high, so ``o_sums`` holds the last valid vector's sums (a combinational bank, latency 0,
+    shows zeros while ``i_valid`` is low).  Valid vectors come out exactly as without gating.
 
     Structure: ``levels = ceil(log2(n_tiles))`` adder levels; each level adds neighbours
     pairwise and passes an odd last element through, so any n_tiles ≥ 1 works (n_tiles = 1:
@@ -86,29 +91,27 @@ class AdderTreeBank(wiring.Component):
             # Signed width holding ±leaves·count_max.
             return (leaves * a.count_max).bit_length() + 1
 
+        gated = self._cfg.timing.clock_gating
+        leaves_in = self.i_counts
+        if gated:
+            # Operand isolation: the trees see the counts only in the cycle they are summed
+            # (i_valid), zero otherwise, so the adders do not follow every count change.
+            leaves_in = Signal.like(self.i_counts, name="counts_isolated")
+            m.d.comb += leaves_in.as_value().eq(
+                Mux(self.i_valid, self.i_counts.as_value(), 0))
         # Per tree: list of (value, number of leaves below it).
-        nodes = [[(self.i_counts[t * d + e], 1) for t in range(n)] for e in range(d)]
+        nodes = [[(leaves_in[t * d + e], 1) for t in range(n)] for e in range(d)]
         valid = self.i_valid
         stages = 0
         for level in range(1, self.levels + 1):
             register = k > 0 and level % k == 0
             domain = m.d.sync if register else m.d.comb
-            for e in range(d):
-                nxt = []
-                for i in range(0, len(nodes[e]), 2):
-                    pair = nodes[e][i:i + 2]
-                    leaves = sum(c for _, c in pair)
-                    name = f"sum_l{level}_d{e}_n{i // 2}" + ("_r" if register else "")
-                    # Width by level (2**level leaves' worth), not by the leaves below: the
-                    # two operands of every adder then have equal widths (lint-clean Verilog
-                    # at odd tile counts; at powers of two it is the same width).
-                    s = Signal(signed(width(1 << level)), name=name)
-                    if len(pair) == 2:
-                        domain += s.eq(pair[0][0] + pair[1][0])
-                    else:
-                        domain += s.eq(pair[0][0])   # odd element passes through this level
-                    nxt.append((s, leaves))
-                nodes[e] = nxt
+            if register and gated:
+                # Clock gating: a pipeline register loads only when its token passes.
+                with m.If(valid):
+                    _level(nodes, level, m.d.sync, register, width)
+            else:
+                _level(nodes, level, domain, register, width)
             if register:
                 v = Signal(name=f"valid_l{level}_r")
                 m.d.sync += v.eq(valid)
@@ -122,3 +125,24 @@ class AdderTreeBank(wiring.Component):
             m.d.comb += self.o_sums[e].eq(root[:a.sum_width])   # |sum| ≤ n·count_max fits
         m.d.comb += self.o_valid.eq(valid)
         return m
+
+
+def _level(nodes, level, domain, register, width):
+    """One adder level of every tree: ``nodes[e]`` (value, leaves below) replaced by the level's
+    outputs, assigned in ``domain``."""
+    for e in range(len(nodes)):
+        nxt = []
+        for i in range(0, len(nodes[e]), 2):
+            pair = nodes[e][i:i + 2]
+            leaves = sum(c for _, c in pair)
+            name = f"sum_l{level}_d{e}_n{i // 2}" + ("_r" if register else "")
+            # Width by level (2**level leaves' worth), not by the leaves below: the two operands
+            # of every adder then have equal widths (lint-clean Verilog at odd tile counts; at
+            # powers of two it is the same width).
+            s = Signal(signed(width(1 << level)), name=name)
+            if len(pair) == 2:
+                domain += s.eq(pair[0][0] + pair[1][0])
+            else:
+                domain += s.eq(pair[0][0])   # odd element passes through this level
+            nxt.append((s, leaves))
+        nodes[e] = nxt

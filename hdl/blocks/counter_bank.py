@@ -142,9 +142,12 @@ class CounterBank(wiring.Component):
                 m.d.comb += t.eq(toggle & (cnt_r[j] ^ down))
                 toggle = t
 
+        # Clock gating (timing.clock_gating): the planes load only on a clear or inside the
+        # count window — outside it the next state equals the state (inc = 0), so the enable
+        # changes no output; synthesis keeps it as the flip-flops' enable (a gated clock).
         with m.If(self.i_clear):
             m.d.sync += [plane.eq(0) for plane in cnt_r]
-        with m.Else():
+        with m.Elif(self.i_enable if self._cfg.timing.clock_gating else 1):
             m.d.sync += [plane.eq(nxt) for plane, nxt in zip(cnt_r, cnt_next)]
 
         # o_counts is only rewiring of the planes: element ch, bit j = cnt_r[j][ch].  Built as

@@ -4,13 +4,13 @@ tests of the generated Verilog in ``tb/cosim/blocks`` drive the block and its re
 same inputs (:mod:`sim.stimuli`) and compare every cycle.
 
 * :mod:`.channels` — the per-channel datapath: :class:`PwmBankRef`, :class:`CounterBankRef`,
-  :class:`AdderTreeRef`.
+  :class:`AdderTreeRef`, :class:`PulseSumRef`.
 * :mod:`.control` — the write path's control: :class:`AddressDecoderRef`,
   :class:`WriteAddressRef`, :class:`WriteSequencerRef`.
 """
 
-from .channels import AdderOut, AdderTreeRef, CounterBankRef, PwmBankRef, PwmOut
+from .channels import AdderOut, AdderTreeRef, CounterBankRef, PulseSumRef, PwmBankRef, PwmOut
 from .control import AddressDecoderRef, WriteAddressRef, WriteSequencerRef
 
-__all__ = ["PwmBankRef", "CounterBankRef", "AdderTreeRef", "PwmOut", "AdderOut",
+__all__ = ["PwmBankRef", "CounterBankRef", "AdderTreeRef", "PulseSumRef", "PwmOut", "AdderOut",
            "AddressDecoderRef", "WriteAddressRef", "WriteSequencerRef"]

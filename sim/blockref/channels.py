@@ -1,8 +1,9 @@
 """Cycle-accurate numpy references of the per-channel datapath blocks (PWM, counters, adders).
 
 One class per block of ``hdl/``: :class:`PwmBankRef` (``hdl.blocks.pwm_bank.PwmBank``),
-:class:`CounterBankRef` (``hdl.blocks.counter_bank.CounterBank``) and :class:`AdderTreeRef`
-(``hdl.blocks.adder_tree.AdderTreeBank``).  Each is written from the block's contract, per
+:class:`CounterBankRef` (``hdl.blocks.counter_bank.CounterBank``), :class:`AdderTreeRef`
+(``hdl.blocks.adder_tree.AdderTreeBank``) and :class:`PulseSumRef`
+(``hdl.blocks.pulse_sum.PulseSum``).  Each is written from the block's contract, per
 channel in plain numpy integers, independently of how the RTL is built (no bit planes, no tree).
 
 Usage, once per clock cycle::
@@ -27,6 +28,7 @@ __all__ = [
     "PwmBankRef",
     "CounterBankRef",
     "AdderTreeRef",
+    "PulseSumRef",
     "PwmOut",
     "AdderOut",
 ]
@@ -127,12 +129,16 @@ class AdderOut:
 
 
 class AdderTreeRef:
-    """Per-dimension sum over tiles, delayed by ``latency`` cycles (a shift register)."""
+    """Per-dimension sum over tiles, delayed by ``latency`` cycles (a shift register).
+
+    With ``cfg.timing.clock_gating`` each stage loads only when the valid entering it is high
+    (it holds otherwise), and with no stage at all the sums are zero while valid is low."""
 
     def __init__(self, cfg: HeadConfig, latency: int):
         self.d = cfg.array.head_dim
         self.n_tiles = cfg.array.n_tiles
         self.latency = latency
+        self.gated = cfg.timing.clock_gating
         # Registers power up to zero, as the RTL's do.
         self.pipe = [(np.zeros(self.d, dtype=np.int64), False) for _ in range(latency)]
 
@@ -140,7 +146,52 @@ class AdderTreeRef:
         counts = np.asarray(counts, dtype=np.int64).reshape(self.n_tiles, self.d)
         now = (counts.sum(axis=0), bool(valid))
         if self.latency == 0:
+            if self.gated and not valid:
+                return AdderOut(np.zeros(self.d, dtype=np.int64), False)
             return AdderOut(*now)
         out = self.pipe[0]
-        self.pipe = self.pipe[1:] + [now]
+        if not self.gated:
+            self.pipe = self.pipe[1:] + [now]
+        else:
+            nxt = self.pipe[1:] + [now]
+            self.pipe = [(n[0] if n[1] else old[0], n[1]) for old, n in zip(self.pipe, nxt)]
         return AdderOut(*out)
+
+
+class PulseSumRef:
+    """Pulse-sum read-out, from its contract: in cycle c, sum e = Σ over the cycles k with
+    k0 < k ≤ c − 2 (k0 = the last clear cycle ≤ c − 2) of Σ_tile v(k, tile, e), v = +1 for an
+    enabled pulse cycle with sign 0, −1 with sign 1, 0 otherwise; valid = the valid input of the
+    previous cycle; sums modulo 2**sum_width (two's complement).  Kept as the history of per-cycle contributions, no registers modelled."""
+
+    latency = 1
+
+    def __init__(self, cfg: HeadConfig):
+        self.d = cfg.array.head_dim
+        self.n_tiles = cfg.array.n_tiles
+        self.sum_width = cfg.array.sum_width
+        self.cum: list[np.ndarray] = []         # per cycle, (d,) Σ of contributions so far
+        self.clears: list[int] = []             # cycles with clear
+        self.valids: list[bool] = []
+
+    def step(self, pulse: np.ndarray, sign: np.ndarray, enable: bool, clear: bool,
+             valid: bool) -> AdderOut:
+        c = len(self.cum)
+        horizon = c - 2
+        k0 = max((k for k in self.clears if k <= horizon), default=-1)
+        zero = np.zeros(self.d, dtype=np.int64)
+        # Σ_{k0 < k ≤ horizon} contribution(k), from the running totals
+        sums = (self.cum[horizon] if horizon >= 0 else zero) - (self.cum[k0] if k0 >= 0 else zero)
+        # Two's complement of sum_width bits: a window of ≤ count_max enabled cycles always
+        # fits; longer stretches without a clear wrap around, as the accumulator does.
+        half = 1 << (self.sum_width - 1)
+        sums = (sums + half) % (2 * half) - half
+        out = AdderOut(sums, bool(self.valids[-1]) if self.valids else False)
+        p = np.asarray(pulse, dtype=bool) & bool(enable)
+        v = np.where(p, np.where(np.asarray(sign, dtype=bool), -1, 1), 0)
+        now = v.reshape(self.n_tiles, self.d).sum(axis=0)
+        self.cum.append(now + (self.cum[-1] if self.cum else 0))
+        if clear:
+            self.clears.append(c)
+        self.valids.append(bool(valid))
+        return out

@@ -26,12 +26,16 @@ CONFIGS = {
     "n7_c1": ["array.head_dim=4", "array.n_tiles=7", "array.q_bits=1", "array.count_bits=1"],
     "n256": ["array.head_dim=1", "array.n_tiles=256"],
 }
-CASES = [(name, k) for name in CONFIGS for k in (0, 1, 2)] + [("default", 3), ("n256", 3)]
+CASES = ([(name, k, True) for name in CONFIGS for k in (0, 1, 2)]
+         + [("default", 3, True), ("n256", 3, True)]
+         # the paper's ungated trees (registers load every cycle, no operand isolation)
+         + [(name, k, False) for name in ("default", "tiny", "n5_c6") for k in (0, 1, 3)])
 
 
-@pytest.mark.parametrize(("name", "every"), CASES)
-def test_adder_tree_matches_reference(name, every):
-    cfg = HeadConfig().with_overrides(CONFIGS[name] + [f"timing.adder_pipeline_every={every}"])
+@pytest.mark.parametrize(("name", "every", "gating"), CASES)
+def test_adder_tree_matches_reference(name, every, gating):
+    cfg = HeadConfig().with_overrides(CONFIGS[name] + [f"timing.adder_pipeline_every={every}",
+                                                       f"timing.clock_gating={gating}"])
     a = cfg.array
     d, n, cmax = a.head_dim, a.n_tiles, a.count_max
     dut = AdderTreeBank(cfg)

@@ -78,6 +78,29 @@ def test_default_latency_and_ii_are_pinned():
     assert (head.latency, head.initiation_interval) == (54, 31)
 
 
+@pytest.mark.parametrize(("overrides", "latency", "ii"), [
+    # clock gating changes no cycle: the paper's ungated periphery has the same figures
+    (["timing.clock_gating=false"], 54, 31),
+    # pulse sums: counts_final 48 + 1 partial-sum register instead of 4 adder-tree registers
+    (["timing.readout=pulse_sum"], 51, 31),
+    (["timing.readout=pulse_sum", "timing.clock_gating=false"], 51, 31),
+])
+def test_variant_latency_and_ii_are_pinned(overrides, latency, ii):
+    from hdl.head import AttentionHead
+
+    cfg = HeadConfig().with_overrides(overrides)
+    s = Schedule(cfg)
+    assert (s.latency, s.initiation_interval) == (latency, ii)
+    head = AttentionHead(cfg)
+    head._MustUse__silence = True
+    assert (head.latency, head.initiation_interval) == (latency, ii)
+
+
+def test_clock_gating_is_the_default_and_readout_the_papers():
+    t = HeadConfig().timing
+    assert t.clock_gating is True and t.readout == "tile_counters"
+
+
 def test_schedule_ii_is_the_busiest_resource():
     cfg = HeadConfig().with_overrides(["timing.c2p_reset_cycles=5", "timing.dac_write_cycles=9"])
     s = Schedule(cfg)
@@ -137,6 +160,11 @@ BAD = [
     (lambda: TimingConfig(adder_pipeline_every=-1),
      "timing.adder_pipeline_every must be an integer from 0 (combinational) to 16, not -1"),
     (lambda: TimingConfig(layers=0), "timing.layers must be an integer from 1 to 1024, not 0"),
+    (lambda: TimingConfig(readout="adders"),
+     "timing.readout must be one of tile_counters, pulse_sum, not 'adders'"),
+    (lambda: TimingConfig(clock_gating=1), "timing.clock_gating must be true or false, not 1"),
+    (lambda: HeadConfig().with_overrides(["timing.readout=pulse"]),
+     "timing.readout must be one of tile_counters, pulse_sum, not 'pulse'"),
     (lambda: AnalogConfig(v_max_V=-1.0), "analog.v_max_V must be in (0, 5] V, not -1.0"),
     (lambda: AnalogConfig(v_mid_V=0.95), "analog.v_mid_V must be in (0, v_max_V=0.9), not 0.95"),
     (lambda: AnalogConfig(s_sat1_uA=0.0), "analog.s_sat1_uA must be positive, not 0.0"),

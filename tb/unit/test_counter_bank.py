@@ -29,6 +29,11 @@ CONFIGS = {
     "c2": ["array.head_dim=8", "array.n_tiles=5", "array.q_bits=2", "array.count_bits=2"],
     "c6": ["array.head_dim=2", "array.n_tiles=7", "array.q_bits=3", "array.count_bits=6"],
     "c1": ["array.head_dim=1", "array.n_tiles=1", "array.q_bits=1", "array.count_bits=1"],
+    # the paper's ungated bank (clock gating changes no output: same reference)
+    "tiny_ungated": ["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4",
+                     "timing.clock_gating=false"],
+    "c2_ungated": ["array.head_dim=8", "array.n_tiles=5", "array.q_bits=2", "array.count_bits=2",
+                   "timing.clock_gating=false"],
 }
 
 

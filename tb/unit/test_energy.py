@@ -79,6 +79,21 @@ def test_digital_energy_is_the_stated_formula():
     assert e["total"] == pytest.approx(want_nets + want_clk + want_ffd)
     double = E.digital_energy({**act, "ff_clock_events": 100.0}, t)
     assert double["ff_clock"] == pytest.approx(2 * e["ff_clock"])
+    # no clock gates: no clock-gate energy
+    assert e["icg"] == 0.0
+
+
+def test_clock_gate_energy_is_the_stated_formula():
+    """Each clock gate: V²·(3 C_in + C_wire) per cycle — a latch's 2 clock-driven gates + the
+    AND2's clock input + its clock-wire share; added to the total."""
+    t = E.tech_preset("sky130")
+    act = {"toggles_by_fanout": {}, "ff_clock_events": 0.0, "ff_data_toggles": 0.0,
+           "icg_clock_events": 31.0}
+    v, c, cw = 1.8, 2.315, 0.2 * 7.75
+    want = 31 * v * v * (3 * c + cw) / 1000
+    e = E.digital_energy(act, t)
+    assert e["icg"] == pytest.approx(want) and e["total"] == pytest.approx(want)
+    assert t.params()["icg_clock_loads"]["source"].startswith("Weste & Harris")
 
 
 def test_lower_voltage_node_costs_less_per_toggle():

@@ -71,7 +71,7 @@ def check_manifest_against_verilog(out: Path, cfg: HeadConfig) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config_hash"] == cfg.hash
     fixed_latency = {"pwm_bank": 1, "counter_bank": 1, "write_address": 1,
-                     "address_decoder": 0, "write_sequencer": 1,
+                     "address_decoder": 0, "write_sequencer": 1, "pulse_sum": 1,
                      "adder_tree": Schedule(cfg).adder_latency,
                      "attention_head": Schedule(cfg).latency}
     for mod in manifest["modules"]:
@@ -150,11 +150,17 @@ def test_defaults(tmp_path):
     check_tools_accept(cli_out)
 
 
-def test_full_head_lints_clean(tmp_path):
-    """The paper's head top at full size: 0 warnings under default ``verilator --lint-only``
-    (the defects were width-mismatched constant compares, an always-true ``>= 0``, an incomplete
-    case); the ``-Wall`` count (Amaranth's unused debug nets, initial values) is recorded."""
-    manifest = generate(HeadConfig(), tmp_path, ["attention_head"], lint=True)
+@pytest.mark.parametrize("overrides", [[], ["timing.clock_gating=false"],
+                                       ["timing.readout=pulse_sum"]],
+                         ids=["default", "ungated", "pulse_sum"])
+def test_full_head_lints_clean(tmp_path, overrides):
+    """The head top at full size, default (clock-gated), the paper's ungated periphery and the
+    pulse-sum read-out: 0 warnings under default ``verilator --lint-only`` (the defects were
+    width-mismatched constant compares, an always-true ``>= 0``, an incomplete case, operands
+    of unequal width); the ``-Wall`` count (Amaranth's unused debug nets, initial values) is
+    recorded."""
+    manifest = generate(HeadConfig().with_overrides(overrides), tmp_path, ["attention_head"],
+                        lint=True)
     lint = manifest["modules"][0]["lint"]
     assert (lint["errors"], lint["warnings"]) == (0, 0), lint
     assert set(lint["wall_by_kind"]) <= {"UNUSEDSIGNAL", "PROCASSINIT", "DECLFILENAME"}, lint

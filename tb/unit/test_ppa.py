@@ -51,12 +51,42 @@ def test_activity_runs_at_the_initiation_interval(small_report):
     cfg, r = small_report
     act = r["activity"]
     s = Schedule(cfg)
-    # Tokens offered back to back: the head accepts one every II cycles, and every FF is
-    # clocked every cycle (no clock gating in the RTL).
+    # Tokens offered back to back: the head accepts one every II cycles.
     assert act["cycles_per_token"] == pytest.approx(s.initiation_interval)
-    assert act["per_token"]["ff_clock_events"] == pytest.approx(
-        act["n_ff"] * s.initiation_interval)
     assert act["n_ff"] == r["synthesis"]["head"]["n_ff"]
+    # Clock gating (the default): ungated FFs every cycle, each gate's FFs on its enabled
+    # cycles, each gate itself every cycle.
+    ii = s.initiation_interval
+    groups = act["enable_groups"]
+    assert act["n_icg"] == len(groups) == r["synthesis"]["head"]["transistors"]["n_icg"] > 0
+    tr = r["synthesis"]["head"]["transistors"]
+    assert tr["icg"] == tr["n_icg"] * tr["icg_each"] == tr["n_icg"] * 18
+    assert tr["total"] == tr["gates"] + tr["ff"] + tr["icg"]
+    assert act["enables_unobserved"] == 0
+    assert act["per_token"]["ff_clock_events"] == pytest.approx(
+        (act["n_ff"] - act["n_ff_gated"]) * ii + sum(n * c for n, c in groups))
+    assert act["per_token"]["icg_clock_events"] == pytest.approx(len(groups) * ii)
+    # By hand from the schedule: the counter planes (n·d channels × count_width bits) load on
+    # the clear and the count_max cycles of the count window; the adder-tree stages once.
+    a = cfg.array
+    counters = [c for n, c in groups if n == a.n_channels * a.count_width]
+    assert counters == [pytest.approx(1 + a.count_max)]
+    d = a.head_dim
+    level1 = [c for n, c in groups if n == d * (a.n_tiles // 2) * (a.count_width + 1)]
+    assert level1 == [pytest.approx(1.0)]
+
+
+def test_ungated_activity_clocks_every_ff_every_cycle(tmp_path):
+    """The paper's periphery (clock_gating off): no enable flip-flop, every FF clocked every
+    cycle, no clock gate."""
+    cfg = load_config(None, SMALL + ["timing.clock_gating=false"])
+    r = P.run_ppa(cfg, n_tokens=8, sweep=False)
+    act = r["activity"]
+    ii = Schedule(cfg).initiation_interval
+    assert act["n_ff_gated"] == act["n_icg"] == 0 and act["enable_groups"] == []
+    assert act["per_token"]["ff_clock_events"] == pytest.approx(act["n_ff"] * ii)
+    assert act["per_token"]["icg_clock_events"] == 0
+    assert act["output_mismatches"] == 0
     assert act["unmapped_toggles"] == 0
     # The simulated netlist returned, for every token, the sum over tiles of sign·count the
     # stimulus implies (so the pulses reached the counters at the right cycles).
@@ -90,3 +120,31 @@ def test_cli_help_and_bad_config(capsys):
     with pytest.raises(SystemExit) as e:
         P.main(["--set", "tech.preset=nope"])
     assert e.value.code == 2
+
+
+def test_variant_table_on_a_small_head(tmp_path, capsys):
+    """`python -m flows.ppa --variants`: every built variant side by side, each from its own
+    synthesis and activity run; the figures that must hold whatever the technology numbers."""
+    from flows.ppa.cli import main
+    from flows.ppa.variants import MISSING, VARIANTS
+
+    assert main([*sum((["--set", o] for o in SMALL), []), "--no-sweep", "--tokens", "8",
+                 "--variants", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "variants.json").read_text())["variants"]
+    by = {r["variant"]: r for r in rows}
+    assert list(by) == list(VARIANTS)
+    paper, gated, psum = by["paper default"], by["+ clock gating"], by["+ pulse_sum"]
+    for name, r in by.items():
+        cfg = load_config(None, SMALL + VARIANTS[name][0])
+        assert r["config_hash"] == cfg.hash and r["output_mismatches"] == 0
+        assert (r["latency_cycles"], r["ii_cycles"]) == (Schedule(cfg).latency,
+                                                         Schedule(cfg).initiation_interval)
+    assert paper["n_icg"] == 0 and gated["n_icg"] > 0 and psum["n_icg"] > 0
+    assert gated["digital_pJ"] < paper["digital_pJ"]           # gating saves clock energy
+    assert psum["n_ff"] < gated["n_ff"]                         # no per-tile counters
+    assert psum["latency_cycles"] < gated["latency_cycles"]
+    # the table is in ppa.md (printed), with the missing variant named
+    for name in [*VARIANTS, *MISSING]:
+        assert f"| {name} |" in out
+    assert "Against the paper's figures" in out

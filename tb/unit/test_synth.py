@@ -37,7 +37,8 @@ def test_report_schema_generic_and_fpga(tmp_path):
         assert g["status"] == "ok"
         assert g["n_cells"] == g["n_gates"] + g["n_ff"] == sum(g["cells_by_type"].values())
         t = g["transistors"]
-        assert t["total"] == t["gates"] + g["n_ff"] * S.FF_TRANSISTORS
+        assert t["total"] == (t["gates"] + g["n_ff"] * S.FF_TRANSISTORS
+                              + t["n_icg"] * S.ICG_TRANSISTORS)
         assert t["unknown_cell_types"] == []
         for k in ("reg_to_reg", "in_to_reg", "reg_to_out", "in_to_out", "ltp_noff"):
             assert isinstance(g["depth"][k], int) and g["depth"][k] >= 0

@@ -1,0 +1,150 @@
+"""Pulse-sum read-out (``timing.readout = "pulse_sum"``): per dimension, the tiles' signed C2P
+pulses are added while they arrive, into one accumulator per dimension.
+
+The paper counts each tile's pulse in its own counter (n_tiles·d counters) and adds the tiles
+afterwards (:mod:`hdl.blocks.counter_bank`, :mod:`hdl.blocks.adder_tree`).  Every tile fires in
+the same count window, so the d sums can be built on the fly: each cycle, per dimension, a
+balanced tree adds the n_tiles pulse values (+1: pulse high and sign 0, −1: pulse high and sign
+1, 0: no pulse) into a registered partial sum, and the accumulator adds the partial sum.  The
+result equals Σ_tiles (±count) of the counter bank + adder trees bit for bit when each pulse's
+sign is held while it is high and a window has at most count_max enabled cycles (the signed
+C2P contract and the schedule's count window, so the counters never saturate).  Flip-flops:
+d·(partial + accumulator) instead of n_tiles·d·(count_bits + 1) + the adder-tree registers.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import HeadConfig
+
+__all__ = ["PulseSum"]
+
+
+class PulseSum(wiring.Component):
+    """d pulse accumulators over n_tiles signed pulse inputs each.
+
+    Parameters
+    ----------
+    cfg : HeadConfig
+        ``array.n_tiles`` pulses per dimension, ``array.head_dim`` = d accumulators of
+        ``array.sum_width`` bits, ``timing.clock_gating`` (enables on both registers).
+
+    Ports
+    -----
+    i_pulse, i_sign : In(N)
+        Signed C2P pulse and sign of each channel, flat index ``tile * d + dim`` (as the
+        counter bank's).
+    i_enable : In(1)
+        Count window: pulse cycles outside it are ignored.
+    i_clear : In(1)
+        Zeroes the sums (between tokens); a pulse cycle coinciding with it is not counted.
+    i_valid : In(1)
+        Marks the cycle after the last pulse cycle of a window; delayed alongside the data.
+    o_sums : Out(ArrayLayout(signed(sum_width), d))
+        ``o_sums[e]`` in cycle c = Σ over cycles k with k0 < k ≤ c − 2 of Σ_tile v(k, tile, e),
+        v = +1 / −1 / 0 for a pulse cycle in the window with sign 0 / sign 1 / otherwise, and k0
+        the last clear cycle ≤ c − 2; two's complement modulo 2**sum_width (a window of at most
+        count_max enabled cycles between clears always fits).
+    o_valid : Out(1)
+        ``i_valid`` delayed by ``latency`` = 1: with the window's last pulse cycle at c − 1,
+        ``o_sums`` holds the window's full sums while ``o_valid`` is high.
+
+    Timing
+    ------
+    latency = 1 cycle more than the counters (which show a pulse cycle the cycle after): the
+    partial-sum register keeps the tree and the accumulator adder in separate cycles.
+    """
+
+    def __init__(self, cfg: HeadConfig):
+        self._cfg = cfg
+        a = cfg.array
+        super().__init__({
+            "i_pulse": In(a.n_channels),
+            "i_sign": In(a.n_channels),
+            "i_enable": In(1),
+            "i_clear": In(1),
+            "i_valid": In(1),
+            "o_sums": Out(data.ArrayLayout(signed(a.sum_width), a.head_dim)),
+            "o_valid": Out(1),
+        })
+
+    @property
+    def cfg(self) -> HeadConfig:
+        return self._cfg
+
+    @property
+    def latency(self) -> int:
+        """Cycles from ``i_valid`` to ``o_valid``: 1 (see the class docstring)."""
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self._cfg.array
+        d, n = a.head_dim, a.n_tiles
+        gated = self._cfg.timing.clock_gating
+
+        # Pulse values as two bit vectors over all channels: bit 0 = pulse in the window, bit 1
+        # = pulse in the window and negative (two's complement of +1 / −1 / 0 in 2 bits).
+        p = Signal(a.n_channels)
+        neg = Signal(a.n_channels)
+        m.d.comb += [p.eq(Mux(self.i_enable, self.i_pulse, 0)), neg.eq(p & self.i_sign)]
+
+        part_w = n.bit_length() + 1            # signed width of ±n
+        parts = []
+        for e in range(d):
+            nodes = []
+            for t in range(n):
+                leaf = Signal(signed(2), name=f"v_d{e}_t{t}")
+                m.d.comb += leaf.eq(Cat(p[t * d + e], neg[t * d + e]))
+                nodes.append(leaf)
+            level = 0
+            while len(nodes) > 1:
+                level += 1
+                nxt = []
+                for i in range(0, len(nodes), 2):
+                    s = Signal(signed(level + 2), name=f"ps_l{level}_d{e}_n{i // 2}")
+                    pair = nodes[i:i + 2]
+                    w = level + 2                  # result width at this level
+                    m.d.comb += s.eq(_add(pair[0], pair[1], w) if len(pair) == 2
+                                     else _add(pair[0], None, w))
+                    nxt.append(s)
+                nodes = nxt
+            part_r = Signal(signed(part_w), name=f"part_d{e}_r")
+            if gated:
+                with m.If(self.i_enable):
+                    m.d.sync += part_r.eq(nodes[0])
+            else:
+                m.d.sync += part_r.eq(nodes[0])
+            parts.append(part_r)
+
+        clear_r = Signal()
+        en_r = Signal()
+        valid_r = Signal()
+        m.d.sync += [clear_r.eq(self.i_clear), en_r.eq(self.i_enable), valid_r.eq(self.i_valid)]
+        # Ungated, part_r is zero after a cycle outside the window, so adding it every cycle
+        # is the same as adding it after window cycles only (the gated accumulator's enable).
+        for e in range(d):
+            acc = Signal(signed(a.sum_width), name=f"acc_d{e}")
+            with m.If(clear_r):
+                m.d.sync += acc.eq(0)
+            with m.Elif(en_r if gated else 1):
+                m.d.sync += acc.eq(_add(acc, parts[e], a.sum_width))
+            m.d.comb += self.o_sums[e].eq(acc)
+        m.d.comb += self.o_valid.eq(valid_r)
+        return m
+
+
+
+def _add(x, y, width: int):
+    """``x + y`` (signed; ``y`` None = 0) modulo 2**width, as a signed value of ``width`` bits.
+
+    Written in unsigned arithmetic on explicit sign-extending concatenations, so the Verilog
+    adds two operands of exactly ``width`` bits (lint-clean): signed operands of different
+    widths would be extended implicitly, which Verilator's lint reports."""
+    def ext(v):
+        return Cat(v, *([v[-1]] * (width - len(v)))) if len(v) < width else v[:width]
+    total = ext(x) if y is None else ext(x) + ext(y)
+    return total[:width].as_signed()
