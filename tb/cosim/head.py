@@ -152,7 +152,9 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
                    inputs: str | Path | None = None,
                    sim: str | None = None, summary: str | Path | None = None,
                    tag: str = "run", fault_token: int | None = None,
-                   max_cycles: int | None = None) -> dict[str, Any]:
+                   max_cycles: int | None = None,
+                   codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any]:
     """Run one co-simulation scenario; return the summary dict.
 
     Raises ``ValueError`` for a bad scenario, config or inputs file (before building), and
@@ -163,13 +165,14 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     ``stall_bursts``: probability per ready cycle that the output stalls for 100–300 cycles.
     ``fault_token`` (tests only): corrupt that token's output on the pins and expect the
     scoreboard to report it (then a mismatch is the pass condition); ``max_cycles`` (tests
-    only): the testbench's timeout."""
+    only): the testbench's timeout; ``codes``: the (q, k, v) codes :func:`prepare_tokens`
+    already made for this scenario (the CLI checks its inputs first and does not load twice)."""
     resets = [reset_after] if isinstance(reset_after, int) else list(reset_after or [])
     check_scenario(tokens, backpressure, gaps, stall_bursts=stall_bursts, reset_after=resets,
                    seed=seed)
     check_config(cfg)
     sim = selected_simulator(sim)
-    q, k, v = prepare_tokens(cfg, tokens, seed, inputs)
+    q, k, v = codes if codes is not None else prepare_tokens(cfg, tokens, seed, inputs)
     warning = long_run_warning(cfg, len(q))
     if warning:
         log.warning("%s", warning)
@@ -261,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             sim = selected_simulator(args.sim)
             if args.inputs and not Path(args.inputs).is_file():
                 raise UsageError(f"--inputs {args.inputs!r}: no such file")
-            n = len(prepare_tokens(cfg, args.tokens, args.seed, args.inputs)[0])
+            codes = prepare_tokens(cfg, args.tokens, args.seed, args.inputs)
+            n = len(codes[0])
         except ValueError as e:
             raise UsageError(str(e)) from None
         out = writable_file(args.out, suffix=".json") if args.out else None
@@ -271,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         res = run_head_cosim(cfg, tokens=args.tokens, seed=args.seed,
                              backpressure=args.backpressure, gaps=args.gaps,
                              stall_bursts=args.stall_bursts, reset_after=args.reset_after,
-                             inputs=args.inputs, sim=sim, summary=out, tag="cli")
+                             inputs=args.inputs, sim=sim, summary=out, tag="cli",
+                             codes=codes)
         for key in SUMMARY_KEYS:
             print(f"  {key:28s} {res.get(key)}")
         if out:
