@@ -1,8 +1,8 @@
-"""Switching activity of the synthesised head netlist over a run of tokens (Icarus, VCD).
+"""Switching activity of the synthesised head netlist over a run of tokens (gate-level VCD).
 
 The generic gate netlist of ``attention_head`` written by :func:`flows.synth.synth_generic`
-(flat ``$_*_`` gates and ``$_DFF_P_``; zero-delay, so glitches are not counted) is simulated with
-Icarus Verilog under a generated testbench:
+(flat ``$_*_`` gates and ``$_DFF_P_``; zero-delay, so glitches are not counted) is simulated
+under a generated testbench on Verilator or Icarus (:mod:`flows.ppa.gatesim`; same counts):
 
 * a stream of tokens offered back to back (``i_tok__valid`` held high, output always ready), so
   the head runs at its initiation interval;
@@ -41,7 +41,8 @@ from sim.bits import bits_to_int, token_bits, token_width, unpack_array
 from sim.stimuli import random_tokens
 
 from .. import cache, netlist
-from ..tools import BUILD, compile_icarus, run_vvp
+from ..tools import BUILD
+from .gatesim import DUT_SCOPE, TB, resolve_simulator, run_testbench
 from .vcd import parse_vcd
 
 __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION", "WARMUP_TOKENS",
@@ -49,7 +50,7 @@ __all__ = ["synthetic_tokens", "simulate_activity", "ACTIVITY_VERSION", "WARMUP_
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_VERSION = "5"  # 5: clock gating (enable duty), clock net charged once
+ACTIVITY_VERSION = "6"  # 6: Verilator or Icarus, ps testbench (window at the clock edges)
 #: Tokens simulated before the measurement starts (the pipeline fills).
 WARMUP_TOKENS = 4
 
@@ -90,67 +91,6 @@ def _hexrow(bits: np.ndarray) -> str:
     return f"{bits_to_int(bits):x}"
 
 
-TB = """`timescale 1ns/1ps
-module tb;
-  localparam NT = {nt}, F = {f}, NCH = {nch}, PW = {pw}, LIMIT = {limit};
-  reg clk = 0, rst = 1;
-  always #0.5 clk = ~clk;
-  reg [PW-1:0] tok_mem [0:NT-1];
-  reg [NCH-1:0] pulse_mem [0:NT*F-1];
-  reg [NCH-1:0] sign_mem [0:NT-1];
-  reg tok_valid = 0;
-  reg [PW-1:0] tok_payload = 0;
-  wire tok_ready, out_valid, fire;
-  wire [{ow}-1:0] out_payload;
-  integer ti = 0, fi = 0, k = 0, cyc = 0, nout = 0, log;
-  reg fire_d = 0;
-  wire [NCH-1:0] pulse = (fire && fi < NT) ? pulse_mem[fi*F + k] : {{NCH{{1'b0}}}};
-  wire [NCH-1:0] sign = (fi < NT) ? sign_mem[fi] : {{NCH{{1'b0}}}};
-  attention_head dut (
-    .clk(clk), .rst(rst),
-    .i_tok__valid(tok_valid), .i_tok__payload(tok_payload), .i_tok__ready(tok_ready),
-    .o_out__ready(1'b1), .o_out__valid(out_valid), .o_out__payload(out_payload),
-    .i_c2p_pulse(pulse), .i_c2p_sign(sign), .o_c2p2_fire(fire)
-  );
-  initial begin
-    $readmemh("tok.hex", tok_mem);
-    $readmemh("pulse.hex", pulse_mem);
-    $readmemh("sign.hex", sign_mem);
-    log = $fopen("events.txt", "w");
-    $dumpfile("act.vcd");
-    $dumpvars(0, dut);
-    repeat (4) @(posedge clk);
-    rst <= 0;
-    tok_valid <= 1;
-    tok_payload <= tok_mem[0];
-  end
-  always @(posedge clk) begin
-    cyc <= cyc + 1;
-    if (!rst) begin
-      if (tok_valid && tok_ready) begin
-        $fwrite(log, "accept %0d %0d %0t\\n", ti, cyc, $time);
-        ti <= ti + 1;
-        tok_valid <= (ti + 1 < NT);
-        if (ti + 1 < NT) tok_payload <= tok_mem[ti + 1];
-      end
-      if (fire) k <= k + 1;
-      else if (fire_d) begin fi <= fi + 1; k <= 0; end
-      fire_d <= fire;
-      if (out_valid) begin
-        nout <= nout + 1;
-        $fwrite(log, "out %0d %0d %0t %h\\n", nout, cyc, $time, out_payload);
-      end
-      if (nout == NT || cyc > LIMIT) begin
-        $fwrite(log, "end %0d %0d %0t\\n", nout, cyc, $time);
-        $fclose(log);
-        $finish;
-      end
-    end
-  end
-endmodule
-"""
-
-
 _ALIAS = re.compile(r"^\s*assign\s+\\?(\S+?)\s*(?:\[(\d+)\])?\s*=\s*(_\d+_)\s*;", re.M)
 
 
@@ -172,28 +112,33 @@ def _verilog_aliases(netlist_v: Path, names: dict[str, list]) -> dict[str, list]
 
 def simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
                       n_tokens: int = 24, warmup: int = WARMUP_TOKENS, seed: int = 0,
-                      work: Path | None = None) -> dict[str, Any]:
+                      work: Path | None = None, simulator: str = "auto") -> dict[str, Any]:
     """Simulate the head netlist over ``n_tokens`` tokens; per-token switching activity.
 
     Cached in ``work`` (default: ``build/synth/activity/<key>``) by a hash of the netlist and
     the stimulus; two processes asking for the same run (parallel test workers) are serialised
     by a lock on the folder (:mod:`flows.cache`).  The ``tech`` section of the config only
     prices the toggles (:mod:`flows.ppa.energy`), so it is not part of the key: heads that
-    differ only in their technology presets share one run."""
+    differ only in their technology presets share one run.  ``simulator``: ``verilator``,
+    ``icarus`` or ``auto`` (Verilator for a large netlist when installed, else Icarus;
+    :mod:`flows.ppa.gatesim`) — the counts are the same, the report says which one ran."""
+    simulator = resolve_simulator(simulator, netlist_v)
     if n_tokens < min_tokens(warmup):
         raise ValueError(f"n_tokens must be at least warmup + 2 = {min_tokens(warmup)}, "
                          f"not {n_tokens}")
     stimulus = {k: v for k, v in cfg.to_dict().items() if k != "tech"}
     work = Path(work or BUILD / "synth" / "activity" / cache.key(
-        Path(netlist_v).read_bytes(), [stimulus, n_tokens, warmup, seed, ACTIVITY_VERSION, TB]))
+        Path(netlist_v).read_bytes(),
+        [stimulus, n_tokens, warmup, seed, ACTIVITY_VERSION, TB, simulator]))
     with cache.locked(work / ".lock", f"switching activity of {Path(netlist_v).name} "
                                       f"({n_tokens} tokens)"):
         return _simulate_activity(cfg, netlist_v, netlist_json, n_tokens=n_tokens,
-                                  warmup=warmup, seed=seed, work=work)
+                                  warmup=warmup, seed=seed, work=work, simulator=simulator)
 
 
 def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
-                       n_tokens: int, warmup: int, seed: int, work: Path) -> dict[str, Any]:
+                       n_tokens: int, warmup: int, seed: int, work: Path,
+                       simulator: str) -> dict[str, Any]:
     cached = work / "activity.json"
     if (res := cache.read_json(cached)) is not None:
         res["cached"] = True
@@ -217,13 +162,9 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     pw = token_width(cfg)
     limit = 200 + (n_tokens + 2) * (sched.initiation_interval + sched.latency)
     ow = a.head_dim * a.sum_width
-    (work / "tb.v").write_text(TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow))
-    log.info("activity: compiling %s with Icarus", netlist_v.name)
-    compile_icarus([work / "tb.v", netlist_v.resolve()], "tb", work / "sim.vvp")
-    log.info("activity: simulating %d tokens (%d cycles max)", n_tokens, limit)
-    t_sim = time.monotonic()
-    run_vvp(work / "sim.vvp", cwd=work)
-    sim_s = time.monotonic() - t_sim
+    tb = TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow)
+    log.info("activity: simulating %d tokens (%d cycles max) on %s", n_tokens, limit, simulator)
+    run = run_testbench(simulator, work, netlist_v, tb)
     events = (work / "events.txt").read_text().split("\n")
     accepts = {int(p[1]): (int(p[2]), int(p[3])) for p in (e.split() for e in events)
                if p and p[0] == "accept"}
@@ -255,14 +196,17 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     enables = netlist.ff_enables(mod)
     en_bits = {b for b in enables if isinstance(b, int)}
     watch = {name for name, bits in names.items() if any(b in en_bits for b in bits)}
-    vars_, tog, high = parse_vcd(work / "act.vcd", t0, t1, watch)
+    t_parse = time.monotonic()
+    vars_, tog, high = parse_vcd(work / "act.vcd", t0, t1, watch, scope=DUT_SCOPE)
+    parse_s = time.monotonic() - t_parse
     period = (t1 - t0) / (c1 - c0)          # VCD time units per clock cycle
     en_cycles: dict[int | str, float] = {}
     for ident, per_bit in high.items():
-        bits = names.get(vars_[ident][0], [])
-        for i, t_high in enumerate(per_bit):
-            if i < len(bits) and bits[i] in en_bits and bits[i] not in en_cycles:
-                en_cycles[bits[i]] = t_high / period
+        for name in vars_[ident][0]:
+            bits = names.get(name, [])
+            for i, t_high in enumerate(per_bit):
+                if i < len(bits) and bits[i] in en_bits and bits[i] not in en_cycles:
+                    en_cycles[bits[i]] = t_high / period
     # A constant enable is high every cycle (1) or never (0); an enable net the VCD does not
     # show is charged as always on (conservative) and counted.
     unobserved = [b for b in enables if b not in en_cycles and b not in ("0", "1")]
@@ -277,30 +221,32 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     ff_data = 0
     unmapped = 0
     total = 0
-    for ident, (name, width) in vars_.items():
-        bits = names.get(name)
+    for ident, (var_names, width) in vars_.items():
         counts = tog.get(ident, [])
+        known = [names[n] for n in var_names if n in names]
+        if not known:
+            unmapped += sum(counts)
+            continue
         for i in range(width):
             n_t = counts[i] if i < len(counts) else 0
-            b = bits[i] if bits is not None and i < len(bits) else None
-            if b is None or not isinstance(b, int):
-                if bits is None:
-                    unmapped += n_t
-                continue
-            if b in seen or b in clock_nets:
-                continue
-            seen.add(b)
-            total += n_t
-            fo = fanout.get(b, 0)
-            by_fo[fo] = by_fo.get(fo, 0) + n_t
-            if b in ff_q:
-                ff_data += n_t
+            # every net behind this id (Verilator gives nets it proved equal one id)
+            for bits in known:
+                b = bits[i] if i < len(bits) else None
+                if not isinstance(b, int) or b in seen or b in clock_nets:
+                    continue
+                seen.add(b)
+                total += n_t
+                fo = fanout.get(b, 0)
+                by_fo[fo] = by_fo.get(fo, 0) + n_t
+                if b in ff_q:
+                    ff_data += n_t
     cycles = c1 - c0
     n_gated = sum(enables.values())
     gated_events = sum(n * en_cycles[b] for b, n in enables.items())
     res = {
-        "method": "Icarus zero-delay simulation of the synthesised generic gate netlist "
-                  "(flows.synth), toggles counted from the VCD in steady state",
+        "method": f"{simulator.capitalize()} zero-delay simulation of the synthesised generic "
+                  "gate netlist (flows.synth), toggles counted from the VCD in steady state",
+        "simulator": simulator,
         "stimulus": "random q, k, v (uniform) through the golden model sim.golden over "
                     "W + n tokens (window full, steady state); C2P pulses = its per-tile "
                     "counts and signs",
@@ -327,7 +273,9 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
         "outputs_checked": outs, "output_mismatches": mismatches,
         "unmapped_toggles": unmapped,
         "nets_with_activity": sum(1 for b in seen),
-        "simulation_seconds": round(sim_s, 1),
+        "build_seconds": run["build_seconds"], "build_cached": run["build_cached"],
+        "simulation_seconds": run["simulation_seconds"],
+        "vcd_parse_seconds": round(parse_s, 1),
         "seconds": round(time.monotonic() - t_start, 1),
         "work": str(work),
         "cached": False,

@@ -20,6 +20,7 @@ from hdl.cli import (
 from ..tools import BUILD
 from .activity import WARMUP_TOKENS, min_tokens
 from .flow import run_ppa
+from .gatesim import SIMULATORS
 from .report import write_ppa
 from .variants import run_variants, write_variants
 
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="stimulus seed")
     parser.add_argument("--heads", type=positive_int, default=12,
                         help="heads in the comparison (12)")
+    parser.add_argument("--simulator", choices=["auto", *SIMULATORS], default="auto",
+                        help="gate-level simulator of the switching-activity run (default auto: "
+                             "Verilator for a large netlist when installed, else Icarus; same "
+                             "counts)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the scaling sweep")
     parser.add_argument("--variants", action="store_true",
                         help="also run every architecture variant (paper default, + clock "
@@ -61,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                              f"+ 2 measured), not {args.tokens}")
         out = writable_dir(args.out) if args.out else BUILD / "ppa" / cfg.hash
         r = run_ppa(cfg, n_tokens=args.tokens, seed=args.seed, heads=args.heads,
-                    sweep=not args.no_sweep)
+                    sweep=not args.no_sweep, simulator=args.simulator)
         paths = write_ppa(r, out)
         if args.variants:
-            rows = run_variants(cfg, n_tokens=args.tokens, seed=args.seed)
+            rows = run_variants(cfg, n_tokens=args.tokens, seed=args.seed,
+                                simulator=args.simulator)
             paths += write_variants(rows, out, r["tech_preset"])
             with open(out / "ppa.md", "a") as f:
                 f.write("\n" + (out / "variants.md").read_text())

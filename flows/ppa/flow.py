@@ -21,7 +21,7 @@ from hdl.config import HeadConfig
 from hdl.registry import HEAD_BLOCK, head_blocks
 
 from ..synth import SynthError, run_synth
-from ..tools import ROOT, tool_versions
+from ..tools import ROOT, ToolMissing, tool_versions
 from . import energy as E
 from .activity import simulate_activity
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 12,
-            sweep: bool = True) -> dict[str, Any]:
+            sweep: bool = True, simulator: str = "auto") -> dict[str, Any]:
     """Everything of the PPA report as a dict (ppa.json).
 
     The blocks of the head are synthesised one by one only for the structural ``sweep`` (it
@@ -40,7 +40,14 @@ def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 
     blocks = [*head_blocks(cfg), HEAD_BLOCK] if sweep else [HEAD_BLOCK]
     log.info("synthesis (generic) of the head%s, config %s", " and its blocks" if sweep else "",
              cfg.hash)
-    syn = run_synth(cfg, blocks, ["generic"])
+    try:
+        syn = run_synth(cfg, blocks, ["generic"])
+    except (SynthError, ToolMissing):
+        raise
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise SynthError(f"generic synthesis of the head raised {type(e).__name__}"
+                         f"{': ' + first if first else ''}") from e
     head = syn["blocks"][HEAD_BLOCK]["targets"]["generic"]
     if head.get("status") != "ok":
         raise SynthError(f"generic synthesis of the head failed: {head.get('reason')}")
@@ -48,9 +55,9 @@ def run_ppa(cfg: HeadConfig, *, n_tokens: int = 24, seed: int = 0, heads: int = 
                for b in blocks if b != HEAD_BLOCK
                if syn["blocks"].get(b, {}).get("targets", {}).get("generic", {}).get("status")
                == "ok"}
-    log.info("switching activity of the head netlist (Icarus)")
+    log.info("switching activity of the head netlist")
     act = simulate_activity(cfg, ROOT / head["netlist"], ROOT / head["netlist_json"],
-                            n_tokens=n_tokens, seed=seed)
+                            n_tokens=n_tokens, seed=seed, simulator=simulator)
     tech = E.tech_preset(cfg.tech.preset)
     apre = E.analog_preset(cfg.tech.analog_preset)
     digital = {name: E.digital_energy(act["per_token"], t) for name, t in E.TECH_BY_NAME.items()}

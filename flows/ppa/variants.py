@@ -62,20 +62,21 @@ def variant_row(name: str, r: dict[str, Any]) -> dict[str, Any]:
         "transistors": syn["transistors"]["total"], "n_ff": syn["n_ff"],
         "n_icg": syn["transistors"].get("n_icg", 0),
         "area_um2": r["area_um2"]["total"], "digital_area_um2": r["area_um2"]["digital"],
-        "output_mismatches": act["output_mismatches"],
+        "output_mismatches": act["output_mismatches"], "simulator": act["simulator"],
         "paper": {"digital_pJ": e["digital_paper"], "total_pJ": e["paper_total"],
                   "latency_ns": r["latency"]["paper_ns"]},
     }
 
 
-def run_variants(base: HeadConfig, *, n_tokens: int = 24, seed: int = 0) -> list[dict]:
+def run_variants(base: HeadConfig, *, n_tokens: int = 24, seed: int = 0,
+                 simulator: str = "auto") -> list[dict]:
     """Run the PPA flow (no sweep) for every built variant of ``base``; one row each."""
     rows = []
     for name, (overrides, _) in VARIANTS.items():
         cfg = base.with_overrides(overrides)
         log.info("variant %s: config %s", name, cfg.hash)
         rows.append(variant_row(name, run_ppa(cfg, n_tokens=n_tokens, seed=seed,
-                                              sweep=False)))
+                                              sweep=False, simulator=simulator)))
     return rows
 
 
@@ -90,8 +91,10 @@ def variants_markdown(rows: list[dict], tech: str) -> str:
         "## Architecture variants (issue 11)",
         "",
         f"Energy per token per head, technology preset `{tech}`; digital energy from switching "
-        "activity of each variant's synthesised netlist, total = analog (simulated data) + "
-        "digital.  Depth = longest register-to-register path in generic gate levels.",
+        "activity of each variant's synthesised netlist (gate-level simulation on "
+        f"{', '.join(sorted({v.get('simulator', '?') for v in rows}))}), total = analog "
+        "(simulated data) + digital.  Depth = longest register-to-register path in generic "
+        "gate levels.",
         "",
         "| variant | digital | total | latency | II | depth | transistors | FFs | clock gates "
         "| area | mismatches |",

@@ -1,5 +1,10 @@
 """Counting in a VCD file: toggles of every bit, and the time each watched bit is 1, inside a
-time window — what the switching-activity run (:mod:`flows.ppa.activity`) measures."""
+time window — what the switching-activity run (:mod:`flows.ppa.activity`) measures.
+
+Icarus and Verilator both write the value of a var at the end of each time step; they differ
+in what they dump (Verilator dumps the whole design whatever ``$dumpvars`` asks: ``scope``
+keeps one scope's vars) and in aliases (Verilator gives nets it proved equal one id: every
+name of an id is kept)."""
 
 from __future__ import annotations
 
@@ -8,12 +13,16 @@ from pathlib import Path
 __all__ = ["parse_vcd"]
 
 
-def parse_vcd(path: Path, t0: int, t1: int, watch_names: set[str] = frozenset()
-               ) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]],
-                          dict[str, list[int]]]:
-    """Var table {id: (name, width)}, per-id per-bit toggle counts in [t0, t1), and for the
-    vars named in ``watch_names`` the time each bit is 1 inside [t0, t1) (VCD time units)."""
-    vars_: dict[str, tuple[str, int]] = {}
+def parse_vcd(path: Path, t0: int, t1: int, watch_names: set[str] = frozenset(),
+              scope: tuple[str, ...] | None = None
+              ) -> tuple[dict[str, tuple[list[str], int]], dict[str, list[int]],
+                         dict[str, list[int]]]:
+    """Var table {id: (names, width)} of the vars declared directly in ``scope`` (a path of
+    scope names, e.g. ``("tb", "dut")``; None = every var), per-id per-bit toggle counts in
+    [t0, t1), and for the ids with a name in ``watch_names`` the time each bit is 1 inside
+    [t0, t1) (VCD time units)."""
+    vars_: dict[str, tuple[list[str], int]] = {}
+    path_now: list[str] = []
     prev: dict[str, str] = {}
     tog: dict[str, list[int]] = {}
     high: dict[str, list[int]] = {}
@@ -30,14 +39,21 @@ def parse_vcd(path: Path, t0: int, t1: int, watch_names: set[str] = frozenset()
     with open(path, "r", errors="replace") as f:
         for line in f:
             if in_header:
+                line = line.lstrip()  # Verilator indents the header
                 if line.startswith("$var"):
                     p = line.split()
-                    vars_.setdefault(p[3], (p[4].lstrip("\\"), int(p[2])))
+                    if scope is None or tuple(path_now) == scope:
+                        names, _ = vars_.setdefault(p[3], ([], int(p[2])))
+                        names.append(p[4].lstrip("\\"))
+                elif line.startswith("$scope"):
+                    path_now.append(line.split()[2])
+                elif line.startswith("$upscope"):
+                    path_now.pop()
                 elif line.startswith("$enddefinitions"):
                     in_header = False
                     tog = {i: [0] * w for i, (_, w) in vars_.items()}
-                    for i, (name, w) in vars_.items():
-                        if name in watch_names:
+                    for i, (names, w) in vars_.items():
+                        if any(n in watch_names for n in names):
                             high[i] = [0] * w
                             since[i] = [None] * w
                 continue

@@ -42,6 +42,7 @@ CASES = [
     ("flows.ppa", ["--heads", "0"], "argument --heads: must be an integer ≥ 1, not 0"),
     ("flows.ppa", ["--tokens", "0"], "--tokens"),
     ("flows.ppa", ["--seed", "-1"], "argument --seed: must be an integer ≥ 0, not -1"),
+    ("flows.ppa", ["--simulator", "ghdl"], "argument --simulator: invalid choice: 'ghdl'"),
     ("flows.ppa", ["--out", "/proc/gca"], "is not writable"),
     ("flows.ppa", ["--out", "{d}/a_file"], "is a file, not a folder"),
     # flows.synth
