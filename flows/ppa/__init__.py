@@ -3,7 +3,8 @@
 Writes ``ppa.json``, ``ppa.md`` and PNG plots into ``--out`` (default ``build/ppa/<hash>``).
 
 Modules: ``energy`` (the energy / latency / area model with its cited presets), ``activity``
-(Icarus gate-level simulation of the synthesised head netlist, toggle counting), ``flow``
+(gate-level simulation of the synthesised head netlist, toggle counting; the simulator,
+Verilator or Icarus, in ``gatesim``, the VCD counting in ``vcd``), ``flow``
 (:func:`run_ppa`: synthesis + activity + model → the report dict), ``report`` (Markdown and
 plots), ``cli`` (:func:`main`).
 """
