@@ -222,6 +222,13 @@ class TimingConfig:
     cycle into one accumulator (``hdl/blocks/pulse_sum.py``): same sums bit for bit when each
     pulse's sign is held while it is high (the signed C2P contract), far fewer flip-flops."""
 
+    pulse_tree_register: bool = False
+    """``pulse_sum`` only: a register in the middle of each dimension's n_tiles-input pulse tree
+    (after ⌊levels/2⌋ of its ⌈log2 n_tiles⌉ adder levels) besides the partial-sum register at
+    its root.  At 16 tiles the tree's path falls from 26 to 14 generic gate levels (the head's
+    longest becomes the accumulator's 18, as in the default head) for one cycle of latency (51 →
+    52) and d·⌈n/2^⌊levels/2⌋⌉ more partial sums in flip-flops (+1,024 at defaults)."""
+
     layers: int = 12
     """L: layers that share the time between two tokens of one head (P §4.1: GPT-2, 12).
     Leakage per token step is L·t_step/τ (P eq. 7)."""
@@ -242,6 +249,9 @@ class TimingConfig:
                "an integer from 1 to 1024")
         _check(self.readout in READOUTS, "timing.readout", self.readout,
                f"one of {', '.join(READOUTS)}")
+        _check(not self.pulse_tree_register or self.readout == "pulse_sum",
+               "timing.pulse_tree_register", self.pulse_tree_register,
+               "false unless timing.readout is pulse_sum")
 
     @property
     def t_clk_s(self) -> float:

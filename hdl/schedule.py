@@ -130,10 +130,11 @@ class Schedule:
     @property
     def readout_latency(self) -> int:
         """Cycles from counts_final (the cycle after the last pulse cycle) to the read-out's
-        valid sums: the adder trees' registers (``tile_counters``), or 1 for ``pulse_sum``
-        (its partial-sum register; the accumulator plays the counters' part)."""
+        valid sums: the adder trees' registers (``tile_counters``), or for ``pulse_sum`` its
+        partial-sum register, 1, + 1 with ``timing.pulse_tree_register`` (the accumulator plays
+        the counters' part)."""
         if self.cfg.timing.readout == "pulse_sum":
-            return 1
+            return 1 + int(self.cfg.timing.pulse_tree_register)
         return self.adder_latency
 
     @property

@@ -10,6 +10,8 @@ result equals Σ_tiles (±count) of the counter bank + adder trees bit for bit w
 sign is held while it is high and a window has at most count_max enabled cycles (the signed
 C2P contract and the schedule's count window, so the counters never saturate).  Flip-flops:
 d·(partial + accumulator) instead of n_tiles·d·(count_bits + 1) + the adder-tree registers.
+With ``timing.pulse_tree_register`` the tree is also registered halfway (after ⌊levels/2⌋
+adder levels): half the gate depth for one cycle of latency.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ class PulseSum(wiring.Component):
     ----------
     cfg : HeadConfig
         ``array.n_tiles`` pulses per dimension, ``array.head_dim`` = d accumulators of
-        ``array.sum_width`` bits, ``timing.clock_gating`` (enables on both registers).
+        ``array.sum_width`` bits, ``timing.clock_gating`` (enables on the registers),
+        ``timing.pulse_tree_register`` (a register halfway up the tree: latency 2).
 
     Ports
     -----
@@ -44,18 +47,20 @@ class PulseSum(wiring.Component):
     i_valid : In(1)
         Marks the cycle after the last pulse cycle of a window; delayed alongside the data.
     o_sums : Out(ArrayLayout(signed(sum_width), d))
-        ``o_sums[e]`` in cycle c = Σ over cycles k with k0 < k ≤ c − 2 of Σ_tile v(k, tile, e),
-        v = +1 / −1 / 0 for a pulse cycle in the window with sign 0 / sign 1 / otherwise, and k0
-        the last clear cycle ≤ c − 2; two's complement modulo 2**sum_width (a window of at most
-        count_max enabled cycles between clears always fits).
+        ``o_sums[e]`` in cycle c = Σ over cycles k with k0 < k ≤ c − 1 − latency of
+        Σ_tile v(k, tile, e), v = +1 / −1 / 0 for a pulse cycle in the window with sign 0 /
+        sign 1 / otherwise, and k0 the last clear cycle ≤ c − 1 − latency; two's complement
+        modulo 2**sum_width (a window of at most count_max enabled cycles between clears always
+        fits).
     o_valid : Out(1)
-        ``i_valid`` delayed by ``latency`` = 1: with the window's last pulse cycle at c − 1,
+        ``i_valid`` delayed by ``latency``: with the window's last pulse cycle at c − latency,
         ``o_sums`` holds the window's full sums while ``o_valid`` is high.
 
     Timing
     ------
     latency = 1 cycle more than the counters (which show a pulse cycle the cycle after): the
-    partial-sum register keeps the tree and the accumulator adder in separate cycles.
+    partial-sum register keeps the tree and the accumulator adder in separate cycles; 2 with
+    ``timing.pulse_tree_register``.
     """
 
     def __init__(self, cfg: HeadConfig):
@@ -77,14 +82,27 @@ class PulseSum(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from ``i_valid`` to ``o_valid``: 1 (see the class docstring)."""
-        return 1
+        """Cycles from ``i_valid`` to ``o_valid``: 1, or 2 with ``timing.pulse_tree_register``
+        (see the class docstring)."""
+        return 1 + int(self._cfg.timing.pulse_tree_register)
 
     def elaborate(self, platform):
         m = Module()
         a = self._cfg.array
         d, n = a.head_dim, a.n_tiles
         gated = self._cfg.timing.clock_gating
+        split = self._cfg.timing.pulse_tree_register
+        mid_level = (n - 1).bit_length() // 2   # adder levels below the mid-tree register
+        # clear, enable and valid delayed stage by stage: the register stage s (0 = the first
+        # behind the pulses) sees the enable delayed s cycles, so a gated register loads
+        # exactly its window's values; the accumulator sees all three ``latency`` cycles late.
+        delayed = [(self.i_clear, self.i_enable, self.i_valid)]
+        for stage in range(self.latency):
+            tag = "_r" if stage == 0 else f"_r{stage + 1}"
+            nxt = tuple(Signal(name=f"{what}{tag}") for what in ("clear", "en", "valid"))
+            m.d.sync += [new.eq(old) for new, old in zip(nxt, delayed[-1])]
+            delayed.append(nxt)
+        en_part = delayed[self.latency - 1][1]   # the partial-sum register's stage
 
         # Pulse values as two bit vectors over all channels: bit 0 = pulse in the window, bit 1
         # = pulse in the window and negative (two's complement of +1 / −1 / 0 in 2 bits).
@@ -101,7 +119,12 @@ class PulseSum(wiring.Component):
                 m.d.comb += leaf.eq(Cat(p[t * d + e], neg[t * d + e]))
                 nodes.append(leaf)
             level = 0
-            while len(nodes) > 1:
+            while True:
+                if split and level == mid_level:     # the mid-tree register
+                    nodes = [_reg(m, x, f"mid_d{e}_n{i}", self.i_enable if gated else None)
+                             for i, x in enumerate(nodes)]
+                if len(nodes) == 1:
+                    break
                 level += 1
                 nxt = []
                 for i in range(0, len(nodes), 2):
@@ -114,16 +137,13 @@ class PulseSum(wiring.Component):
                 nodes = nxt
             part_r = Signal(signed(part_w), name=f"part_d{e}_r")
             if gated:
-                with m.If(self.i_enable):
+                with m.If(en_part):
                     m.d.sync += part_r.eq(nodes[0])
             else:
                 m.d.sync += part_r.eq(nodes[0])
             parts.append(part_r)
 
-        clear_r = Signal()
-        en_r = Signal()
-        valid_r = Signal()
-        m.d.sync += [clear_r.eq(self.i_clear), en_r.eq(self.i_enable), valid_r.eq(self.i_valid)]
+        clear_r, en_r, valid_r = delayed[-1]
         # Ungated, part_r is zero after a cycle outside the window, so adding it every cycle
         # is the same as adding it after window cycles only (the gated accumulator's enable).
         for e in range(d):
@@ -136,6 +156,16 @@ class PulseSum(wiring.Component):
         m.d.comb += self.o_valid.eq(valid_r)
         return m
 
+
+def _reg(m: Module, x, name: str, enable):
+    """``x`` registered (loaded only while ``enable`` is high, unless it is None)."""
+    r = Signal(signed(len(x)), name=name)
+    if enable is None:
+        m.d.sync += r.eq(x)
+    else:
+        with m.If(enable):
+            m.d.sync += r.eq(x)
+    return r
 
 
 def _add(x, y, width: int):

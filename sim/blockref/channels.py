@@ -160,13 +160,14 @@ class AdderTreeRef:
 
 class PulseSumRef:
     """Pulse-sum read-out, from its contract: in cycle c, sum e = Σ over the cycles k with
-    k0 < k ≤ c − 2 (k0 = the last clear cycle ≤ c − 2) of Σ_tile v(k, tile, e), v = +1 for an
-    enabled pulse cycle with sign 0, −1 with sign 1, 0 otherwise; valid = the valid input of the
-    previous cycle; sums modulo 2**sum_width (two's complement).  Kept as the history of per-cycle contributions, no registers modelled."""
-
-    latency = 1
+    k0 < k ≤ c − 1 − latency (k0 = the last clear cycle ≤ c − 1 − latency) of
+    Σ_tile v(k, tile, e), v = +1 for an enabled pulse cycle with sign 0, −1 with sign 1, 0
+    otherwise; valid = the valid input ``latency`` cycles earlier; sums modulo 2**sum_width
+    (two's complement).  latency = 1, or 2 with ``timing.pulse_tree_register``.  Kept as the
+    history of per-cycle contributions, no registers modelled."""
 
     def __init__(self, cfg: HeadConfig):
+        self.latency = 1 + int(cfg.timing.pulse_tree_register)
         self.d = cfg.array.head_dim
         self.n_tiles = cfg.array.n_tiles
         self.sum_width = cfg.array.sum_width
@@ -177,7 +178,7 @@ class PulseSumRef:
     def step(self, pulse: np.ndarray, sign: np.ndarray, enable: bool, clear: bool,
              valid: bool) -> AdderOut:
         c = len(self.cum)
-        horizon = c - 2
+        horizon = c - 1 - self.latency
         k0 = max((k for k in self.clears if k <= horizon), default=-1)
         zero = np.zeros(self.d, dtype=np.int64)
         # Σ_{k0 < k ≤ horizon} contribution(k), from the running totals
@@ -186,7 +187,8 @@ class PulseSumRef:
         # fits; longer stretches without a clear wrap around, as the accumulator does.
         half = 1 << (self.sum_width - 1)
         sums = (sums + half) % (2 * half) - half
-        out = AdderOut(sums, bool(self.valids[-1]) if self.valids else False)
+        out = AdderOut(sums, bool(self.valids[-self.latency])
+                       if len(self.valids) >= self.latency else False)
         p = np.asarray(pulse, dtype=bool) & bool(enable)
         v = np.where(p, np.where(np.asarray(sign, dtype=bool), -1, 1), 0)
         now = v.reshape(self.n_tiles, self.d).sum(axis=0)

@@ -76,11 +76,12 @@ def check_event_driven(res: dict) -> None:
 
 
 #: Architecture variants beside the default (clock-gated, tile counters): the paper's ungated
-#: periphery and the pulse-sum read-out, gated and ungated.
+#: periphery and the pulse-sum read-out, gated and ungated, and with its mid-tree register.
 VARIANTS = {
     "paper_ungated": ["timing.clock_gating=false"],
     "pulse_sum": ["timing.readout=pulse_sum"],
     "pulse_sum_ungated": ["timing.readout=pulse_sum", "timing.clock_gating=false"],
+    "pulse_sum_tree_register": ["timing.readout=pulse_sum", "timing.pulse_tree_register=true"],
 }
 
 

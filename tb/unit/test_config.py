@@ -84,6 +84,7 @@ def test_default_latency_and_ii_are_pinned():
     # pulse sums: counts_final 48 + 1 partial-sum register instead of 4 adder-tree registers
     (["timing.readout=pulse_sum"], 51, 31),
     (["timing.readout=pulse_sum", "timing.clock_gating=false"], 51, 31),
+    (["timing.readout=pulse_sum", "timing.pulse_tree_register=true"], 52, 31),
 ])
 def test_variant_latency_and_ii_are_pinned(overrides, latency, ii):
     from hdl.head import AttentionHead
@@ -165,6 +166,8 @@ BAD = [
     (lambda: TimingConfig(clock_gating=1), "timing.clock_gating must be true or false, not 1"),
     (lambda: HeadConfig().with_overrides(["timing.readout=pulse"]),
      "timing.readout must be one of tile_counters, pulse_sum, not 'pulse'"),
+    (lambda: TimingConfig(pulse_tree_register=True),
+     "timing.pulse_tree_register must be false unless timing.readout is pulse_sum, not True"),
     (lambda: AnalogConfig(v_max_V=-1.0), "analog.v_max_V must be in (0, 5] V, not -1.0"),
     (lambda: AnalogConfig(v_mid_V=0.95), "analog.v_mid_V must be in (0, v_max_V=0.9), not 0.95"),
     (lambda: AnalogConfig(s_sat1_uA=0.0), "analog.s_sat1_uA must be positive, not 0.0"),

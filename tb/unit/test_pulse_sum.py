@@ -30,6 +30,12 @@ CONFIGS = {
     "tiny_ungated": ["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4",
                      "timing.clock_gating=false"],
     "n16_ungated": ["array.head_dim=4", "array.n_tiles=16", "timing.clock_gating=false"],
+    # timing.pulse_tree_register: a register halfway up the tree (latency 2)
+    "n16_split": ["array.head_dim=4", "array.n_tiles=16", "timing.pulse_tree_register=true"],
+    "n5_split_ungated": ["array.head_dim=8", "array.n_tiles=5", "array.q_bits=2",
+                         "array.count_bits=2", "timing.pulse_tree_register=true",
+                         "timing.clock_gating=false"],
+    "one_tile_split": ["array.head_dim=2", "array.n_tiles=1", "timing.pulse_tree_register=true"],
 }
 
 
@@ -42,7 +48,8 @@ def _simulate(cfg: HeadConfig, stim, check) -> None:
     valid)`` with the block's outputs of every cycle."""
     a = cfg.array
     dut = PulseSum(cfg)
-    assert dut.latency == Schedule(cfg).readout_latency == 1
+    assert dut.latency == Schedule(cfg).readout_latency == PulseSumRef(cfg).latency == (
+        2 if cfg.timing.pulse_tree_register else 1)
 
     async def tb(ctx):
         for c, (pulse, sign, enable, clear, valid) in enumerate(stim):
@@ -103,23 +110,26 @@ def _c2p_tokens(rng, cfg: HeadConfig, tokens: int, extremes: bool = True):
             yield rng.random(n) < 0.5, rng.random(n) < 0.5, False, False  # junk off-window
 
 
-@pytest.mark.parametrize("name", ["tiny", "n5_c2", "n16", "n16_ungated"])
+@pytest.mark.parametrize("name", ["tiny", "n5_c2", "n16", "n16_ungated", "n16_split",
+                                  "n5_split_ungated"])
 def test_pulse_sum_equals_counters_plus_adder_trees(name):
     cfg = _cfg(name)
+    lat = PulseSumRef(cfg).latency
     a = cfg.array
     rng = np.random.default_rng(11)
     stim = list(_c2p_tokens(rng, cfg, 12))
     counters = CounterBankRef(cfg)
-    trees = AdderTreeRef(HeadConfig().with_overrides(CONFIGS[name]), 0)
+    trees = AdderTreeRef(HeadConfig().with_overrides(
+        [o for o in CONFIGS[name] if not o.startswith("timing.pulse_tree_register")]), 0)
     paper = []                                      # Σ_tiles ±count of each cycle
     for pulse, sign, enable, clear in stim:
         paper.append(trees.step(counters.step(pulse, sign, enable, clear), True).sums)
     compared = []
 
     def check(c, got, valid):
-        # one cycle later than the counters (+ combinational trees)
-        if c >= 1:
-            assert np.array_equal(got, paper[c - 1]), (c, got, paper[c - 1])
+        # latency cycles later than the counters (+ combinational trees)
+        if c >= lat:
+            assert np.array_equal(got, paper[c - lat]), (c, got, paper[c - lat])
             compared.append(got.copy())
 
     _simulate(cfg, [(p, s, e, c, False) for p, s, e, c in stim], check)
@@ -134,3 +144,7 @@ def test_readout_latency_pinned():
     (partial-sum register) + 1 (output) = 51 at defaults; II unchanged (31)."""
     s = Schedule(HeadConfig().with_overrides(["timing.readout=pulse_sum"]))
     assert (s.latency, s.initiation_interval) == (51, 31)
+    # + the mid-tree register: one cycle more
+    s = Schedule(HeadConfig().with_overrides(["timing.readout=pulse_sum",
+                                              "timing.pulse_tree_register=true"]))
+    assert (s.latency, s.initiation_interval) == (52, 31)
