@@ -6,11 +6,12 @@ work folder; :func:`run_testbench` simulates the head netlist under :data:`TB` t
 
 * ``verilator`` (``auto`` picks it for large netlists when installed): ``verilator --binary
   --timing --trace --trace-underscore`` (Yosys names its internal nets ``_123_``, which
-  Verilator leaves out of the trace without the last flag).  The executable does not depend on the stimulus (it reads
-  the hex files from its working folder at run time), so it is cached by content —
-  netlist, testbench, flags and Verilator version (:mod:`flows.cache`) — under
-  ``build/synth/verilator/<key>``: every run on the same netlist after the first is simulation
-  only.  On the full gated head (~100k cells) Icarus needed 6 min to compile and did not finish
+  Verilator leaves out of the trace without the last flag).  The executable does not depend
+  on the stimulus data (it reads the hex files from its working folder at run time), so it
+  is cached by content — netlist, testbench (which holds the token count), flags and
+  Verilator version (:mod:`flows.cache`) — under ``build/synth/verilator/<key>``: every run
+  on the same netlist and token count after the first (another seed, another technology
+  preset) is simulation only.  On the full gated head (~100k cells) Icarus needed 6 min to compile and did not finish
   24 tokens in 30 min; see flows/README.md for the measured times.
 * ``icarus``: ``iverilog -g2012`` + ``vvp``, compiled anew in the work folder (the reference
   simulator from the OS packages).
