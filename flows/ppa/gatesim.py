@@ -11,8 +11,8 @@ work folder; :func:`run_testbench` simulates the head netlist under :data:`TB` t
   is cached by content — netlist, testbench (which holds the token count), flags and
   Verilator version (:mod:`flows.cache`) — under ``build/synth/verilator/<key>``: every run
   on the same netlist and token count after the first (another seed, another technology
-  preset) is simulation only.  On the full gated head (~100k cells) Icarus needed 6 min to compile and did not finish
-  24 tokens in 30 min; see flows/README.md for the measured times.
+  preset) is simulation only.  On the full gated head (~100k cells) Icarus needed 6 min to
+  compile and did not finish 24 tokens in 30 min; see flows/README.md for the measured times.
 * ``icarus``: ``iverilog -g2012`` + ``vvp``, compiled anew in the work folder (the reference
   simulator from the OS packages).
 
