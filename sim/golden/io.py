@@ -77,7 +77,7 @@ def validate_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
                              f"array.head_dim is {cfg.array.head_dim}")
         if a.shape[-2] == 0 or (a.ndim == 3 and a.shape[0] == 0):
             raise ValueError(f"array {name!r} is empty (shape {a.shape})")
-        a = a.astype(np.float64)
+        a = a.astype(np.float64, copy=False)
         bad = ~np.isfinite(a)
         if bad.any():
             raise ValueError(f"array {name!r} holds a non-finite value at index "

@@ -152,7 +152,11 @@ class Sink:
         while j < L:              # key s lands on column s mod W (one valid key per column)
             p = (s0 + j) % W
             m = min(L - j, W - p)
-            win[:, p:p + m] += v[:, j:j + m]
+            if j < W:             # the first W keys meet each column once: a copy
+                m = min(m, W - j)
+                win[:, p:p + m] = v[:, j:j + m]
+            else:                 # a later key's column holds an earlier key: 0 for one
+                win[:, p:p + m] += v[:, j:j + m]
             j += m
 
     def result(self):
