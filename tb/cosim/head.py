@@ -18,6 +18,7 @@ Library use: :func:`run_head_cosim` (the pytest scenarios call it).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -177,7 +178,24 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     if warning:
         log.warning("%s", warning)
     vdir, flat, shell = generate_head(cfg)
-    work = BUILD / cfg.hash / tag
+    from flows.cache import first_unlocked
+
+    # two runs of one config and tag at once (e.g. two CLI runs) each get their own folder:
+    # `tag`, else `tag-2`, `tag-3`, … (the first no running process holds)
+    names = (tag if i == 0 else f"{tag}-{i + 1}" for i in itertools.count())
+    lock_files = (BUILD / cfg.hash / f".{name}.lock" for name in names)
+    with first_unlocked(lock_files, f"the co-simulation run folder {tag!r}") as i:
+        work = BUILD / cfg.hash / (tag if i == 0 else f"{tag}-{i + 1}")
+        return _run_in(cfg, work, q, k, v, seed=seed, backpressure=backpressure, gaps=gaps,
+                       stall_bursts=stall_bursts, resets=resets, inputs=inputs, sim=sim,
+                       summary=summary, fault_token=fault_token, max_cycles=max_cycles,
+                       vdir=vdir, flat=flat, shell=shell)
+
+
+def _run_in(cfg: HeadConfig, work: Path, q, k, v, *, seed, backpressure, gaps, stall_bursts,
+            resets, inputs, sim, summary, fault_token, max_cycles, vdir, flat, shell
+            ) -> dict[str, Any]:
+    """:func:`run_head_cosim` in its own run folder ``work``."""
     work.mkdir(parents=True, exist_ok=True)
     tokens_file = work / "tokens.npz"
     np.savez(tokens_file, q=q, k=k, v=v)
