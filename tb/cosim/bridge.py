@@ -44,8 +44,8 @@ from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
 from sim.bits import bits_fields
-from tb.cosim.bus import read_bits, write_bits, write_fields
-from tb.cosim.shell import CYC_BITS, EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
+from tb.cosim.bus import write_bits, write_fields
+from tb.cosim.shell import EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
 
 __all__ = ["AnalogBridge", "ObservedToken"]
 
@@ -79,7 +79,6 @@ class AnalogBridge:
         for name, w in bridge_fields(cfg):
             self._fields[name] = (pos, w)
             pos += w
-        self._weights = {w: 1 << np.arange(w, dtype=np.int64) for w in (EVENT_BITS, CYC_BITS)}
         self._seen = dict.fromkeys(EVENTS, 0)     # event counts already applied
         self.tokens: list[ObservedToken] = []   # every token whose K column was discharged
         #: Test hook: index into ``tokens`` whose channel 0 is driven wrong on the pins (the
@@ -112,21 +111,14 @@ class AnalogBridge:
         return (get_sim_time("ps") - self._t0_ps) // self._period_ps + 1
 
     # -- the record ----------------------------------------------------------------------------
-    def _read_record(self) -> np.ndarray:
-        return read_bits(self._rec)
+    def _read_record(self) -> _Record:
+        return _Record(str(self._rec.value), self._fields)
 
-    def _field(self, rec: np.ndarray, name: str) -> np.ndarray:
-        pos, w = self._fields[name]
-        return rec[pos:pos + w]
+    def _count(self, rec: _Record, event: str) -> int:
+        return rec.int(f"n_{event}")
 
-    def _int(self, rec: np.ndarray, name: str) -> int:
-        return int(self._field(rec, name) @ self._weights[self._fields[name][1]])
-
-    def _count(self, rec: np.ndarray, event: str) -> int:
-        return self._int(rec, f"n_{event}")
-
-    def _select(self, rec: np.ndarray, name: str) -> tuple[int, int]:
-        sel = self._field(rec, name)
+    def _select(self, rec: _Record, name: str) -> tuple[int, int]:
+        sel = rec.bits_of(name)
         tile = np.flatnonzero(sel[: self.n])
         col = np.flatnonzero(sel[self.n:])
         if len(tile) != 1 or len(col) != 1:
@@ -134,36 +126,35 @@ class AnalogBridge:
                                  f"columns {col.tolist()}")
         return int(tile[0]), int(col[0])
 
-    def _codes(self, rec: np.ndarray, name: str) -> np.ndarray:
-        return bits_fields(self._field(rec, name), self.d, self.cfg.array.kv_bits)
+    def _codes(self, rec: _Record, name: str) -> np.ndarray:
+        return bits_fields(rec.bits_of(name), self.d, self.cfg.array.kv_bits)
 
-    def _apply(self, rec: np.ndarray, n: int) -> dict[str, int]:
+    def _apply(self, rec: _Record, n: int) -> dict[str, int]:
         """Apply the array events latched since the last call (each at most once); return
         which happened."""
         mask = (1 << EVENT_BITS) - 1
-        new = {e: (self._count(rec, e) - self._seen[e]) & mask for e in EVENTS}
+        counts = {e: self._count(rec, e) for e in EVENTS}
+        new = {e: (counts[e] - self._seen[e]) & mask for e in EVENTS}
         bad = {e: k for e, k in new.items() if k > 1 and e != "f2"}
         if bad:
             raise AssertionError(f"cycle {n}: {bad} array events since the last ReLU C2P "
                                  f"fire (one each expected)")
-        for e in EVENTS:
-            self._seen[e] = self._count(rec, e)
-        age = lambda name: self._int(rec, "cyc") - self._int(rec, name)
-        if new["dk"]:
-            tok = ObservedToken(t_write_s=(n - age("dk_cyc")) * self.t_clk_s)
-            self._writing = tok
-            self.tokens.append(tok)
-            self.k_bank.discharge_column(*self._select(rec, "dk_sel"))
-        if new["wk"]:
-            volts = code_to_volts(self._codes(rec, "wk_dac"), self.cfg)
-            self.k_bank.write_column(*self._select(rec, "wk_sel"), volts,
-                                     self._writing.t_write_s)
-        if new["dv"]:
-            self.v_bank.discharge_column(*self._select(rec, "dv_sel"))
-        if new["wv"]:
-            volts = code_to_volts(self._codes(rec, "wv_dac"), self.cfg)
-            self.v_bank.write_column(*self._select(rec, "wv_sel"), volts,
-                                     self._writing.t_write_s)
+        self._seen = counts
+        cyc = rec.int("cyc")
+        for bank, dis, wr in ((self.k_bank, "dk", "wk"), (self.v_bank, "dv", "wv")):
+            if new[dis]:
+                where = self._select(rec, f"{dis}_sel")
+                if dis == "dk":
+                    tok = ObservedToken(t_write_s=(n - (cyc - rec.int("dk_cyc"))) * self.t_clk_s)
+                    self._writing = tok
+                    self.tokens.append(tok)
+                # a write of the same column right after leaves the same cells either way
+                if not (new[wr] and self._select(rec, f"{wr}_sel") == where):
+                    bank.discharge_column(*where)
+            if new[wr]:
+                volts = code_to_volts(self._codes(rec, f"{wr}_dac"), self.cfg)
+                bank.write_column(*self._select(rec, f"{wr}_sel"), volts,
+                                  self._writing.t_write_s)
         return new
 
     # -- the pins ----------------------------------------------------------------------------
@@ -185,21 +176,21 @@ class AnalogBridge:
         new = self._apply(rec, n)
         if not new["in"] or self._writing is None:
             raise AssertionError(f"cycle {n}: ReLU C2P fired without a QK read")
-        in_cycle = n - (self._int(rec, "cyc") - self._int(rec, "in_cyc"))
+        in_cycle = n - (rec.int("cyc") - rec.int("in_cyc"))
         if in_cycle >= n:
             raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
                                  f"began (the width counters cannot see that cycle)")
         if self._count(rec, "f2") != self._fires & ((1 << EVENT_BITS) - 1) or \
-                self._field(rec, "fire2")[0]:
+                rec.int("fire2"):
             raise AssertionError(f"cycle {n}: ReLU C2P fired while the previous token's "
                                  f"signed C2P had not fired or was still counting")
         tok = self.tokens[-1]
         tok.t_read_s = in_cycle * self.t_clk_s
         # the shell counted the integrate cycles before this one; this one if still on
-        widths = bits_fields(self._field(rec, "wl_width"), self.d, WIDTH_BITS)
-        if self._field(rec, "integrate")[0]:
-            widths = widths + self._field(rec, "wl_q")
-        valid = self._field(rec, "valid").reshape(self.n, self.C)
+        widths = bits_fields(rec.bits_of("wl_width"), self.d, WIDTH_BITS)
+        if rec.int("integrate"):
+            widths = widths + rec.bits_of("wl_q")
+        valid = rec.bits_of("valid").reshape(self.n, self.C)
         tok.q_widths = widths
         r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
                        tok.t_read_s, valid, self.cfg)
@@ -215,3 +206,25 @@ class AnalogBridge:
             else:
                 sign[0] = not sign[0]
         return sign, count
+
+
+#: bytes.translate table: '1' stays, every other character (0, X, Z, U, …) reads as '0'.
+_ONES = bytes(49 if c == 49 else 48 for c in range(256))
+
+
+class _Record:
+    """One read of the bridge record: its bits (element i = bit i) and its integer value."""
+
+    def __init__(self, text: str, fields: dict[str, tuple[int, int]]) -> None:
+        clean = text.encode().translate(_ONES)
+        self.value = int(clean, 2)
+        self.bits = np.frombuffer(clean, np.uint8)[::-1] == 49
+        self.fields = fields
+
+    def int(self, name: str) -> int:
+        pos, w = self.fields[name]
+        return (self.value >> pos) & ((1 << w) - 1)
+
+    def bits_of(self, name: str) -> np.ndarray:
+        pos, w = self.fields[name]
+        return self.bits[pos:pos + w]

@@ -41,6 +41,10 @@ __all__ = ["run_cocotb", "CocotbRun", "load_sidecar_config", "selected_simulator
 log = logging.getLogger(__name__)
 
 SIMULATORS = ("icarus", "verilator")
+#: Verilator: only the top level's ports visible to cocotb (the runner asks for every signal,
+#: ``--public-flat-rw``, which keeps Verilator from optimising the model); the testbench and the
+#: bridge touch nothing but the co-simulation shell's ports.
+VERILATOR_VISIBILITY = ("--no-public-flat-rw", "--public-depth", "1")
 #: Content-addressed simulator builds (one folder per simulator, top level, options, sources).
 SIM_BUILDS = REPO_ROOT / "build" / "simbuild"
 
@@ -165,7 +169,8 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     else:
         os.environ.update({k: v for k, v in verilator_env().items()
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
-        build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+        build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+                      *VERILATOR_VISIBILITY]
     runner = get_runner(sim)
     sim_dir = SIM_BUILDS / f"{sim}-{toplevel}-" \
         f"{_build_key(sim, toplevel, srcs, build_args + [f'waves={bool(waves)}'])}"
