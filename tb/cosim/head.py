@@ -215,7 +215,8 @@ def _run_in(cfg: HeadConfig, work: Path, q, k, v, *, seed, backpressure, gaps, s
     try:
         ran = run_cocotb(toplevel=SHELL_TOP, verilog_dir=vdir,
                          test_module="tb.cosim.head_tb", build_dir=work, sim=sim,
-                         sources=[flat, shell], extra_env={"GCA_SCENARIO": json.dumps(scenario)})
+                         sources=[flat, shell],
+                         extra_env={"GCA_SCENARIO": json.dumps(scenario)})
     except RunFailed as e:
         failure = e
     result = json.loads(summary_path.read_text()) if summary_path.exists() else None
