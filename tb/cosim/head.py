@@ -215,7 +215,7 @@ def _run_in(cfg: HeadConfig, work: Path, q, k, v, *, seed, backpressure, gaps, s
     try:
         ran = run_cocotb(toplevel=SHELL_TOP, verilog_dir=vdir,
                          test_module="tb.cosim.head_tb", build_dir=work, sim=sim,
-                         sources=[flat, shell],
+                         sources=[flat, shell], ports_only=True,
                          extra_env={"GCA_SCENARIO": json.dumps(scenario)})
     except RunFailed as e:
         failure = e
