@@ -140,8 +140,9 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
 
     ``ports_only``: the test touches only the top level's ports (Verilator then builds a faster
     model: internal signals are not visible).  Returns a :class:`CocotbRun` (tests and
-    failures read from the results XML); raises :class:`RunFailed` (with the first error line of the log and the log's path) when the build
-    or a test failed or no test ran, so that a failure can never look like a pass.
+    failures read from the results XML); raises :class:`RunFailed` (with the first error line
+    of the log and the log's path) when the build or a test failed or no test ran, so that a
+    failure can never look like a pass.
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
