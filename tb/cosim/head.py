@@ -5,7 +5,8 @@ builds it with Icarus or Verilator (``--sim`` or ``SIM``), streams random tokens
 ``--inputs IN.npz``) through it with the analog bridge in the loop, compares every output with
 the golden model bit for bit, and writes a JSON summary: ``tokens``, ``mismatches``,
 ``latency_cycles``, ``initiation_interval_cycles``, ``simulated_cycles``, ``wall_s``,
-``tokens_per_s``, the token accounting (sent, received, dropped by a reset, unaccounted), the
+``tokens_per_s`` (simulation loop only), ``cpu_s`` and ``tokens_per_cpu_s`` (the simulator
+process's CPU time: the figure a shared machine does not divide), ``peak_rss_MiB``, the token accounting (sent, received, dropped by a reset, unaccounted), the
 output FIFO's peak and more.
 
 Everything that can be checked is checked before anything is built: options, the config (the
@@ -243,7 +244,8 @@ def _describe(first: dict | None) -> str:
 SUMMARY_KEYS = ("tokens_sent", "outputs_received", "outputs_compared", "tokens_dropped_by_reset",
                 "tokens_unaccounted", "mismatches", "latency_cycles", "latency_cycles_max",
                 "initiation_interval_cycles", "max_outstanding_tokens", "simulated_cycles",
-                "wall_s", "tokens_per_s", "cycles_per_s", "build_s", "build_cached")
+                "wall_s", "tokens_per_s", "cpu_s", "tokens_per_cpu_s", "cycles_per_s",
+                "peak_rss_MiB", "build_s", "build_cached")
 
 
 def main(argv: list[str] | None = None) -> int:
