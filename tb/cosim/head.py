@@ -6,8 +6,10 @@ builds it with Icarus or Verilator (``--sim`` or ``SIM``), streams random tokens
 the golden model bit for bit, and writes a JSON summary: ``tokens``, ``mismatches``,
 ``latency_cycles``, ``initiation_interval_cycles``, ``simulated_cycles``, ``wall_s``,
 ``tokens_per_s`` (simulation loop only), ``cpu_s`` and ``tokens_per_cpu_s`` (the simulator
-process's CPU time: the figure a shared machine does not divide), ``peak_rss_MiB``, the token accounting (sent, received, dropped by a reset, unaccounted), the
-output FIFO's peak and more.
+process's CPU time: the figure a shared machine does not divide), ``peak_rss_MiB``, the
+token accounting (sent, received, dropped by a reset, unaccounted), the output FIFO's peak
+and more.  Runs of one config and tag at once each get their own run folder (``cli``,
+``cli-2``, …).
 
 Everything that can be checked is checked before anything is built: options, the config (the
 co-simulation needs ``analog.quantization`` on and a clock period the simulator can represent),
