@@ -46,18 +46,25 @@ def signed_value(sign: np.ndarray, count: np.ndarray) -> np.ndarray:
     return value
 
 
-def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig) -> np.ndarray:
-    """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output)."""
-    out = np.asarray(O, dtype=np.float64) / cfg.analog.s_sat2_uA
+def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig, out: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output);
+    written into ``out`` when given."""
+    out = np.divide(np.asarray(O, dtype=np.float64), cfg.analog.s_sat2_uA, out=out)
     return np.clip(out, -1.0, 1.0, out=out)
 
 
-def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig) -> np.ndarray:
+def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig,
+                               out: np.ndarray | None = None) -> np.ndarray:
     """``signed_value(*signed_c2p(O))`` from ``tile_out = signed_c2p_normalized(O)`` (int64),
     in fewer passes: |O|/S_sat2 is |O/S_sat2| exactly, and where the clip bites (≥ 1) both
     give count_max, so ``±floor(|tile_out|·count_max + 0.5)`` is the same integer — computed
     as ``trunc(tile_out·count_max ± 0.5)`` (the sign of tile_out; IEEE rounding is symmetric,
-    so for a negative value this is exactly ``−floor(|tile_out|·count_max + 0.5)``)."""
+    so for a negative value this is exactly ``−floor(|tile_out|·count_max + 0.5)``); written
+    into the int64 array ``out`` when given."""
     c = np.multiply(tile_out, cfg.array.count_max)
     c += np.copysign(0.5, tile_out)
-    return c.astype(np.int64)       # truncation toward zero
+    if out is None:
+        return c.astype(np.int64)   # truncation toward zero
+    np.copyto(out, c, casting="unsafe")   # the same truncating conversion
+    return out

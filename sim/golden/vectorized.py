@@ -188,7 +188,11 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
             ob[:, :first] = acc[nt - first:].transpose(1, 0, 2)
         else:
             ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)
-        tile_out, counts, out = tile_results(ob, cfg)
+        into = {name: rows.rows_in_place(name, t0, t1) for name in ("tile_outputs", "counts")}
+        if not cfg.analog.quantization:
+            into["counts"] = None           # float counts: computed, then written
+        tile_out, counts, out = tile_results(ob, cfg, into=into)
         rows.put(t0, t1, scores=s, activations=act, s0=s0, tile_outputs=tile_out,
-                 counts=counts, out=out)
+                 counts=counts, out=out, written=tuple(n for n, a in into.items()
+                                                       if a is not None))
         t0 = t1
