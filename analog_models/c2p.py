@@ -20,7 +20,8 @@ __all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value",
 def relu_c2p(S: np.ndarray, cfg: HeadConfig) -> np.ndarray:
     """A = clip(S/S_sat1, 0, 1) (float64, same shape as S; S in µA·T_max)."""
     analog = getattr(cfg, "analog", cfg)
-    return np.clip(np.asarray(S, dtype=np.float64) / analog.s_sat1_uA, 0.0, 1.0)
+    a = np.asarray(S, dtype=np.float64) / analog.s_sat1_uA
+    return np.clip(a, 0.0, 1.0, out=a)
 
 
 def signed_c2p(O: np.ndarray, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -45,20 +46,25 @@ def signed_value(sign: np.ndarray, count: np.ndarray) -> np.ndarray:
     return value
 
 
-def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig) -> np.ndarray:
-    """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output)."""
-    out = np.asarray(O, dtype=np.float64) / cfg.analog.s_sat2_uA
+def signed_c2p_normalized(O: np.ndarray, cfg: HeadConfig, out: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """clip(O/S_sat2, −1, 1): the tile output before counting (the float path's output);
+    written into ``out`` when given."""
+    out = np.divide(np.asarray(O, dtype=np.float64), cfg.analog.s_sat2_uA, out=out)
     return np.clip(out, -1.0, 1.0, out=out)
 
 
-def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig) -> np.ndarray:
+def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig,
+                               out: np.ndarray | None = None) -> np.ndarray:
     """``signed_value(*signed_c2p(O))`` from ``tile_out = signed_c2p_normalized(O)`` (int64),
     in fewer passes: |O|/S_sat2 is |O/S_sat2| exactly, and where the clip bites (≥ 1) both
-    give count_max, so ``±floor(|tile_out|·count_max + 0.5)`` is the same integer."""
-    cmax = cfg.array.count_max
-    c = np.abs(tile_out)
-    c *= cmax
-    c += 0.5
-    np.floor(c, out=c)
-    np.copysign(c, tile_out, out=c)
-    return c.astype(np.int64)
+    give count_max, so ``±floor(|tile_out|·count_max + 0.5)`` is the same integer — computed
+    as ``trunc(tile_out·count_max ± 0.5)`` (the sign of tile_out; IEEE rounding is symmetric,
+    so for a negative value this is exactly ``−floor(|tile_out|·count_max + 0.5)``); written
+    into the int64 array ``out`` when given."""
+    c = np.multiply(tile_out, cfg.array.count_max)
+    c += np.copysign(0.5, tile_out)
+    if out is None:
+        return c.astype(np.int64)   # truncation toward zero
+    np.copyto(out, c, casting="unsafe")   # the same truncating conversion
+    return out

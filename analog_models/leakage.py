@@ -48,15 +48,18 @@ def decay_factor(age_s: np.ndarray | float, tau_s: float) -> np.ndarray:
 def decay_powers(d: np.ndarray, powers: tuple[int, ...], axis: int = 0) -> np.ndarray:
     """Stack of D**p for p in ``powers`` (by repeated multiplication), new axis ``axis``."""
     d = np.asarray(d, dtype=np.float64)
-    out = []
+    shape = list(d.shape)
+    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, len(powers))
+    out = np.empty(shape)
+    planes = np.moveaxis(out, axis, 0)            # a view: plane i is D**powers[i]
     dp = np.ones_like(d)
     done = 0
-    for p in powers:
+    for i, p in enumerate(powers):
         while done < p:
             dp = dp * d if done else d
             done += 1
-        out.append(dp)
-    return np.stack(out, axis=axis)
+        planes[i] = dp
+    return out
 
 
 def per_token_lambda(cfg: HeadConfig) -> float:

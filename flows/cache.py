@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["key", "locked", "write_atomic", "read_json", "ResultCache", "WAIT_REPORT_S"]
+__all__ = ["key", "locked", "first_unlocked", "write_atomic", "read_json", "ResultCache",
+           "WAIT_REPORT_S"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,32 @@ def locked(lock_file: Path, what: str, *, shared: bool = False,
                     os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def first_unlocked(lock_files: Iterator[Path], what: str) -> Iterator[int]:
+    """Hold the first of ``lock_files`` no other process holds (exclusive ``flock``, never
+    waiting) and yield its index: concurrent runs each get a folder of their own, and a later
+    run reuses the first free one (a bounded set of folders)."""
+    for i, lock_file in enumerate(lock_files):
+        lock_file = Path(lock_file)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            _note_holder(fd, what)
+            try:
+                yield i
+            finally:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+        return
 
 
 def _note_holder(fd: int, what: str) -> None:

@@ -77,7 +77,7 @@ def validate_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
                              f"array.head_dim is {cfg.array.head_dim}")
         if a.shape[-2] == 0 or (a.ndim == 3 and a.shape[0] == 0):
             raise ValueError(f"array {name!r} is empty (shape {a.shape})")
-        a = a.astype(np.float64)
+        a = a.astype(np.float64, copy=False)
         bad = ~np.isfinite(a)
         if bad.any():
             raise ValueError(f"array {name!r} holds a non-finite value at index "
@@ -177,13 +177,17 @@ def hardware_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
     return np.clip(q, 0.0, 1.0), np.clip(k, 0.0, vmax), np.clip(v, 0.0, vmax)
 
 
-def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None = None
+def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None = None, *,
+                 into: dict[str, np.ndarray | None] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tile_outputs, counts, out) from the per-tile V-array charges O (…, n_tiles, d);
-    ``values``: the counters' ±count for these charges, when already known."""
-    tile_out = signed_c2p_normalized(charges, cfg)
+    ``values``: the counters' ±count for these charges, when already known; ``into``: arrays
+    to write ``tile_outputs`` and (quantised) ``counts`` into (an output's rows, in place)."""
+    into = into or {}
+    tile_out = signed_c2p_normalized(charges, cfg, out=into.get("tile_outputs"))
     if cfg.analog.quantization:
-        counts = signed_value_of_normalized(tile_out, cfg) if values is None else values
+        counts = (signed_value_of_normalized(tile_out, cfg, out=into.get("counts"))
+                  if values is None else values)
     else:
         counts = tile_out * cfg.array.count_max
     return tile_out, counts, counts.sum(axis=-2)

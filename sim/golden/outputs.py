@@ -79,15 +79,23 @@ class _Rows:
     def __init__(self, sink: "Sink", b: int | None) -> None:
         self.sink, self.b = sink, b
 
+    def rows_in_place(self, name: str, t0: int, t1: int) -> np.ndarray | None:
+        """Rows [t0, t1) of the kept array ``name`` to write in place (then pass ``name`` in
+        ``written`` to :meth:`put`), or None (not kept, or streamed to disk)."""
+        return self.sink._in_place(name, self.b, t0, t1)
+
     def put(self, t0: int, t1: int, *, tile_outputs: np.ndarray, counts: np.ndarray,
             out: np.ndarray, scores: np.ndarray | None = None,
-            activations: np.ndarray | None = None, s0: int | None = None) -> None:
+            activations: np.ndarray | None = None, s0: int | None = None,
+            written: tuple[str, ...] = ()) -> None:
         """Rows [t0, t1).  ``scores``/``activations``: window rows (T1 − t0, W) when ``s0`` is
         None, else rows over the keys [s0, s0 + L) in token order (zeros outside the window)."""
         sink = self.sink
         vals = {"tile_outputs": tile_outputs, "counts": counts, "out": out,
                 "scores": scores, "activations": activations}
         for name in sink.outputs:
+            if name in written:
+                continue
             v = vals[name]
             if name in _PER_KEY:
                 if sink.layout == "window" and s0 is not None:
@@ -137,6 +145,12 @@ class Sink:
         a = self.arrays[name] if b is None else self.arrays[name][b]
         a[t0:t1] = v
 
+    def _in_place(self, name: str, b: int | None, t0: int, t1: int) -> np.ndarray | None:
+        if name not in self.arrays:
+            return None
+        a = self.arrays[name] if b is None else self.arrays[name][b]
+        return a[t0:t1]
+
     def _fold(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray, s0: int
               ) -> None:
         """Window rows [t0, t1) from rows over keys [s0, s0 + L) (zeros outside the window)."""
@@ -152,7 +166,11 @@ class Sink:
         while j < L:              # key s lands on column s mod W (one valid key per column)
             p = (s0 + j) % W
             m = min(L - j, W - p)
-            win[:, p:p + m] += v[:, j:j + m]
+            if j < W:             # the first W keys meet each column once: a copy
+                m = min(m, W - j)
+                win[:, p:p + m] = v[:, j:j + m]
+            else:                 # a later key's column holds an earlier key: 0 for one
+                win[:, p:p + m] += v[:, j:j + m]
             j += m
 
     def result(self):
@@ -189,6 +207,9 @@ class StreamSink(Sink):
         self._files[name].write(memoryview(v).cast("B"))
         nb, nt = (b or 0, t1) if t1 < self.n_tokens else ((b or 0) + 1, 0)
         self._next[name] = (nb, nt)
+
+    def _in_place(self, name: str, b: int | None, t0: int, t1: int) -> None:
+        return None                       # rows go to disk in order: never in place
 
     def _fold(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray, s0: int
               ) -> None:

@@ -34,7 +34,7 @@ MAX_SPAN_TAU = 200.0
 def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
                    write_times_s: np.ndarray | None = None,
                    read_times_s: np.ndarray | None = None,
-                   check_range: bool = True, block: int = 128, **sink) -> GoldenResult | None:
+                   check_range: bool = True, block: int = 64, **sink) -> GoldenResult | None:
     """All tokens at once, in blocks of ``block`` query rows against their window's keys;
     (B, T, d) inputs run sequence by sequence.  ``sink``: ``outputs``, ``layout`` or ``sink``
     of :func:`.io.run_checked`."""
@@ -65,7 +65,7 @@ class _Keys:
     """
 
     def __init__(self, kb: GainCellBank, vb: GainCellBank, kv: np.ndarray, vv: np.ndarray,
-                 w: np.ndarray, cfg: HeadConfig, ahead: int = 1024) -> None:
+                 w: np.ndarray, cfg: HeadConfig, ahead: int = 4096) -> None:
         self.kb, self.vb, self.kv, self.vv, self.w = kb, vb, kv, vv, w
         self.W, self.cols = cfg.array.window, cfg.array.tile_cols
         self.ahead = -(-ahead // self.cols) * self.cols
@@ -106,16 +106,17 @@ class _Keys:
         if ref != self.ref:
             self.ref, self.lo, self.hi = ref, s0, s0
             self.k, self.v = self.k[:0], self.v[:0]
-        if s1 > self.hi:
-            hi = max(s1, s0 + self.ahead)
+        if s1 > self.hi:          # keys past T only as padding up to the last chunk
+            end = -(-len(self.kv) // self.cols) * self.cols
+            hi = max(s1, min(s0 + self.ahead, end))
             new_k, new_v = self._compute(max(self.hi, s0), hi)
             cut = max(0, s0 - self.lo)
             self.k = np.concatenate([self.k[cut:], new_k])
             self.v = np.concatenate([self.v[cut // self.cols:], new_v])
             self.lo, self.hi = max(self.lo, s0), hi
         a, b = s0 - self.lo, s1 - self.lo
-        v0 = None if self.c0 is None else np.broadcast_to(self.c0, ((b - a) // self.cols,
-                                                                    self.cols))
+        v0 = None if self.c0 is None else np.broadcast_to(
+            self.c0[:, None], ((b - a) // self.cols, self.cols, 1))
         return self.k[a:b], self.v[a // self.cols:b // self.cols], v0
 
 
@@ -169,20 +170,29 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         act = relu_c2p(s, cfg)
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
         # per chunk j of cols keys: one batched product, then chunks summed onto their tiles.
-        a3 = act.reshape(bq, k_ch, cols)
-        left = np.empty((bq, k_ch, n, cols))
-        for i in range(n):
-            np.multiply(a3, ap[i, :, None, None], out=left[:, :, i, :])
-        rch = np.matmul(left.reshape(bq, k_ch, n * cols).transpose(1, 0, 2), vt)   # (k, bq, d)
+        a3 = act.reshape(bq, k_ch, cols).transpose(1, 0, 2)                      # (k, bq, cols)
+        left = np.empty((k_ch, bq, n, cols))
+        np.multiply(a3[:, :, None, :], ap.T[None, :, :, None], out=left)
+        rch = np.matmul(left.reshape(k_ch, bq, n * cols), vt)                    # (k, bq, d)
         if v0t is not None:
-            rch += np.matmul(a3.transpose(1, 0, 2), v0t[:, :, None])            # (k, bq, 1)
+            rch += np.matmul(a3, v0t)                                # (k, bq, 1)
         m = min(k_ch, nt)
         acc = rch[:m]
         for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
             acc[:min(nt, k_ch - j)] += rch[j:j + nt]
+        # chunk j of the block lands on tile (c0 + j) mod nt: a rotation when all tiles show
         ob = np.zeros((bq, nt, d))
-        ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)
-        tile_out, counts, out = tile_results(ob, cfg)
+        first = c0 % nt
+        if m == nt:
+            ob[:, first:] = acc[:nt - first].transpose(1, 0, 2)
+            ob[:, :first] = acc[nt - first:].transpose(1, 0, 2)
+        else:
+            ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)
+        into = {name: rows.rows_in_place(name, t0, t1) for name in ("tile_outputs", "counts")}
+        if not cfg.analog.quantization:
+            into["counts"] = None           # float counts: computed, then written
+        tile_out, counts, out = tile_results(ob, cfg, into=into)
         rows.put(t0, t1, scores=s, activations=act, s0=s0, tile_outputs=tile_out,
-                 counts=counts, out=out)
+                 counts=counts, out=out, written=tuple(n for n, a in into.items()
+                                                       if a is not None))
         t0 = t1

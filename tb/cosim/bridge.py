@@ -3,24 +3,27 @@
 :class:`AnalogBridge` owns the K and V gain-cell banks (``analog_models.array.GainCellBank``,
 as the golden model's :class:`sim.golden.TokenHead` does) and runs the token sequence of
 :mod:`analog_models.readout` — the functions the golden token path calls — from what it sees on
-the pins.  It is event-driven: :meth:`AnalogBridge.start` launches two coroutines that sleep
-until a control pin of the head changes (about a dozen wake-ups per token instead of one per
-clock cycle); the co-simulation shell (:mod:`tb.cosim.shell`) does the per-cycle parts in
-Verilog.  On a change it samples the settled pins (``ReadOnly``) and
+the pins.  It wakes once per token, when the **ReLU C2P fires** (``o_c2p1_fire`` rises), and
+reads the co-simulation shell's bridge record (:func:`tb.cosim.shell.bridge_fields`, one bus):
+the shell latched each array event of the head at the edge it happened — the pins of that
+moment — so the bridge replays them in order:
 
-* on a **discharge** or **write enable** of an array, decodes the one-hot tile/column select and
-  the DAC codes on the pins and discharges/writes that column (the two bank calls of
-  :func:`~analog_models.readout.write_token_column`, at their two pin edges; write time = the
-  cycle the K discharge of that token began);
-* when the **ReLU C2P integrates** (QK read), notes the read time (the first integrate cycle);
-* when the **ReLU C2P fires**, reads the word-line pulse widths the shell counted
-  (``o_wl_width``: cycles each ``o_wl_q`` bit was high during integrate) and the valid-column
-  mask, and runs :func:`~analog_models.readout.read_token` on them (K-array charge, ReLU C2P,
-  V-array charge, signed C2P): once per phase, the golden path's call with the same arguments,
-  so the floats are bit-identical;
-* when the **signed C2P fires**, loads the shell's pulse player with the counts and signs
-  (``i_pp_count``, ``i_pp_sign``); the shell drives ``i_c2p_pulse`` high for ``count`` cycles
-  per channel and ``i_c2p_sign`` with the sign.
+* the **discharge** and **write enable** of each array: the one-hot tile/column select and the
+  DAC codes latched with them; the column is discharged and written (the two bank calls of
+  :func:`~analog_models.readout.write_token_column`; write time = the cycle the K discharge of
+  that token began);
+* the **QK integrate**: its first cycle is the read time;
+* then the read-out itself, from the word-line pulse widths the shell counted (``o_wl_width``,
+  plus this cycle's ``o_wl_q`` if integrate is still on) and the valid-column mask:
+  :func:`~analog_models.readout.read_token` (K-array charge, ReLU C2P, V-array charge, signed
+  C2P), the golden path's call with the same arguments, so the floats are bit-identical;
+* the counts and signs go to the shell's pulse player (``i_pp_count``, ``i_pp_sign``), which
+  drives ``i_c2p_pulse`` for ``count`` cycles per channel when the signed C2P fires.
+
+Each event counter must have moved by exactly one since the previous token (the schedule puts a
+token's writes and integrate between its predecessor's fire and its own, and its signed C2P
+fire before the next token's ReLU fire); anything else is reported, never guessed at.  On a
+reset the events latched so far are applied first (the arrays keep their charge).
 
 It never sees the token values of the testbench: only pins.  Time is the cycle count ×
 ``t_clk``, in seconds, for leakage; cycle n is the one whose falling edge is the n-th since the
@@ -33,14 +36,16 @@ from dataclasses import dataclass
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
 from analog_models.array import GainCellBank
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
-from tb.cosim.bus import read_bits, read_fields, write_bits, write_fields
+from sim.bits import bits_fields
+from tb.cosim.bus import write_bits, write_fields
+from tb.cosim.shell import EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
 
 __all__ = ["AnalogBridge", "ObservedToken"]
 
@@ -57,11 +62,6 @@ class ObservedToken:
 
 
 class AnalogBridge:
-    #: Control pins whose rises wake the bridge (registered outputs of the head: they change
-    #: only at rising clock edges, and no two of one token's events share a cycle).
-    CONTROL = ("o_discharge_k", "o_we_k", "o_discharge_v", "o_we_v", "o_c2p1_integrate",
-               "o_c2p1_fire")
-
     def __init__(self, dut, cfg: HeadConfig) -> None:
         self.dut, self.cfg = dut, cfg
         a = cfg.array
@@ -71,126 +71,160 @@ class AnalogBridge:
         self.t_clk_s = cfg.timing.t_clk_s
         self._period_ps = int(round(cfg.timing.t_clk_ns * 1000))
         self._t0_ps = get_sim_time("ps")      # the clock starts (rising) now
-        # pins (handles looked up once)
-        g = dut
-        self._ctrl = {name: getattr(g, name) for name in self.CONTROL}
-        self._fire2 = g.o_c2p2_fire
-        self._wl, self._wl_width, self._valid = g.o_wl_q, g.o_wl_width, g.o_valid
-        self._tile_sel, self._col_sel = g.o_tile_sel, g.o_col_sel
-        self._dac_k, self._dac_v = g.o_dac_k, g.o_dac_v
-        self._pp_count, self._pp_sign = g.i_pp_count, g.i_pp_sign
-        self._width_bits = len(g.o_wl_width) // self.d
+        self._fire1, self._clk = dut.o_c2p1_fire, dut.clk
+        self._rec = dut.o_br_rec
+        self._pp_count, self._pp_sign = dut.i_pp_count, dut.i_pp_sign
+        self._fields: dict[str, tuple[int, int]] = {}
+        pos = 0
+        for name, w in bridge_fields(cfg):
+            self._fields[name] = (pos, w)
+            pos += w
+        self._seen = dict.fromkeys(EVENTS, 0)     # event counts already applied
         self.tokens: list[ObservedToken] = []   # every token whose K column was discharged
         #: Test hook: index into ``tokens`` whose channel 0 is driven wrong on the pins (the
         #: recorded count and sign stay right) — proves the scoreboard catches a corrupted
         #: output.  None in every normal run.
         self.fault_token: int | None = None
-        #: Wake-ups of the bridge's coroutines (for the summary: events, not cycles).
+        #: Wake-ups of the bridge's coroutine (for the summary: events, not cycles).
         self.wakeups = 0
-        self.reset()
+        self._fires = 0
+        self._writing: ObservedToken | None = None
 
     def start(self) -> None:
-        """Launch the coroutines that watch the pins (once, after the clock started)."""
+        """Launch the coroutine that watches the ReLU C2P fire (once, after the clock
+        started)."""
         self._pp_count.value = 0
         self._pp_sign.value = 0
-        for name in self.CONTROL:
-            cocotb.start_soon(self._watch_pin(name))
-        cocotb.start_soon(self._watch_output())
+        cocotb.start_soon(self._watch_fire())
 
     # -- state -------------------------------------------------------------------------------
     def reset(self) -> None:
-        """The RTL is in reset: forget tokens in flight (the arrays keep their charge; the
-        valid mask, cleared by the reset, hides it)."""
-        self._reading: ObservedToken | None = None     # token in its QK read
-        self._fired: list[ObservedToken] = []          # tokens evaluated, waiting to count
-        self._writing: ObservedToken | None = None
-        self._integrate_cycle: int | None = None
+        """The RTL is in reset: apply the array events latched so far (they happened), then
+        forget the token in flight (the arrays keep their charge; the valid mask, cleared by
+        the reset, hides it)."""
+        self._apply(self._read_record(), self.cycle_now())
+        self._writing = None
+        self._fires = self._count(self._read_record(), "f2")
 
     def cycle_now(self) -> int:
         """The current cycle (see the module docstring)."""
         return (get_sim_time("ps") - self._t0_ps) // self._period_ps + 1
 
-    def _select(self) -> tuple[int, int]:
-        tile = np.flatnonzero(read_bits(self._tile_sel)[: self.n])
-        col = np.flatnonzero(read_bits(self._col_sel)[: self.C])
+    # -- the record ----------------------------------------------------------------------------
+    def _read_record(self) -> _Record:
+        return _Record(str(self._rec.value), self._fields)
+
+    def _count(self, rec: _Record, event: str) -> int:
+        return rec.int(f"n_{event}")
+
+    def _select(self, rec: _Record, name: str) -> tuple[int, int]:
+        sel = rec.bits_of(name)
+        tile = np.flatnonzero(sel[: self.n])
+        col = np.flatnonzero(sel[self.n:])
         if len(tile) != 1 or len(col) != 1:
             raise AssertionError(f"write select is not one-hot: tiles {tile.tolist()}, "
                                  f"columns {col.tolist()}")
         return int(tile[0]), int(col[0])
 
+    def _codes(self, rec: _Record, name: str) -> np.ndarray:
+        return bits_fields(rec.bits_of(name), self.d, self.cfg.array.kv_bits)
+
+    def _apply(self, rec: _Record, n: int) -> dict[str, int]:
+        """Apply the array events latched since the last call (each at most once); return
+        which happened."""
+        mask = (1 << EVENT_BITS) - 1
+        counts = {e: self._count(rec, e) for e in EVENTS}
+        new = {e: (counts[e] - self._seen[e]) & mask for e in EVENTS}
+        bad = {e: k for e, k in new.items() if k > 1 and e != "f2"}
+        if bad:
+            raise AssertionError(f"cycle {n}: {bad} array events since the last ReLU C2P "
+                                 f"fire (one each expected)")
+        self._seen = counts
+        cyc = rec.int("cyc")
+        for bank, dis, wr in ((self.k_bank, "dk", "wk"), (self.v_bank, "dv", "wv")):
+            if new[dis]:
+                where = self._select(rec, f"{dis}_sel")
+                if dis == "dk":
+                    tok = ObservedToken(t_write_s=(n - (cyc - rec.int("dk_cyc"))) * self.t_clk_s)
+                    self._writing = tok
+                    self.tokens.append(tok)
+                # a write of the same column right after leaves the same cells either way
+                if not (new[wr] and self._select(rec, f"{wr}_sel") == where):
+                    bank.discharge_column(*where)
+            if new[wr]:
+                volts = code_to_volts(self._codes(rec, f"{wr}_dac"), self.cfg)
+                bank.write_column(*self._select(rec, f"{wr}_sel"), volts,
+                                  self._writing.t_write_s)
+        return new
+
     # -- the pins ----------------------------------------------------------------------------
-    async def _watch_pin(self, name: str) -> None:
-        """One control pin: on each rise, the settled pins of that cycle are handled (one
-        plain trigger per pin: a ``First`` of several costs a cocotb task each)."""
-        sig = self._ctrl[name]
+    async def _watch_fire(self) -> None:
+        """Each ReLU C2P fire: apply the token's writes, read it out, load the pulse player."""
         while True:
-            await RisingEdge(sig)
+            await RisingEdge(self._fire1)
             await ReadOnly()
             self.wakeups += 1
-            self._on_rising({name}, {"o_c2p1_integrate": int(str(self._ctrl[
-                "o_c2p1_integrate"].value) == "1")})
-
-    def _on_rising(self, rose: set[str], cur: dict[str, int]) -> None:
-        n = self.cycle_now()
-        now = n * self.t_clk_s
-        # writes: discharge then DAC write of the selected column, K and V arrays
-        if "o_discharge_k" in rose:
-            self._writing = ObservedToken(t_write_s=now)
-            self.tokens.append(self._writing)
-            self.k_bank.discharge_column(*self._select())
-        if "o_we_k" in rose:
-            codes = read_fields(self._dac_k, self.d, self.cfg.array.kv_bits)
-            self.k_bank.write_column(*self._select(), code_to_volts(codes, self.cfg),
-                                     self._writing.t_write_s)
-        if "o_discharge_v" in rose:
-            self.v_bank.discharge_column(*self._select())
-        if "o_we_v" in rose:
-            codes = read_fields(self._dac_v, self.d, self.cfg.array.kv_bits)
-            self.v_bank.write_column(*self._select(), code_to_volts(codes, self.cfg),
-                                     self._writing.t_write_s)
-        # QK read: its time is the first integrate cycle
-        if "o_c2p1_integrate" in rose:
-            self._reading = self.tokens[-1]
-            self._reading.t_read_s = now
-            self._integrate_cycle = n
-        # ReLU C2P fires: the token's read-out, once, from what was observed
-        if "o_c2p1_fire" in rose:
-            tok = self._reading
-            if tok is None:
-                raise AssertionError(f"cycle {n}: ReLU C2P fired without a QK read")
-            if self._integrate_cycle == n:
-                raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
-                                     f"began (the width counters cannot see that cycle)")
-            # the shell counted the integrate cycles before this one; this one if still on
-            widths = read_fields(self._wl_width, self.d, self._width_bits)
-            if cur["o_c2p1_integrate"]:
-                widths = widths + read_bits(self._wl)[: self.d]
-            valid = read_bits(self._valid)[: self.n * self.C].reshape(self.n, self.C)
-            tok.q_widths = widths
-            r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
-                           tok.t_read_s, valid, self.cfg)
-            tok.sign, tok.count = r.sign, r.count
-            self._fired.append(tok)
-            self._reading = None
-
-    async def _watch_output(self) -> None:
-        """Signed C2P fires: load the pulse player (counts and signs) in its first cycle."""
-        cmax_bits = self.cfg.array.count_bits
-        while True:
-            await RisingEdge(self._fire2)
-            self.wakeups += 1
-            if not self._fired:
-                raise AssertionError(f"cycle {self.cycle_now()}: signed C2P fired with "
-                                     f"nothing integrated")
-            tok = self._fired.pop(0)
-            sign, count = tok.sign.ravel(), tok.count.ravel()
-            if (self.fault_token is not None and self.fault_token < len(self.tokens)
-                    and tok is self.tokens[self.fault_token]):
-                # channel 0 one cycle longer, or (already saturated) with the sign flipped
-                sign, count = sign.copy(), count.copy()
-                if count[0] < self.cfg.array.count_max:
-                    count[0] += 1
-                else:
-                    sign[0] = not sign[0]
+            sign, count = self._on_fire()
+            await FallingEdge(self._clk)        # pins can be driven again (not in ReadOnly)
             write_bits(self._pp_sign, sign)
-            write_fields(self._pp_count, count, cmax_bits)
+            write_fields(self._pp_count, count, self.cfg.array.count_bits)
+
+    def _on_fire(self) -> tuple[np.ndarray, np.ndarray]:
+        """The token's read-out: (signs, counts) for the pulse player."""
+        n = self.cycle_now()
+        rec = self._read_record()
+        new = self._apply(rec, n)
+        if not new["in"] or self._writing is None:
+            raise AssertionError(f"cycle {n}: ReLU C2P fired without a QK read")
+        in_cycle = n - (rec.int("cyc") - rec.int("in_cyc"))
+        if in_cycle >= n:
+            raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
+                                 f"began (the width counters cannot see that cycle)")
+        if self._count(rec, "f2") != self._fires & ((1 << EVENT_BITS) - 1) or \
+                rec.int("fire2"):
+            raise AssertionError(f"cycle {n}: ReLU C2P fired while the previous token's "
+                                 f"signed C2P had not fired or was still counting")
+        tok = self.tokens[-1]
+        tok.t_read_s = in_cycle * self.t_clk_s
+        # the shell counted the integrate cycles before this one; this one if still on
+        widths = bits_fields(rec.bits_of("wl_width"), self.d, WIDTH_BITS)
+        if rec.int("integrate"):
+            widths = widths + rec.bits_of("wl_q")
+        valid = rec.bits_of("valid").reshape(self.n, self.C)
+        tok.q_widths = widths
+        r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
+                       tok.t_read_s, valid, self.cfg)
+        tok.sign, tok.count = r.sign, r.count
+        self._fires += 1
+        sign, count = tok.sign.ravel(), tok.count.ravel()
+        if (self.fault_token is not None and self.fault_token < len(self.tokens)
+                and tok is self.tokens[self.fault_token]):
+            # channel 0 one cycle longer, or (already saturated) with the sign flipped
+            sign, count = sign.copy(), count.copy()
+            if count[0] < self.cfg.array.count_max:
+                count[0] += 1
+            else:
+                sign[0] = not sign[0]
+        return sign, count
+
+
+#: bytes.translate table: '1' stays, every other character (0, X, Z, U, …) reads as '0'.
+_ONES = bytes(49 if c == 49 else 48 for c in range(256))
+
+
+class _Record:
+    """One read of the bridge record: its bits (element i = bit i) and its integer value."""
+
+    def __init__(self, text: str, fields: dict[str, tuple[int, int]]) -> None:
+        clean = text.encode().translate(_ONES)
+        self.value = int(clean, 2)
+        self.bits = np.frombuffer(clean, np.uint8)[::-1] == 49
+        self.fields = fields
+
+    def int(self, name: str) -> int:
+        pos, w = self.fields[name]
+        return (self.value >> pos) & ((1 << w) - 1)
+
+    def bits_of(self, name: str) -> np.ndarray:
+        pos, w = self.fields[name]
+        return self.bits[pos:pos + w]

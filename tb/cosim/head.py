@@ -5,8 +5,11 @@ builds it with Icarus or Verilator (``--sim`` or ``SIM``), streams random tokens
 ``--inputs IN.npz``) through it with the analog bridge in the loop, compares every output with
 the golden model bit for bit, and writes a JSON summary: ``tokens``, ``mismatches``,
 ``latency_cycles``, ``initiation_interval_cycles``, ``simulated_cycles``, ``wall_s``,
-``tokens_per_s``, the token accounting (sent, received, dropped by a reset, unaccounted), the
-output FIFO's peak and more.
+``tokens_per_s`` (simulation loop only), ``cpu_s`` and ``tokens_per_cpu_s`` (the simulator
+process's CPU time: the figure a shared machine does not divide), ``peak_rss_MiB``, the
+token accounting (sent, received, dropped by a reset, unaccounted), the output FIFO's peak
+and more.  Runs of one config and tag at once each get their own run folder (``cli``,
+``cli-2``, …).
 
 Everything that can be checked is checked before anything is built: options, the config (the
 co-simulation needs ``analog.quantization`` on and a clock period the simulator can represent),
@@ -18,6 +21,7 @@ Library use: :func:`run_head_cosim` (the pytest scenarios call it).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -177,7 +181,24 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     if warning:
         log.warning("%s", warning)
     vdir, flat, shell = generate_head(cfg)
-    work = BUILD / cfg.hash / tag
+    from flows.cache import first_unlocked
+
+    # two runs of one config and tag at once (e.g. two CLI runs) each get their own folder:
+    # `tag`, else `tag-2`, `tag-3`, … (the first no running process holds)
+    names = (tag if i == 0 else f"{tag}-{i + 1}" for i in itertools.count())
+    lock_files = (BUILD / cfg.hash / f".{name}.lock" for name in names)
+    with first_unlocked(lock_files, f"the co-simulation run folder {tag!r}") as i:
+        work = BUILD / cfg.hash / (tag if i == 0 else f"{tag}-{i + 1}")
+        return _run_in(cfg, work, q, k, v, seed=seed, backpressure=backpressure, gaps=gaps,
+                       stall_bursts=stall_bursts, resets=resets, inputs=inputs, sim=sim,
+                       summary=summary, fault_token=fault_token, max_cycles=max_cycles,
+                       vdir=vdir, flat=flat, shell=shell)
+
+
+def _run_in(cfg: HeadConfig, work: Path, q, k, v, *, seed, backpressure, gaps, stall_bursts,
+            resets, inputs, sim, summary, fault_token, max_cycles, vdir, flat, shell
+            ) -> dict[str, Any]:
+    """:func:`run_head_cosim` in its own run folder ``work``."""
     work.mkdir(parents=True, exist_ok=True)
     tokens_file = work / "tokens.npz"
     np.savez(tokens_file, q=q, k=k, v=v)
@@ -197,7 +218,8 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     try:
         ran = run_cocotb(toplevel=SHELL_TOP, verilog_dir=vdir,
                          test_module="tb.cosim.head_tb", build_dir=work, sim=sim,
-                         sources=[flat, shell], extra_env={"GCA_SCENARIO": json.dumps(scenario)})
+                         sources=[flat, shell], ports_only=True,
+                         extra_env={"GCA_SCENARIO": json.dumps(scenario)})
     except RunFailed as e:
         failure = e
     result = json.loads(summary_path.read_text()) if summary_path.exists() else None
@@ -224,7 +246,8 @@ def _describe(first: dict | None) -> str:
 SUMMARY_KEYS = ("tokens_sent", "outputs_received", "outputs_compared", "tokens_dropped_by_reset",
                 "tokens_unaccounted", "mismatches", "latency_cycles", "latency_cycles_max",
                 "initiation_interval_cycles", "max_outstanding_tokens", "simulated_cycles",
-                "wall_s", "tokens_per_s", "cycles_per_s", "build_s", "build_cached")
+                "wall_s", "tokens_per_s", "cpu_s", "tokens_per_cpu_s", "cycles_per_s",
+                "peak_rss_MiB", "build_s", "build_cached")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,30 +5,32 @@ Run through :func:`tb.cosim.head.run_head_cosim` (pytest scenarios and the
 token codes in the ``.npz`` it names (made and checked by the parent process), and the config
 through the ``config.json`` sidecar (``GCA_CONFIG``).
 
-The testbench's loop steps at falling clock edges, when every RTL output of the cycle is
-stable: it drives the token stream (with random gaps), takes outputs (with random per-cycle
-back-pressure and/or bursts of 100–300 stalled cycles).  It sleeps through quiet stretches —
-no output valid (or a stall burst), the input waiting for ready or in a gap — and wakes when
-the input's ready or the output's valid rises or when it will next drive something; the
-skipped cycles' bookkeeping is replayed in Python (:class:`_Loop`), so the figures are those of
-a per-cycle loop.  The analog bridge (:class:`tb.cosim.bridge.AnalogBridge`) runs beside it,
-woken by the head's control pins; it sees only the pins (through the co-simulation shell,
-:mod:`tb.cosim.shell`).  Afterwards a scoreboard runs :mod:`sim.golden` on the tokens of each
-reset segment with the write and read times the bridge observed and demands bit-exact
-equality.
+The per-cycle work of the streams runs in Verilog, in the co-simulation shell
+(:mod:`tb.cosim.shell`): the testbench loads the token feeder ``FEED`` tokens at a time, each
+with its random gap of idle cycles; the output's ready follows a stall pattern it loads
+``PATTERN`` cycles at a time (per-cycle random stalls and/or bursts of 100–300 stalled cycles,
+:class:`Stalls`), or stays high; the shell logs the cycle each token was accepted and each
+output with the cycles it was first valid and taken, and counts valid, idle and held-off input
+cycles.  The testbench sleeps until the shell's alarm says there is work (a batch to load, a
+pattern half to refill, ``FEED`` log entries to read, the output count at which to reset or
+finish) and does its bookkeeping from the logs.  The analog bridge
+(:class:`tb.cosim.bridge.AnalogBridge`) runs beside it, once per token; it sees only the pins
+(through the shell).  Afterwards a scoreboard runs :mod:`sim.golden` on the tokens of each reset
+segment with the write and read times the bridge observed and demands bit-exact equality.
 
 Bookkeeping, per reset segment: tokens accepted, outputs taken, tokens dropped by the reset (by
 design: accepted, output not yet taken), latency and initiation interval measured inside the
 segment only; the most tokens outstanding (accepted, not yet taken) against the output FIFO's
-depth (the head's admission credit); cycles the input was held off while the output stalled.
-After the last expected output the run goes on for a latency and a few intervals with the output
-ready: an extra output is an error.
+depth (the head's admission credit: a token accepted beyond it is an error); cycles the input
+was held off while the output stalled.  After the last expected output the run goes on for a
+latency and a few intervals with the output ready: an extra output is an error.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 
 import cocotb
@@ -39,11 +41,12 @@ from cocotb.utils import get_sim_time
 
 from hdl.head import AttentionHead
 from hdl.schedule import Schedule
-from sim.bits import pack_token
+from sim.bits import bits_to_int, to_signed, token_bits
 from tb.cosim.bridge import AnalogBridge
-from tb.cosim.bus import read_fields
+from tb.cosim.bus import read_bits, read_fields
 from tb.cosim.runner import load_sidecar_config
 from tb.cosim.scoreboard import compare_with_golden
+from tb.cosim.shell import CYC_BITS, FEED, PATTERN, capture_fields
 
 PROGRESS_EVERY_S = 10.0
 
@@ -57,119 +60,35 @@ class Stalls:
         self.rng, self.p, self.p_burst, self.burst = rng, p, p_burst, burst
         self.left = 0
 
-    def ready(self) -> bool:
-        if self.left:
-            self.left -= 1
-            return False
-        if self.p_burst and self.rng.random() < self.p_burst:
-            self.left = int(self.rng.integers(self.burst[0], self.burst[1] + 1)) - 1
-            return False
-        return not (self.p and self.rng.random() < self.p)
+    @property
+    def always_ready(self) -> bool:
+        return not (self.p or self.p_burst)
 
-
-class _Loop:
-    """The testbench's per-cycle bookkeeping of the token and output streams.
-
-    :meth:`step` is one cycle at its falling edge: with ``pins`` it drives and reads the head;
-    without, it replays a quiet cycle (no pin the loop reads changed, nothing to drive) in
-    Python only — so the simulator need not wake the testbench in such cycles.  Input gaps are
-    drawn when a token is accepted (each cycle idle with probability ``p_gap``: a geometric
-    count), so the loop knows in advance when it will next drive the input.
-    """
-
-    def __init__(self, n_tok: int, p_gap: float, rng: np.random.Generator) -> None:
-        self.n_tok, self.p_gap, self.rng = n_tok, p_gap, rng
-        self.sent = 0                  # next token to offer = tokens accepted so far
-        self.taken = 0                 # outputs taken, all segments
-        self.outstanding = self.max_outstanding = 0
-        self.held_off = 0              # cycles a token was offered and refused, output stalled
-        self.valid_cycles = self.idle_cycles = 0   # input valid / not, while tokens remained
-        self.offering = self.accepted_last = False
-        self.tail_left: int | None = None   # cycles still watched after the last output
-        self.extra_outputs = 0
-        self.stalled_since: int | None = None
-        self.next_offer = 0
-        self.last_valid = 0
-        self.last_rdy = False
-
-    def plan_gap(self, first: int) -> None:
-        """The next token is offered in cycle ``first`` + (idle cycles drawn now)."""
-        g = 0
-        while self.p_gap and self.rng.random() < self.p_gap:
-            g += 1
-        self.next_offer = first + g
-
-    def step(self, cycle: int, seg: dict, stalls: Stalls, *, tok_ready: int, out_valid: int,
-             fifo_depth: int, pins) -> None:
-        # ---- input stream: a transfer happens at the rising edge that ends a cycle in which
-        # valid and ready are both high; valid/payload stay put until the next falling edge.
-        if self.accepted_last:
-            self.offering = False
-            self.plan_gap(cycle)
-        if not self.offering and self.sent < self.n_tok and cycle >= self.next_offer:
-            tok_valid, tok_payload, payloads = pins[:3]
-            tok_payload.value = payloads[self.sent]
-            tok_valid.value = 1
-            self.offering = True
-        elif not self.offering and pins is not None:
-            pins[0].value = 0
-        if self.sent < self.n_tok:
-            self.valid_cycles += self.offering
-            self.idle_cycles += not self.offering
-        self.accepted_last = self.offering and bool(tok_ready)
-        if self.accepted_last:
-            seg["accepts"].append(cycle)
-            self.sent += 1
-            self.outstanding += 1
-            self.max_outstanding = max(self.max_outstanding, self.outstanding)
-            if self.outstanding > fifo_depth:
-                raise AssertionError(f"cycle {cycle}: token {self.sent - 1} accepted with "
-                                     f"{self.outstanding - 1} outstanding: the output FIFO "
-                                     f"({fifo_depth}) has no room for it")
-        elif self.offering and self.stalled_since is not None:
-            self.held_off += 1
-        # ---- output stream: back-pressure ------------------------------------------------
-        rdy = stalls.ready() if self.tail_left is None else True
-        self.stalled_since = None if rdy else (self.stalled_since or cycle)
-        self.last_rdy, self.last_valid = rdy, out_valid
-        if pins is not None:
-            pins[3].value = int(rdy)
-        if out_valid:
-            if self.tail_left is not None:
-                self.extra_outputs += rdy
-            else:
-                k = len(seg["outputs"])
-                if len(seg["first_valid"]) == k:
-                    seg["first_valid"].append(cycle)
-                if rdy:
-                    if pins is None:
-                        raise AssertionError(f"cycle {cycle}: an output was taken in a cycle "
-                                             f"the testbench slept through")
-                    a = pins[5]
-                    seg["outputs"].append(read_fields(pins[4], a.head_dim, a.sum_width, True))
-                    self.taken += 1
-                    self.outstanding -= 1
-
-    def quiet_cycles(self, cycle: int, stalls: Stalls, max_cycles: int) -> int:
-        """How many cycles after ``cycle`` (the one just stepped) the loop may sleep through
-        unless a pin it watches rises: it drives nothing new and no transfer can happen."""
-        if self.accepted_last:
-            return 0                               # the next cycle offers the next token
-        if self.last_valid and (self.last_rdy or self.tail_left is not None):
-            return 0                               # an output may transfer
-        n = min(10_000, max_cycles - cycle + 1)
-        if self.last_valid:
-            n = min(n, stalls.left + 1)            # a stall burst: not ready for its length
-        if not self.offering and self.sent < self.n_tok:
-            n = min(n, self.next_offer - cycle)    # the next token's gap ends
-        if self.tail_left is not None:
-            n = min(n, self.tail_left)
-        return max(0, n)
+    def pattern(self, n: int) -> np.ndarray:
+        """Ready (True) or stalled for the next ``n`` cycles (a burst may run on into the next
+        pattern)."""
+        ready = np.ones(n, dtype=bool)
+        if self.p:
+            ready &= self.rng.random(n) >= self.p
+        head = min(self.left, n)
+        ready[:head] = False
+        self.left -= head
+        if self.p_burst:
+            starts = np.flatnonzero(self.rng.random(n) < self.p_burst)
+            busy_until = head
+            for c in starts:              # a burst starts only in a cycle not already stalled
+                if c < busy_until:
+                    continue
+                length = int(self.rng.integers(self.burst[0], self.burst[1] + 1))
+                ready[c:c + length] = False
+                busy_until = c + length
+                self.left = max(0, c + length - n)
+        return ready
 
 
 def _new_segment(first: int, bridge_base: int) -> dict:
     return {"first": first, "outputs": [], "bridge_base": bridge_base, "accepts": [],
-            "first_valid": [], "dropped_by_reset": 0}
+            "first_valid": [], "takes": [], "taken_before": 0, "dropped_by_reset": 0}
 
 
 def _segment_figures(seg: dict) -> dict:
@@ -199,102 +118,184 @@ async def head_scenario(dut):
     resets = sorted(sc.get("reset_after") or [])     # reset once this many outputs arrived
     p_gap = float(sc.get("gaps", 0.0))
     stalls = Stalls(rng, float(sc.get("backpressure", 0.0)), float(sc.get("stall_bursts", 0.0)))
+    # every token's payload bits and its gap (idle cycles before it is offered)
+    tok_bits = token_bits(cfg, q=q_codes, k=k_codes, v=v_codes)
+    gaps = (rng.geometric(1.0 - p_gap, n_tok) - 1 if p_gap else np.zeros(n_tok, np.int64))
+    gaps = np.minimum(gaps, 0xFFFF)
+    out_w = len(dut.o_out__payload)
+    cap_w = sum(w for _, w in capture_fields(out_w))
 
-    payloads = [pack_token(cfg, q=q_codes[t], k=k_codes[t], v=v_codes[t]) for t in range(n_tok)]
-
+    # every input of the shell defined before the first clock edge
+    for name in ("i_tb_sleep", "i_tb_seq", "i_tb_feed_seq", "i_tb_pat_seq", "i_tb_tail",
+                 "i_tb_acc_seen", "i_tb_cap_seen", "i_tb_more", "i_tb_feed", "i_tb_feed_gaps",
+                 "i_tb_feed_n", "i_tb_pat"):
+        getattr(dut, name).value = 0
+    dut.i_tb_rdy_always.value = int(stalls.always_ready)
+    dut.i_tb_take_goal.value = 2**32 - 1
+    dut.rst.value = 1
     clk_period_ps = int(round(cfg.timing.t_clk_ns * 1000))
     Clock(dut.clk, clk_period_ps, unit="ps", impl="gpi").start()
+    t_origin = get_sim_time("ps") + clk_period_ps / 2   # falling edge n at t_origin + (n−1)·P
     bridge = AnalogBridge(dut, cfg)
     bridge.fault_token = sc.get("fault_token")
     bridge.start()
 
-    tok_valid, tok_payload = dut.i_tok__valid, dut.i_tok__payload
-    tok_ready = dut.i_tok__ready
-    out_valid, out_ready, out_payload = dut.o_out__valid, dut.o_out__ready, dut.o_out__payload
+    fed = 0                      # tokens loaded into the shell's feeder
+    feed_seq = pat_seq = tb_seq = 0
+    acc_seen = cap_seen = 0      # log entries read
+    sent = taken = 0             # tokens accepted, outputs taken (all segments)
+    segments = [_new_segment(0, 0)]
+    outstanding = max_outstanding = 0
 
-    cycle = 0
+    def load_feed() -> None:
+        nonlocal fed, feed_seq
+        n = min(FEED, n_tok - fed)
+        if n <= 0:
+            return
+        dut.i_tb_feed.value = bits_to_int(tok_bits[fed:fed + n].ravel())
+        dut.i_tb_feed_gaps.value = bits_to_int(
+            ((gaps[fed:fed + n, None] >> np.arange(16)) & 1).astype(bool).ravel())
+        dut.i_tb_feed_n.value = n
+        fed += n
+        dut.i_tb_more.value = int(fed < n_tok)
+        feed_seq ^= 1
+        dut.i_tb_feed_seq.value = feed_seq
 
-    async def reset(cycles: int = 3):
-        nonlocal cycle
+    def load_pattern() -> None:
+        nonlocal pat_seq
+        dut.i_tb_pat.value = bits_to_int(stalls.pattern(PATTERN))
+        pat_seq ^= 1
+        dut.i_tb_pat_seq.value = pat_seq
+
+    def alarm(cycles: int) -> None:
+        nonlocal tb_seq
+        dut.i_tb_sleep.value = max(2, min(cycles, 2**32 - 1))
+        tb_seq ^= 1
+        dut.i_tb_seq.value = tb_seq
+
+    def cycle_now() -> int:
+        return int(round((get_sim_time("ps") - t_origin) / clk_period_ps)) + 1
+
+    def drain(cycle: int) -> None:
+        """Read the accept and output logs up to now into the current segment."""
+        nonlocal acc_seen, cap_seen, sent, taken, outstanding, max_outstanding
+        seg = segments[-1]
+        n_acc = int(dut.o_tb_nacc.value)
+        n_take = int(dut.o_tb_ntake.value)
+        if n_acc - acc_seen > 2 * FEED or n_take - cap_seen > 2 * FEED:
+            raise AssertionError(f"cycle {cycle}: the shell's logs overflowed (testbench late)")
+        new_acc = []
+        if n_acc > acc_seen:
+            log = read_fields(dut.o_tb_acc, 2 * FEED, CYC_BITS)
+            new_acc = [int(log[i % (2 * FEED)]) for i in range(acc_seen, n_acc)]
+        if n_take > cap_seen:
+            bits = read_bits(dut.o_tb_cap)[: 2 * FEED * cap_w].reshape(2 * FEED, cap_w)
+            e = bits[np.arange(cap_seen, n_take) % (2 * FEED)].astype(np.int64)
+            k, sw = n_take - cap_seen, a.sum_width
+            vals = to_signed(e[:, :out_w].reshape(k, a.head_dim, sw) @ (1 << np.arange(sw)), sw)
+            cyc_w = 1 << np.arange(CYC_BITS, dtype=np.int64)
+            seg["outputs"].extend(vals)
+            seg["takes"].extend((e[:, out_w:out_w + CYC_BITS] @ cyc_w).tolist())
+            seg["first_valid"].extend((e[:, out_w + CYC_BITS:] @ cyc_w).tolist())
+        # admission credit: outstanding (accepted, not taken) when each token was accepted —
+        # an output taken in the same cycle counts after the accept
+        takes = seg["takes"]
+        for c in new_acc:
+            while seg["taken_before"] < len(takes) and takes[seg["taken_before"]] < c:
+                seg["taken_before"] += 1
+            before = len(seg["accepts"]) - seg["taken_before"]
+            if before + 1 > fifo_depth:
+                raise AssertionError(f"cycle {c}: token {sent} accepted with {before} "
+                                     f"outstanding: the output FIFO ({fifo_depth}) has no room "
+                                     f"for it")
+            max_outstanding = max(max_outstanding, before + 1)
+            seg["accepts"].append(c)
+            sent += 1
+        taken += n_take - cap_seen
+        acc_seen, cap_seen = n_acc, n_take
+        outstanding = len(seg["accepts"]) - len(seg["outputs"])
+        dut.i_tb_acc_seen.value = acc_seen
+        dut.i_tb_cap_seen.value = cap_seen
+
+    def set_goal() -> None:
+        # wake when the next reset is due or the last output is in
+        finish = taken + outstanding + (n_tok - sent)
+        dut.i_tb_take_goal.value = min([finish] + resets[:1])
+
+    async def reset(cycles: int = 3, load: bool = False):
         dut.rst.value = 1
-        tok_valid.value = 0
-        out_ready.value = 0
-        for _ in range(cycles):
+        for i in range(cycles):
+            if load and 2 <= i <= 3:     # fill the feeder and the pattern while in reset
+                # (not in the first two cycles: the shell's first edge saw no inputs)
+                load_feed()
+                if not stalls.always_ready:
+                    load_pattern()
             await FallingEdge(dut.clk)
-            cycle += 1
             bridge.reset()
         dut.rst.value = 0
 
-    tok_valid.value = 0
-    out_ready.value = 0
-    await reset()
+    await reset(5, load=True)
+    set_goal()
 
-    segments = [_new_segment(0, 0)]
-    st = _Loop(n_tok, p_gap, rng)
-    t0 = t_report = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
+    t_report = t0
     max_cycles = sc.get("max_cycles") or (n_tok + 4) * sched.initiation_interval * 40 + 5000
-    period_ps = clk_period_ps
-    t_origin = get_sim_time("ps") - (cycle - 0.5) * period_ps   # falling edge n at (n − ½)·P
-    st.plan_gap(cycle + 1)
-    real_steps = 0
-    tb_seq = 0
-    for name in ("i_tb_sleep", "i_tb_seq", "i_tb_watch_valid", "i_tb_watch_ready"):
-        getattr(dut, name).value = 0
+    alarm(max_cycles - cycle_now() + 2)
+    wakeups = 0
+    tail, tail_end = False, 0
+    cycle = cycle_now()
     while True:
+        if str(dut.o_tb_wake.value) != "1":
+            await RisingEdge(dut.o_tb_wake)
         await FallingEdge(dut.clk)
-        now = int(round((get_sim_time("ps") - t_origin) / period_ps + 0.5))
-        # cycles since the last step were quiet: the pins the loop reads did not change
-        while cycle + 1 < now:
-            cycle += 1
-            st.step(cycle, segments[-1], stalls, tok_ready=0, out_valid=st.last_valid,
-                    fifo_depth=fifo_depth, pins=None)
-            if st.tail_left is not None:
-                st.tail_left -= 1
-        cycle = now
-        real_steps += 1
-        seg = segments[-1]
-        pins = (tok_valid, tok_payload, payloads, out_ready, out_payload, a)
-        st.step(cycle, seg, stalls, tok_ready=int(str(tok_ready.value) == "1"),
-                out_valid=int(str(out_valid.value) == "1"), fifo_depth=fifo_depth, pins=pins)
+        wakeups += 1
+        cycle = cycle_now()
+        if tail:
+            if int(dut.o_tb_cyc.value) >= tail_end:
+                break
+            continue
+        drain(cycle)
+        if cycle > max_cycles:
+            raise AssertionError(f"timeout after {cycle} cycles: {sent} tokens accepted, "
+                                 f"{taken} outputs taken of {n_tok}")
         # ---- resets in the middle of the sequence ------------------------------------------
-        if resets and st.taken >= resets[0]:
+        if resets and taken >= resets[0]:
             resets.pop(0)
+            seg = segments[-1]
             await reset()
             # tokens accepted but not yet taken are lost by the reset (by design); the new
             # segment restarts the window with the next token to send
-            seg["dropped_by_reset"] = st.outstanding
-            st.outstanding = 0
-            segments.append(_new_segment(st.sent, len(bridge.tokens)))
-            st.offering = st.accepted_last = False
-            st.plan_gap(cycle + 1)
+            drain(cycle_now())
+            seg["dropped_by_reset"] = len(seg["accepts"]) - len(seg["outputs"])
+            segments.append(_new_segment(sent, len(bridge.tokens)))
+            outstanding = 0
+            set_goal()
             continue
-        done = st.sent == n_tok and st.outstanding == 0
-        if done and st.tail_left is None:
-            st.tail_left = sched.latency + 4 * sched.initiation_interval
-        if st.tail_left is not None:
-            st.tail_left -= 1
-            if st.tail_left <= 0:
-                break
-        if cycle > max_cycles:
-            raise AssertionError(f"timeout after {cycle} cycles: {st.sent} tokens accepted, "
-                                 f"{st.taken} outputs taken of {n_tok}")
+        if sent == n_tok and outstanding == 0:
+            # the tail: a latency and a few intervals with the output ready, watching for extras
+            tail = True
+            dut.i_tb_tail.value = 1
+            dut.i_tb_rdy_always.value = 1
+            dut.i_tb_take_goal.value = 2**32 - 1
+            tail_cycles = sched.latency + 4 * sched.initiation_interval
+            tail_end = int(dut.o_tb_cyc.value) + tail_cycles
+            alarm(tail_cycles)
+            continue
+        if fed < n_tok and int(dut.o_tb_fcount.value) <= FEED:
+            load_feed()
+        if not stalls.always_ready and int(dut.o_tb_pat_state.value) & 3 != 3:
+            load_pattern()
+        set_goal()
         if time.monotonic() - t_report > PROGRESS_EVERY_S:
             t_report = time.monotonic()
             dut._log.info("GCA-PROGRESS %d of %d tokens accepted, %d outputs, cycle %d",
-                          st.sent, n_tok, st.taken, cycle)
-        # ---- nothing can happen for a while: sleep until a pin changes ---------------------
-        quiet = st.quiet_cycles(cycle, stalls, max_cycles)
-        if quiet >= 2:      # the shell's alarm: valid or ready rises, or `quiet` cycles pass
-            dut.i_tb_watch_valid.value = int(not st.last_valid)
-            dut.i_tb_watch_ready.value = int(st.offering)
-            dut.i_tb_sleep.value = quiet
-            tb_seq ^= 1
-            dut.i_tb_seq.value = tb_seq
-            await RisingEdge(dut.o_tb_wake)
-    sent, taken, cycle = st.sent, st.taken, cycle
-    max_outstanding, held_off = st.max_outstanding, st.held_off
-    valid_cycles, idle_cycles, extra_outputs = st.valid_cycles, st.idle_cycles, st.extra_outputs
+                          sent, n_tok, taken, cycle)
     wall = time.monotonic() - t0
+    cpu = time.process_time() - cpu0
+    stats = read_fields(dut.o_tb_stats, 4, CYC_BITS)
+    valid_cycles, idle_cycles, held_off, extra_outputs = (int(x) for x in stats)
+    if int(dut.o_tb_pat_state.value) & 4:
+        raise AssertionError("the output stall pattern ran out (testbench late)")
 
     report = compare_with_golden(cfg, q_codes, k_codes, v_codes, segments, bridge)
     figs = [_segment_figures(s) for s in segments]
@@ -325,9 +326,12 @@ async def head_scenario(dut):
         "input_idle_cycles": idle_cycles,
         "simulated_cycles": cycle,
         "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
         "tokens_per_s": round(n_tok / wall, 2) if wall > 0 else None,
+        "tokens_per_cpu_s": round(n_tok / cpu, 2) if cpu > 0 else None,
         "cycles_per_s": round(cycle / wall, 1) if wall > 0 else None,
-        "testbench_wakeups": real_steps,
+        "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "testbench_wakeups": wakeups,
         "bridge_wakeups": bridge.wakeups,
         "segments": len(segments),
         "segment_figures": figs,

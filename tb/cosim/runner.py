@@ -41,6 +41,9 @@ __all__ = ["run_cocotb", "CocotbRun", "load_sidecar_config", "selected_simulator
 log = logging.getLogger(__name__)
 
 SIMULATORS = ("icarus", "verilator")
+#: Verilator with ``ports_only``: only the top level's ports visible to cocotb (the runner asks
+#: for every signal, ``--public-flat-rw``, which keeps Verilator from optimising the model).
+VERILATOR_PORTS_ONLY = ("--no-public-flat-rw", "--public-depth", "1")
 #: Content-addressed simulator builds (one folder per simulator, top level, options, sources).
 SIM_BUILDS = REPO_ROOT / "build" / "simbuild"
 
@@ -130,13 +133,16 @@ def load_sidecar_config() -> HeadConfig:
 def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
                build_dir: Path, sim: str | None = None, sources: list[Path] | None = None,
                extra_env: dict[str, str] | None = None, testcase: str | None = None,
-               waves: bool | None = None, seed: int | None = None) -> CocotbRun:
+               waves: bool | None = None, seed: int | None = None,
+               ports_only: bool = False) -> CocotbRun:
     """Build ``toplevel`` from ``verilog_dir`` (or reuse the cached build of the same sources)
     and run ``test_module`` on it in ``build_dir``.
 
-    Returns a :class:`CocotbRun` (tests and failures read from the results XML); raises
-    :class:`RunFailed` (with the first error line of the log and the log's path) when the build
-    or a test failed or no test ran, so that a failure can never look like a pass.
+    ``ports_only``: the test touches only the top level's ports (Verilator then builds a faster
+    model: internal signals are not visible).  Returns a :class:`CocotbRun` (tests and
+    failures read from the results XML); raises :class:`RunFailed` (with the first error line
+    of the log and the log's path) when the build or a test failed or no test ran, so that a
+    failure can never look like a pass.
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -165,7 +171,8 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     else:
         os.environ.update({k: v for k, v in verilator_env().items()
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
-        build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+        build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+                      *(VERILATOR_PORTS_ONLY if ports_only else ())]
     runner = get_runner(sim)
     sim_dir = SIM_BUILDS / f"{sim}-{toplevel}-" \
         f"{_build_key(sim, toplevel, srcs, build_args + [f'waves={bool(waves)}'])}"

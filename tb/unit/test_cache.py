@@ -61,3 +61,17 @@ def test_key_is_stable_and_sensitive():
     assert cache.key({"b": 1, "a": 2}, b"x") == cache.key({"a": 2, "b": 1}, b"x")
     assert cache.key({"a": 2}, b"x") != cache.key({"a": 2}, b"y")
     assert len(cache.key("anything")) == 20
+
+
+def test_first_unlocked_gives_concurrent_runs_their_own_folder(tmp_path):
+    """Two co-simulation runs of one config at once: the second takes the next free lock
+    (its own run folder) without waiting; once both are done the first is free again."""
+    names = lambda: (tmp_path / f".run-{i}.lock" for i in range(100))   # noqa: E731
+    with cache.first_unlocked(names(), "run A") as a:
+        t0 = time.monotonic()
+        with cache.first_unlocked(names(), "run B") as b:
+            assert time.monotonic() - t0 < 0.5
+            with cache.first_unlocked(names(), "run C") as c:
+                assert (a, b, c) == (0, 1, 2)
+    with cache.first_unlocked(names(), "run D") as d:
+        assert d == 0
