@@ -40,11 +40,15 @@ __all__ = [
     "HeadConfig",
     "NON_IDEALITIES",
     "READOUTS",
+    "SCHEDULES",
     "load_config",
 ]
 
 #: Token read-out architectures (``timing.readout``); the first is the paper's.
 READOUTS = ("tile_counters", "pulse_sum")
+
+#: Token schedules (``timing.schedule``); the first is the paper's.
+SCHEDULES = ("paper", "pingpong")
 
 #: Names of the analog non-idealities, each with its own switch in :class:`AnalogConfig`.
 NON_IDEALITIES = ("quantization", "nonlinearity", "offset", "leakage", "variability", "ir_drop")
@@ -222,6 +226,13 @@ class TimingConfig:
     cycle into one accumulator (``hdl/blocks/pulse_sum.py``): same sums bit for bit when each
     pulse's sign is held while it is high (the signed C2P contract), far fewer flip-flops."""
 
+    schedule: str = "paper"
+    """Token schedule (``hdl/schedule.py``): ``paper`` = one ReLU and one signed C2P per column,
+    the V column written during the QK read (initiation interval 31 cycles at defaults);
+    ``pingpong`` = two ReLU and two signed C2Ps per column used by alternate tokens and the V
+    column written right before the A fire, so the K and V arrays bound the interval (18
+    cycles at defaults, same latency; issue 11 §3)."""
+
     layers: int = 12
     """L: layers that share the time between two tokens of one head (P §4.1: GPT-2, 12).
     Leakage per token step is L·t_step/τ (P eq. 7)."""
@@ -242,6 +253,8 @@ class TimingConfig:
                "an integer from 1 to 1024")
         _check(self.readout in READOUTS, "timing.readout", self.readout,
                f"one of {', '.join(READOUTS)}")
+        _check(self.schedule in SCHEDULES, "timing.schedule", self.schedule,
+               f"one of {', '.join(SCHEDULES)}")
 
     @property
     def t_clk_s(self) -> float:
