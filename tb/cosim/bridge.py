@@ -22,6 +22,13 @@ Verilog.  On a change it samples the settled pins (``ReadOnly``) and
   (``i_pp_count``, ``i_pp_sign``); the shell drives ``i_c2p_pulse`` high for ``count`` cycles
   per channel and ``i_c2p_sign`` with the sign.
 
+With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins are one bit per
+set: the bridge watches each set's rises and keeps which token each set holds in
+:class:`analog_models.c2p_sets.C2PSets` (a set integrating over a held token, or firing with
+none, fails the run); the number of sets is the width of ``o_c2p1_fire``.  The next token's K
+discharge falls in the cycle the A fire begins: the fire's read-out is run first, whichever of
+the two pins' coroutines wakes first.
+
 It never sees the token values of the testbench: only pins.  Time is the cycle count ×
 ``t_clk``, in seconds, for leakage; cycle n is the one whose falling edge is the n-th since the
 clock started (a pin that changes at a rising edge is first seen in the cycle it starts).
@@ -33,10 +40,11 @@ from dataclasses import dataclass
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge, ValueChange
 from cocotb.utils import get_sim_time
 
 from analog_models.array import GainCellBank
+from analog_models.c2p_sets import C2PSets
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
@@ -75,6 +83,7 @@ class AnalogBridge:
         g = dut
         self._ctrl = {name: getattr(g, name) for name in self.CONTROL}
         self._fire2 = g.o_c2p2_fire
+        self.sets = len(g.o_c2p1_fire)            # C2P sets per column, from the pins
         self._wl, self._wl_width, self._valid = g.o_wl_q, g.o_wl_width, g.o_valid
         self._tile_sel, self._col_sel = g.o_tile_sel, g.o_col_sel
         self._dac_k, self._dac_v = g.o_dac_k, g.o_dac_v
@@ -101,10 +110,10 @@ class AnalogBridge:
     def reset(self) -> None:
         """The RTL is in reset: forget tokens in flight (the arrays keep their charge; the
         valid mask, cleared by the reset, hides it)."""
-        self._reading: ObservedToken | None = None     # token in its QK read
-        self._fired: list[ObservedToken] = []          # tokens evaluated, waiting to count
+        self.c2p = C2PSets(self.sets)                  # the token each C2P set holds
         self._writing: ObservedToken | None = None
-        self._integrate_cycle: int | None = None
+        self._integrate_cycle: list[int | None] = [None] * self.sets
+        self._fire_cycle: list[int | None] = [None] * self.sets
 
     def cycle_now(self) -> int:
         """The current cycle (see the module docstring)."""
@@ -121,20 +130,36 @@ class AnalogBridge:
     # -- the pins ----------------------------------------------------------------------------
     async def _watch_pin(self, name: str) -> None:
         """One control pin: on each rise, the settled pins of that cycle are handled (one
-        plain trigger per pin: a ``First`` of several costs a cocotb task each)."""
+        plain trigger per pin: a ``First`` of several costs a cocotb task each).  A pin of
+        several bits (one per C2P set) wakes on any change; the bits that rose are handled."""
         sig = self._ctrl[name]
+        if len(sig) == 1:
+            while True:
+                await RisingEdge(sig)
+                await ReadOnly()
+                self.wakeups += 1
+                self._on_rising({name}, 1)
+        prev = 0
         while True:
-            await RisingEdge(sig)
+            await ValueChange(sig)
             await ReadOnly()
             self.wakeups += 1
-            self._on_rising({name}, {"o_c2p1_integrate": int(str(self._ctrl[
-                "o_c2p1_integrate"].value) == "1")})
+            now = _uint(sig)
+            rose, prev = now & ~prev, now
+            if rose:
+                self._on_rising({name}, rose)
 
-    def _on_rising(self, rose: set[str], cur: dict[str, int]) -> None:
+    def _on_rising(self, rose: set[str], sets: int) -> None:
+        """Handle the pins in ``rose``; ``sets``: bit s = C2P set s rose (phase pins)."""
         n = self.cycle_now()
         now = n * self.t_clk_s
         # writes: discharge then DAC write of the selected column, K and V arrays
         if "o_discharge_k" in rose:
+            # the A fire beginning in this cycle reads the K array before it is discharged
+            fire = _uint(self._ctrl["o_c2p1_fire"])
+            for c in range(self.sets):
+                if fire >> c & 1 and self._fire_cycle[c] != n:
+                    self._fire_relu(c, n)
             self._writing = ObservedToken(t_write_s=now)
             self.tokens.append(self._writing)
             self.k_bank.discharge_column(*self._select())
@@ -150,47 +175,80 @@ class AnalogBridge:
                                      self._writing.t_write_s)
         # QK read: its time is the first integrate cycle
         if "o_c2p1_integrate" in rose:
-            self._reading = self.tokens[-1]
-            self._reading.t_read_s = now
-            self._integrate_cycle = n
+            for c in _bits(sets, self.sets):
+                tok = self.tokens[-1]
+                tok.t_read_s = now
+                try:
+                    self.c2p.integrate(c, tok)
+                except AssertionError as e:
+                    raise AssertionError(f"cycle {n}: {e}") from None
+                self._integrate_cycle[c] = n
         # ReLU C2P fires: the token's read-out, once, from what was observed
         if "o_c2p1_fire" in rose:
-            tok = self._reading
-            if tok is None:
-                raise AssertionError(f"cycle {n}: ReLU C2P fired without a QK read")
-            if self._integrate_cycle == n:
-                raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
-                                     f"began (the width counters cannot see that cycle)")
-            # the shell counted the integrate cycles before this one; this one if still on
-            widths = read_fields(self._wl_width, self.d, self._width_bits)
-            if cur["o_c2p1_integrate"]:
-                widths = widths + read_bits(self._wl)[: self.d]
-            valid = read_bits(self._valid)[: self.n * self.C].reshape(self.n, self.C)
-            tok.q_widths = widths
-            r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
-                           tok.t_read_s, valid, self.cfg)
-            tok.sign, tok.count = r.sign, r.count
-            self._fired.append(tok)
-            self._reading = None
+            for c in _bits(sets, self.sets):
+                if self._fire_cycle[c] != n:       # not already run by the K discharge
+                    self._fire_relu(c, n)
+
+    def _fire_relu(self, c: int, n: int) -> None:
+        """ReLU C2P set ``c`` fires in cycle ``n``: its token's read-out."""
+        self._fire_cycle[c] = n
+        if self.c2p.holds(c) is None:
+            raise AssertionError(f"cycle {n}: ReLU C2P set {c} fired without a QK read")
+        if self._integrate_cycle[c] == n:
+            raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
+                                 f"began (the width counters cannot see that cycle)")
+        tok = self.c2p.fire_relu(c)
+        # the shell counted the integrate cycles before this one; this one if still on
+        widths = read_fields(self._wl_width, self.d, self._width_bits)
+        if _uint(self._ctrl["o_c2p1_integrate"]) >> c & 1:
+            widths = widths + read_bits(self._wl)[: self.d]
+        valid = read_bits(self._valid)[: self.n * self.C].reshape(self.n, self.C)
+        tok.q_widths = widths
+        r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
+                       tok.t_read_s, valid, self.cfg)
+        tok.sign, tok.count = r.sign, r.count
 
     async def _watch_output(self) -> None:
-        """Signed C2P fires: load the pulse player (counts and signs) in its first cycle."""
-        cmax_bits = self.cfg.array.count_bits
+        """Signed C2P fires: load the pulse player (counts and signs) in its first cycle (the
+        sets of a channel share its pulse line; one set fires at a time)."""
+        prev = 0
         while True:
-            await RisingEdge(self._fire2)
+            if self.sets == 1:
+                await RisingEdge(self._fire2)
+                rose = 1
+            else:
+                await ValueChange(self._fire2)
+                now = _uint(self._fire2)
+                rose, prev = now & ~prev, now
             self.wakeups += 1
-            if not self._fired:
-                raise AssertionError(f"cycle {self.cycle_now()}: signed C2P fired with "
-                                     f"nothing integrated")
-            tok = self._fired.pop(0)
-            sign, count = tok.sign.ravel(), tok.count.ravel()
-            if (self.fault_token is not None and self.fault_token < len(self.tokens)
-                    and tok is self.tokens[self.fault_token]):
-                # channel 0 one cycle longer, or (already saturated) with the sign flipped
-                sign, count = sign.copy(), count.copy()
-                if count[0] < self.cfg.array.count_max:
-                    count[0] += 1
-                else:
-                    sign[0] = not sign[0]
-            write_bits(self._pp_sign, sign)
-            write_fields(self._pp_count, count, cmax_bits)
+            for c in _bits(rose, self.sets):
+                self._load_player(c)
+
+    def _load_player(self, c: int) -> None:
+        """Signed C2P set ``c`` fires: its token's counts and signs into the pulse player."""
+        cmax_bits = self.cfg.array.count_bits
+        try:
+            tok = self.c2p.fire_signed(c)
+        except AssertionError as e:
+            raise AssertionError(f"cycle {self.cycle_now()}: {e}") from None
+        sign, count = tok.sign.ravel(), tok.count.ravel()
+        if (self.fault_token is not None and self.fault_token < len(self.tokens)
+                and tok is self.tokens[self.fault_token]):
+            # channel 0 one cycle longer, or (already saturated) with the sign flipped
+            sign, count = sign.copy(), count.copy()
+            if count[0] < self.cfg.array.count_max:
+                count[0] += 1
+            else:
+                sign[0] = not sign[0]
+        write_bits(self._pp_sign, sign)
+        write_fields(self._pp_count, count, cmax_bits)
+
+
+def _bits(mask: int, width: int) -> list[int]:
+    """Indices of the bits set in ``mask`` (``width`` bits)."""
+    return [c for c in range(width) if mask >> c & 1]
+
+
+def _uint(sig) -> int:
+    """A pin's value as an unsigned integer (x/z bits read as 0)."""
+    return int("0" + "".join(b if b in "01" else "0" for b in str(sig.value)), 2)

@@ -18,6 +18,9 @@ once per clock cycle:
   toggled ``i_tb_seq`` (0: no alarm) — one trigger the testbench sleeps on, instead of a
   ``First`` of several (each a cocotb task).
 
+With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins have a bit per
+set; the shell uses their OR (one set integrates, one fires at a time).
+
 The port widths are read from the generated head (its ``module attention_head`` declarations),
 so the shell follows any config (:mod:`tb.cosim.head` writes it beside the head's Verilog).
 """
@@ -83,22 +86,22 @@ module {SHELL_TOP}(
   // pulse player: count > k in the k-th cycle of the signed C2P fire
   reg [{kb - 1}:0] pp_k = 0;
   always @(posedge clk)
-    pp_k <= o_c2p2_fire ? (pp_k == {{{kb}{{1'b1}}}} ? pp_k : pp_k + 1'b1) : {kb}'d0;
+    pp_k <= (|o_c2p2_fire) ? (pp_k == {{{kb}{{1'b1}}}} ? pp_k : pp_k + 1'b1) : {kb}'d0;
   genvar j;
   generate
     for (j = 0; j < {lanes}; j = j + 1) begin : play
-      assign i_c2p_pulse[j] = o_c2p2_fire & ({{1'b0, i_pp_count[j*{cb} +: {cb}]}} > pp_k);
+      assign i_c2p_pulse[j] = (|o_c2p2_fire) & ({{1'b0, i_pp_count[j*{cb} +: {cb}]}} > pp_k);
     end
   endgenerate
-  assign i_c2p_sign = o_c2p2_fire ? i_pp_sign : {lanes}'d0;
+  assign i_c2p_sign = (|o_c2p2_fire) ? i_pp_sign : {lanes}'d0;
   // PWM width counters: cycles each word line is high during the QK integrate
   reg integ_d = 0;
-  always @(posedge clk) integ_d <= o_c2p1_integrate;
+  always @(posedge clk) integ_d <= |o_c2p1_integrate;
   generate
     for (j = 0; j < {d}; j = j + 1) begin : pwm
       reg [{wb - 1}:0] w = 0;
       always @(posedge clk)
-        if (o_c2p1_integrate)
+        if (|o_c2p1_integrate)
           w <= (integ_d ? (w == {{{wb}{{1'b1}}}} ? w : w + o_wl_q[j]) : {{{wb - 1}'d0, o_wl_q[j]}});
       assign o_wl_width[j*{wb} +: {wb}] = w;
     end
