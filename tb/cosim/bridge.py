@@ -155,10 +155,11 @@ class AnalogBridge:
         now = n * self.t_clk_s
         # writes: discharge then DAC write of the selected column, K and V arrays
         if "o_discharge_k" in rose:
-            # the A fire beginning in this cycle reads the K array before it is discharged
+            # an A fire beginning in this cycle (its set still holds the token, its fire pin is
+            # on) reads the K array before it is discharged
             fire = _uint(self._ctrl["o_c2p1_fire"])
             for c in range(self.sets):
-                if fire >> c & 1 and self._fire_cycle[c] != n:
+                if fire >> c & 1 and self.c2p.holds(c) is not None:
                     self._fire_relu(c, n)
             self._writing = ObservedToken(t_write_s=now)
             self.tokens.append(self._writing)
@@ -179,7 +180,8 @@ class AnalogBridge:
                 tok = self.tokens[-1]
                 tok.t_read_s = now
                 try:
-                    self.c2p.integrate(c, tok)
+                    self.c2p.integrate(c, tok, firing=bool(_uint(self._ctrl["o_c2p1_fire"])
+                                                           >> c & 1))
                 except AssertionError as e:
                     raise AssertionError(f"cycle {n}: {e}") from None
                 self._integrate_cycle[c] = n
@@ -197,7 +199,10 @@ class AnalogBridge:
         if self._integrate_cycle[c] == n:
             raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
                                  f"began (the width counters cannot see that cycle)")
-        tok = self.c2p.fire_relu(c)
+        try:
+            tok = self.c2p.fire_relu(c, signed_firing=bool(_uint(self._fire2) >> c & 1))
+        except AssertionError as e:
+            raise AssertionError(f"cycle {n}: {e}") from None
         # the shell counted the integrate cycles before this one; this one if still on
         widths = read_fields(self._wl_width, self.d, self._width_bits)
         if _uint(self._ctrl["o_c2p1_integrate"]) >> c & 1:
