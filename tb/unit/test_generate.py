@@ -151,11 +151,12 @@ def test_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("overrides", [[], ["timing.clock_gating=false"],
-                                       ["timing.readout=pulse_sum"]],
-                         ids=["default", "ungated", "pulse_sum"])
+                                       ["timing.readout=pulse_sum"],
+                                       ["timing.schedule=pingpong"]],
+                         ids=["default", "ungated", "pulse_sum", "pingpong"])
 def test_full_head_lints_clean(tmp_path, overrides):
-    """The head top at full size, default (clock-gated), the paper's ungated periphery and the
-    pulse-sum read-out: 0 warnings under default ``verilator --lint-only`` (the defects were
+    """The head top at full size, default (clock-gated), the paper's ungated periphery, the
+    pulse-sum read-out and the ping-pong schedule: 0 warnings under default ``verilator --lint-only`` (the defects were
     width-mismatched constant compares, an always-true ``>= 0``, an incomplete case, operands
     of unequal width); the ``-Wall`` count (Amaranth's unused debug nets, initial values) is
     recorded."""
