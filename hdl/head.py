@@ -140,18 +140,22 @@ class AttentionHead(wiring.Component):
         return max(s.counts_final + 1, s.c2p2_reset[1])
 
     @property
+    def n_in_flight(self) -> int:
+        """Tokens that can be in flight at once: ceil(slot_life / initiation_interval)."""
+        return -(-self.slot_life // self.initiation_interval)
+
+    @property
     def n_slots(self) -> int:
-        """Tokens that can be in flight at once: ceil(slot_life / initiation_interval), rounded
-        up to a multiple of ``c2p_sets`` so that slot i always uses C2P set i mod c2p_sets."""
+        """Timeline slots: :attr:`n_in_flight`, rounded up to a multiple of ``c2p_sets`` so
+        that slot i (token j takes slot j mod n_slots) always uses C2P set i mod c2p_sets."""
         sets = self._sched.c2p_sets
-        slots = -(-self.slot_life // self.initiation_interval)
-        return -(-slots // sets) * sets
+        return -(-self.n_in_flight // sets) * sets
 
     @property
     def out_fifo_depth(self) -> int:
         """Entries of the output FIFO = the most tokens that can be accepted and not yet taken
-        at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_slots + 1)``."""
-        return max(self.OUT_FIFO_DEPTH, self.n_slots + 1)
+        at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_in_flight + 1)``."""
+        return max(self.OUT_FIFO_DEPTH, self.n_in_flight + 1)
 
     def elaborate(self, platform):
         m = Module()
