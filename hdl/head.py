@@ -174,6 +174,12 @@ class AttentionHead(wiring.Component):
         if pwm_start_at < 0:
             raise ValueError(f"the QK read starts at {s.qk_read[0]}, before the PWM bank "
                              f"(latency {pwm.latency}) can be started")
+        if s.count[0] - 1 + s.initiation_interval < s.counts_final:
+            # tokens overlap (ping-pong): the next token's counter / pulse-sum clear must not
+            # come before the read-out took this token's final counts
+            raise ValueError(f"the next token clears the counters at cycle "
+                             f"{s.count[0] - 1 + s.initiation_interval}, before this token's "
+                             f"counts are read at {s.counts_final}")
 
         # -- admission: initiation interval and output credits --------------------------------
         ii = self.initiation_interval
