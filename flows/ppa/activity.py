@@ -100,9 +100,7 @@ module tb;
   reg [NCH-1:0] sign_mem [0:NT-1];
   reg tok_valid = 0;
   reg [PW-1:0] tok_payload = 0;
-  wire tok_ready, out_valid;
-  wire [{sets}-1:0] fire_set;  // one bit per C2P set (Schedule.c2p_sets)
-  wire fire = |fire_set;
+  wire tok_ready, out_valid, fire;
   wire [{ow}-1:0] out_payload;
   integer ti = 0, fi = 0, k = 0, cyc = 0, nout = 0, log;
   reg fire_d = 0;
@@ -112,7 +110,7 @@ module tb;
     .clk(clk), .rst(rst),
     .i_tok__valid(tok_valid), .i_tok__payload(tok_payload), .i_tok__ready(tok_ready),
     .o_out__ready(1'b1), .o_out__valid(out_valid), .o_out__payload(out_payload),
-    .i_c2p_pulse(pulse), .i_c2p_sign(sign), .o_c2p2_fire(fire_set)
+    .i_c2p_pulse(pulse), .i_c2p_sign(sign), .o_c2p2_fire(fire)
   );
   initial begin
     $readmemh("tok.hex", tok_mem);
@@ -219,8 +217,15 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     pw = token_width(cfg)
     limit = 200 + (n_tokens + 2) * (sched.initiation_interval + sched.latency)
     ow = a.head_dim * a.sum_width
-    (work / "tb.v").write_text(TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow,
-                                          sets=sched.c2p_sets))
+    tb = TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow)
+    if sched.c2p_sets > 1:      # ping-pong: a fire bit per C2P set; the pulses follow any of them
+        tb = tb.replace("wire tok_ready, out_valid, fire;",
+                        f"wire tok_ready, out_valid;\n  wire [{sched.c2p_sets - 1}:0] fire_set;"
+                        f"\n  wire fire = |fire_set;").replace(".o_c2p2_fire(fire)",
+                                                             ".o_c2p2_fire(fire_set)")
+        if tb.count("fire_set") != 3:
+            raise RuntimeError("the activity harness no longer has the fire wire to widen")
+    (work / "tb.v").write_text(tb)
     log.info("activity: compiling %s with Icarus", netlist_v.name)
     compile_icarus([work / "tb.v", netlist_v.resolve()], "tb", work / "sim.vvp")
     log.info("activity: simulating %d tokens (%d cycles max)", n_tokens, limit)
