@@ -132,6 +132,21 @@ def test_small_pingpong_full_rate_measures_ii_18(variant, sim):
     assert res["tokens_unaccounted"] == 0 and res["extra_outputs"] == 0
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("cosim_default")
+def test_default_head_pingpong_1300_tokens_verilator():
+    """Issue 11 §3 at the paper's size (d=64, 16 tiles, W=1024), full rate, 1300 tokens (the
+    window wraps): every output bit-exact, one token every 18 cycles measured (the paper's
+    schedule: 31), latency 54 as before."""
+    cfg = HeadConfig().with_overrides(VARIANTS["pingpong"])
+    res = run_head_cosim(cfg, tokens=1300, seed=11, sim="verilator", tag="default_pingpong")
+    assert res["mismatches"] == 0 and res["outputs_compared"] == 1300
+    assert res["initiation_interval_cycles"] == 18
+    assert res["latency_cycles"] == res["latency_cycles_max"] == 54
+    assert res["input_idle_cycles"] == 0
+    assert res["tokens_unaccounted"] == 0 and res["extra_outputs"] == 0
+
+
 @pytest.mark.xdist_group("cosim_small")
 def test_small_pingpong_bursts_gaps_and_reset():
     """Ping-pong under stall bursts (the output FIFO's credit used up), input gaps (a token
