@@ -80,8 +80,9 @@ class AttentionHead(wiring.Component):
     ------
     latency = 1 + counts_final + readout_latency + 1 cycles from the accept of a token to its
     output valid (54 at defaults); a new token is accepted every ``initiation_interval`` cycles
-    (31 at defaults, 18 with ``timing.schedule = "pingpong"``) at most.  Back-pressure: a token is accepted only while the output FIFO has
-    room for it and every token in flight, so no output is ever lost or duplicated.
+    (31 at defaults, 18 with ``timing.schedule = "pingpong"``) at most.  Back-pressure: a token
+    is accepted only while the output FIFO has room for it and every token in flight, so no
+    output is ever lost or duplicated.
     """
 
     #: Depth of the output FIFO (tokens).  Must exceed the tokens that can be in flight.
@@ -228,8 +229,8 @@ class AttentionHead(wiring.Component):
             """Some token of C2P set ``c2p_set`` (slots i ≡ c2p_set mod c2p_sets) will be inside
             ``phase`` in the next cycle (for registered outputs)."""
             lo, hi = phase
-            return _any([b & in_range(o, lo, hi) for i, (b, o) in enumerate(zip(nb_list, no_list))
-                         if i % sets == c2p_set])
+            return _any([b & in_range(o, lo, hi)
+                         for i, (b, o) in enumerate(zip(nb_list, no_list)) if i % sets == c2p_set])
 
         # -- writes: sequencer started with the accept; pointer advances when V is written ----
         m.d.comb += [
@@ -260,16 +261,18 @@ class AttentionHead(wiring.Component):
         ]
 
         # -- charge-to-pulse phase controls (registered) ---------------------------------------
+        def pin(sig, c: int):
+            """Bit ``c`` (C2P set c) of a phase pin (the whole 1-bit pin with one set)."""
+            return sig if sets == 1 else sig[c]
+
         for c in range(sets):
-            def pin(sig):
-                return sig if sets == 1 else sig[c]
             m.d.sync += [
-                pin(self.o_c2p1_integrate).eq(phase_next(s.qk_read, c)),
-                pin(self.o_c2p1_fire).eq(phase_next(s.a_fire, c)),
-                pin(self.o_c2p1_reset).eq(phase_next(s.c2p1_reset, c)),
-                pin(self.o_c2p2_integrate).eq(phase_next(s.a_fire, c)),
-                pin(self.o_c2p2_fire).eq(phase_next(s.count, c)),
-                pin(self.o_c2p2_reset).eq(phase_next(s.c2p2_reset, c)),
+                pin(self.o_c2p1_integrate, c).eq(phase_next(s.qk_read, c)),
+                pin(self.o_c2p1_fire, c).eq(phase_next(s.a_fire, c)),
+                pin(self.o_c2p1_reset, c).eq(phase_next(s.c2p1_reset, c)),
+                pin(self.o_c2p2_integrate, c).eq(phase_next(s.a_fire, c)),
+                pin(self.o_c2p2_fire, c).eq(phase_next(s.count, c)),
+                pin(self.o_c2p2_reset, c).eq(phase_next(s.c2p2_reset, c)),
             ]
 
         # -- read-out (counters + adder trees, or pulse sums), output FIFO ----------------------

@@ -57,8 +57,9 @@ class WriteSequencer(wiring.Component):
     * ``o_busy`` for ``0 ≤ o < duration``; ``o_done`` and ``o_ready`` at ``o = duration − 1``;
 
     ``duration = S.v_write[1]`` (= 2·discharge_cycles + 2·dac_write_cycles at the reference
-    schedule: 6 cycles at defaults; 18 = the end of the QK read in the ``pingpong`` one).  ``latency = 1`` cycle from the accept to ``o_discharge_k``
-    high; initiation interval = ``duration`` cycles (back-to-back starts).  Outside a sequence
+    schedule: 6 cycles at defaults; 18 = the end of the QK read in the ``pingpong`` one).
+    ``latency = 1`` cycle from the accept to ``o_discharge_k`` high; initiation interval =
+    ``duration`` cycles (back-to-back starts).  Outside a sequence
     (idle, reset) every output is 0 except ``o_ready``.
 
     The control outputs are registers (glitch-free toward the analog arrays); the DAC codes are

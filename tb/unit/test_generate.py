@@ -156,10 +156,10 @@ def test_defaults(tmp_path):
                          ids=["default", "ungated", "pulse_sum", "pingpong"])
 def test_full_head_lints_clean(tmp_path, overrides):
     """The head top at full size, default (clock-gated), the paper's ungated periphery, the
-    pulse-sum read-out and the ping-pong schedule: 0 warnings under default ``verilator --lint-only`` (the defects were
-    width-mismatched constant compares, an always-true ``>= 0``, an incomplete case, operands
-    of unequal width); the ``-Wall`` count (Amaranth's unused debug nets, initial values) is
-    recorded."""
+    pulse-sum read-out and the ping-pong schedule: 0 warnings under default ``verilator
+    --lint-only`` (the defects were width-mismatched constant compares, an always-true
+    ``>= 0``, an incomplete case, operands of unequal width); the ``-Wall`` count (Amaranth's
+    unused debug nets, initial values) is recorded."""
     manifest = generate(HeadConfig().with_overrides(overrides), tmp_path, ["attention_head"],
                         lint=True)
     lint = manifest["modules"][0]["lint"]
