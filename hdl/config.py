@@ -40,11 +40,15 @@ __all__ = [
     "HeadConfig",
     "NON_IDEALITIES",
     "READOUTS",
+    "SCHEDULES",
     "load_config",
 ]
 
 #: Token read-out architectures (``timing.readout``); the first is the paper's.
 READOUTS = ("tile_counters", "pulse_sum")
+
+#: Token schedules (``timing.schedule``); the first is the paper's.
+SCHEDULES = ("paper", "pingpong")
 
 #: Names of the analog non-idealities, each with its own switch in :class:`AnalogConfig`.
 NON_IDEALITIES = ("quantization", "nonlinearity", "offset", "leakage", "variability", "ir_drop")
@@ -229,6 +233,12 @@ class TimingConfig:
     longest becomes the accumulator's 18, as in the default head) for one cycle of latency (51 →
     52), d·⌈n/2^⌊levels/2⌋⌉ more partial sums in flip-flops (+1,024 at defaults) and digital
     energy 207 instead of 151 pJ per token-head (n28, ``python -m flows.ppa``)."""
+    schedule: str = "paper"
+    """Token schedule (``hdl/schedule.py``): ``paper`` = one ReLU and one signed C2P per column,
+    the V column written during the QK read (initiation interval 31 cycles at defaults);
+    ``pingpong`` = two ReLU and two signed C2Ps per column used by alternate tokens and the V
+    column written right before the A fire, so the K and V arrays bound the interval (18
+    cycles at defaults, same latency; issue 11 §3)."""
 
     layers: int = 12
     """L: layers that share the time between two tokens of one head (P §4.1: GPT-2, 12).
@@ -253,6 +263,8 @@ class TimingConfig:
         _check(not self.pulse_tree_register or self.readout == "pulse_sum",
                "timing.pulse_tree_register", self.pulse_tree_register,
                "false unless timing.readout is pulse_sum")
+        _check(self.schedule in SCHEDULES, "timing.schedule", self.schedule,
+               f"one of {', '.join(SCHEDULES)}")
 
     @property
     def t_clk_s(self) -> float:

@@ -63,20 +63,26 @@ class AttentionHead(wiring.Component):
     o_valid : Out(W)
         Columns holding a token of the window (bit tile·C + col).  The analog side gates the
         ReLU C2P of invalid columns (A = 0): unwritten columns never contribute.
-    o_c2p1_integrate, o_c2p1_fire, o_c2p1_reset : Out(1)
+    o_c2p1_integrate, o_c2p1_fire, o_c2p1_reset : Out(c2p_sets)
         ReLU C2P phases: integrate the K bit-line charge during the QK read, fire A pulses into
-        the V array, reset.
-    o_c2p2_integrate, o_c2p2_fire, o_c2p2_reset : Out(1)
+        the V array, reset.  Bit s drives C2P set s of every column (``Schedule.c2p_sets``: 1,
+        or 2 in the ``pingpong`` schedule, token j on set j mod 2), so the pins say which set
+        a token uses.
+    o_c2p2_integrate, o_c2p2_fire, o_c2p2_reset : Out(c2p_sets)
         Signed C2P phases: integrate the V-array charge, fire the output pulses (counted), reset.
+        Bit s = set s, as for the ReLU C2P.
     i_c2p_pulse, i_c2p_sign : In(n·d)
-        Signed C2P output pulses and their sign bits, channel tile·d + dim.
+        Signed C2P output pulses and their sign bits, channel tile·d + dim.  With two sets the
+        sets of a channel share the line: only the set whose ``o_c2p2_fire`` bit is high drives
+        it (the schedule never lets two count windows overlap).
 
     Timing (all from :class:`~hdl.schedule.Schedule`)
     ------
     latency = 1 + counts_final + readout_latency + 1 cycles from the accept of a token to its
     output valid (54 at defaults); a new token is accepted every ``initiation_interval`` cycles
-    (31 at defaults) at most.  Back-pressure: a token is accepted only while the output FIFO has
-    room for it and every token in flight, so no output is ever lost or duplicated.
+    (31 at defaults, 18 with ``timing.schedule = "pingpong"``) at most.  Back-pressure: a token
+    is accepted only while the output FIFO has room for it and every token in flight, so no
+    output is ever lost or duplicated.
     """
 
     #: Depth of the output FIFO (tokens).  Must exceed the tokens that can be in flight.
@@ -87,6 +93,7 @@ class AttentionHead(wiring.Component):
         self._sched = Schedule(cfg)
         a = cfg.array
         n_ch = a.n_channels
+        sets = self._sched.c2p_sets
         kv = data.ArrayLayout(unsigned(a.kv_bits), a.head_dim)
         super().__init__({
             "i_tok": In(stream.Signature(token_layout(cfg))),
@@ -102,12 +109,12 @@ class AttentionHead(wiring.Component):
             "o_tile_sel": Out(a.n_tiles),
             "o_col_sel": Out(a.tile_cols),
             "o_valid": Out(a.window),
-            "o_c2p1_integrate": Out(1),
-            "o_c2p1_fire": Out(1),
-            "o_c2p1_reset": Out(1),
-            "o_c2p2_integrate": Out(1),
-            "o_c2p2_fire": Out(1),
-            "o_c2p2_reset": Out(1),
+            "o_c2p1_integrate": Out(sets),
+            "o_c2p1_fire": Out(sets),
+            "o_c2p1_reset": Out(sets),
+            "o_c2p2_integrate": Out(sets),
+            "o_c2p2_fire": Out(sets),
+            "o_c2p2_reset": Out(sets),
             "i_c2p_pulse": In(n_ch),
             "i_c2p_sign": In(n_ch),
         })
@@ -134,15 +141,22 @@ class AttentionHead(wiring.Component):
         return max(s.counts_final + 1, s.c2p2_reset[1])
 
     @property
-    def n_slots(self) -> int:
+    def n_in_flight(self) -> int:
         """Tokens that can be in flight at once: ceil(slot_life / initiation_interval)."""
         return -(-self.slot_life // self.initiation_interval)
 
     @property
+    def n_slots(self) -> int:
+        """Timeline slots: :attr:`n_in_flight`, rounded up to a multiple of ``c2p_sets`` so
+        that slot i (token j takes slot j mod n_slots) always uses C2P set i mod c2p_sets."""
+        sets = self._sched.c2p_sets
+        return -(-self.n_in_flight // sets) * sets
+
+    @property
     def out_fifo_depth(self) -> int:
         """Entries of the output FIFO = the most tokens that can be accepted and not yet taken
-        at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_slots + 1)``."""
-        return max(self.OUT_FIFO_DEPTH, self.n_slots + 1)
+        at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_in_flight + 1)``."""
+        return max(self.OUT_FIFO_DEPTH, self.n_in_flight + 1)
 
     def elaborate(self, platform):
         m = Module()
@@ -161,6 +175,12 @@ class AttentionHead(wiring.Component):
         if pwm_start_at < 0:
             raise ValueError(f"the QK read starts at {s.qk_read[0]}, before the PWM bank "
                              f"(latency {pwm.latency}) can be started")
+        if s.count[0] - 1 + s.initiation_interval < s.counts_final:
+            # tokens overlap (ping-pong): the next token's counter / pulse-sum clear must not
+            # come before the read-out took this token's final counts
+            raise ValueError(f"the next token clears the counters at cycle "
+                             f"{s.count[0] - 1 + s.initiation_interval}, before this token's "
+                             f"counts are read at {s.counts_final}")
 
         # -- admission: initiation interval and output credits --------------------------------
         ii = self.initiation_interval
@@ -203,10 +223,14 @@ class AttentionHead(wiring.Component):
             """Some token is at ``offset`` in the current cycle."""
             return _any([b & eq_const(o, offset) for b, o in zip(slot_busy, slot_off)])
 
-        def phase_next(phase: tuple[int, int]):
-            """Some token will be inside ``phase`` in the next cycle (for registered outputs)."""
+        sets = s.c2p_sets
+
+        def phase_next(phase: tuple[int, int], c2p_set: int = 0):
+            """Some token of C2P set ``c2p_set`` (slots i ≡ c2p_set mod c2p_sets) will be inside
+            ``phase`` in the next cycle (for registered outputs)."""
             lo, hi = phase
-            return _any([b & in_range(o, lo, hi) for b, o in zip(nb_list, no_list)])
+            return _any([b & in_range(o, lo, hi)
+                         for i, (b, o) in enumerate(zip(nb_list, no_list)) if i % sets == c2p_set])
 
         # -- writes: sequencer started with the accept; pointer advances when V is written ----
         m.d.comb += [
@@ -237,14 +261,19 @@ class AttentionHead(wiring.Component):
         ]
 
         # -- charge-to-pulse phase controls (registered) ---------------------------------------
-        m.d.sync += [
-            self.o_c2p1_integrate.eq(phase_next(s.qk_read)),
-            self.o_c2p1_fire.eq(phase_next(s.a_fire)),
-            self.o_c2p1_reset.eq(phase_next(s.c2p1_reset)),
-            self.o_c2p2_integrate.eq(phase_next(s.a_fire)),
-            self.o_c2p2_fire.eq(phase_next(s.count)),
-            self.o_c2p2_reset.eq(phase_next(s.c2p2_reset)),
-        ]
+        def pin(sig, c: int):
+            """Bit ``c`` (C2P set c) of a phase pin (the whole 1-bit pin with one set)."""
+            return sig if sets == 1 else sig[c]
+
+        for c in range(sets):
+            m.d.sync += [
+                pin(self.o_c2p1_integrate, c).eq(phase_next(s.qk_read, c)),
+                pin(self.o_c2p1_fire, c).eq(phase_next(s.a_fire, c)),
+                pin(self.o_c2p1_reset, c).eq(phase_next(s.c2p1_reset, c)),
+                pin(self.o_c2p2_integrate, c).eq(phase_next(s.a_fire, c)),
+                pin(self.o_c2p2_fire, c).eq(phase_next(s.count, c)),
+                pin(self.o_c2p2_reset, c).eq(phase_next(s.c2p2_reset, c)),
+            ]
 
         # -- read-out (counters + adder trees, or pulse sums), output FIFO ----------------------
         if cfg.timing.readout == "pulse_sum":
@@ -256,7 +285,7 @@ class AttentionHead(wiring.Component):
         m.d.comb += [                        # the pulses go to the counters or the pulse sums
             front.i_pulse.eq(self.i_c2p_pulse),
             front.i_sign.eq(self.i_c2p_sign),
-            front.i_enable.eq(self.o_c2p2_fire),
+            front.i_enable.eq(self.o_c2p2_fire.any() if sets > 1 else self.o_c2p2_fire),
             front.i_clear.eq(at(s.count[0] - 1)),
         ]
         if add.latency != s.readout_latency:

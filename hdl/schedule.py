@@ -23,6 +23,18 @@ The resources are the K array (write + QK read), the ReLU C2P (QK read → A fir
 the V array (write + A fire), the signed C2P (A fire → count → reset) and the counters.  The next
 token may start once none of its phases overlaps a phase of the previous token on the same
 resource; :attr:`Schedule.initiation_interval` is that smallest distance.
+
+``timing.schedule = "pingpong"`` (issue 11 §3) changes two things: every column has two ReLU and
+two signed C2Ps (:attr:`Schedule.c2p_sets` = 2), token j using set j mod 2, so a C2P set only
+has to be free again two tokens later; and the V column is discharged and written right before
+the A fire instead of during the QK read, so the V array is busy 3 + 15 cycles::
+
+    V discharge     [15, 16)   V array column, the last cycles of the QK read
+    V write         [16, 18)
+    (every other phase as above: latency unchanged)
+
+A resource with c copies used in turn bounds the interval to ceil(busy / c) cycles; the K and V
+arrays (18 cycles each) then set it: 18 cycles at defaults, against 31.
 """
 
 from __future__ import annotations
@@ -57,10 +69,22 @@ class Schedule:
         return (s, s + self.cfg.array.q_max)
 
     @property
+    def c2p_sets(self) -> int:
+        """ReLU and signed C2P circuits per column (each): 1, or 2 used by alternate tokens
+        (token j uses set j mod c2p_sets) in the ``pingpong`` schedule."""
+        return 2 if self.cfg.timing.schedule == "pingpong" else 1
+
+    @property
     def v_discharge(self) -> tuple[int, int]:
-        """The V column is discharged and written while the K array is read."""
-        s = self.qk_read[0]
-        return (s, s + self.cfg.timing.discharge_cycles)
+        """The V column is discharged and written while the K array is read (``paper``), or
+        right before the A fire, ending with the QK read (``pingpong``)."""
+        t = self.cfg.timing
+        if t.schedule == "pingpong":
+            s = self.qk_read[1] - t.dac_write_cycles - t.discharge_cycles
+            s = max(s, self.qk_read[0])
+        else:
+            s = self.qk_read[0]
+        return (s, s + t.discharge_cycles)
 
     @property
     def v_write(self) -> tuple[int, int]:
@@ -105,10 +129,19 @@ class Schedule:
             "counters": (self.count[0], self.counts_final + 1),
         }
 
+    def copies(self) -> dict[str, int]:
+        """Copies of each resource of :meth:`resources`, used by successive tokens in turn."""
+        sets = self.c2p_sets
+        return {name: sets if name in ("relu_c2p", "signed_c2p") else 1
+                for name in self.resources()}
+
     @property
     def initiation_interval(self) -> int:
-        """Smallest start-to-start distance of two tokens with no resource used twice at once."""
-        return max(end - start for start, end in self.resources().values())
+        """Smallest start-to-start distance of two tokens with no resource used twice at once:
+        a resource busy b cycles with c copies in turn needs c·II ≥ b, so II ≥ ceil(b / c)."""
+        copies = self.copies()
+        return max(-(-(end - start) // copies[name])
+                   for name, (start, end) in self.resources().items())
 
     @property
     def step_cycles(self) -> int:

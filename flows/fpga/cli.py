@@ -74,10 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(parser, args) -> HeadConfig:
+    from hdl.fpga.twin import check_supported
+
     try:
         if args.config:
-            return load_config(args.config, args.overrides)
-        return HeadConfig().with_overrides([*BOARDS[args.board].overrides, *args.overrides])
+            cfg = load_config(args.config, args.overrides)
+        else:
+            cfg = HeadConfig().with_overrides([*BOARDS[args.board].overrides, *args.overrides])
+        check_supported(cfg)
+        return cfg
     except ValueError as e:
         parser.error(str(e))
         raise

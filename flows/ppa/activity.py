@@ -162,7 +162,8 @@ def _simulate_activity(cfg: HeadConfig, netlist_v: Path, netlist_json: Path, *,
     pw = token_width(cfg)
     limit = 200 + (n_tokens + 2) * (sched.initiation_interval + sched.latency)
     ow = a.head_dim * a.sum_width
-    tb = TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow)
+    tb = TB.format(nt=n_tokens, f=f, nch=nch, pw=pw, limit=limit, ow=ow,
+                   sets=sched.c2p_sets)
     log.info("activity: simulating %d tokens (%d cycles max) on %s", n_tokens, limit, simulator)
     run = run_testbench(simulator, work, netlist_v, tb)
     events = (work / "events.txt").read_text().split("\n")

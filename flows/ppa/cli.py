@@ -22,7 +22,7 @@ from .activity import WARMUP_TOKENS, min_tokens
 from .flow import run_ppa
 from .gatesim import SIMULATORS
 from .report import write_ppa
-from .variants import run_variants, write_variants
+from .variants import VARIANTS, run_variants, write_variants
 
 __all__ = ["main", "build_parser"]
 
@@ -49,9 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "counts)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the scaling sweep")
     parser.add_argument("--variants", action="store_true",
-                        help="also run every architecture variant (paper default, + clock "
-                             "gating, + pulse_sum) and add their table to ppa.md "
-                             "(variants.json, variants.md)")
+                        help=f"also run every architecture variant ({', '.join(VARIANTS)}) "
+                             "and add their table to ppa.md (variants.json, variants.md)")
     return parser
 
 

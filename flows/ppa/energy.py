@@ -36,7 +36,10 @@ Digital (presets ``n28``, ``nangate45``, ``sky130``)
 Area
     Digital: transistors (synthesis) × area per transistor (NAND2 cell area / 4).
     Analog: 2 arrays × W × d cells, W ReLU C2Ps, tiles × d signed C2Ps, tiles × d DACs, with
-    per-unit areas that P does not give (model-spec §9.1: NOT FOUND) — ASSUMED values.
+    per-unit areas that P does not give (model-spec §9.1: NOT FOUND) — ASSUMED values.  The
+    ``pingpong`` schedule has two C2P sets (``Schedule.c2p_sets``): twice the C2P area; its
+    analog energy per token is the same (each token is converted once, by one set; the idle
+    set's static energy is not modelled, like all leakage here).
 """
 
 from __future__ import annotations
@@ -366,12 +369,13 @@ def area(cfg: HeadConfig, digital_transistors: float, tech: TechPreset,
     p = preset or analog_preset(cfg.tech.analog_preset)
     a = cfg.array
     cells = 2 * a.window * a.head_dim
+    n_c2p = (a.window + a.n_channels) * Schedule(cfg).c2p_sets
     out = {
         "digital": digital_transistors * tech.area_per_transistor_um2,
         "arrays": cells * float(p.cell_area_um2),
-        "c2p": (a.window + a.n_channels) * float(p.c2p_area_um2),
+        "c2p": n_c2p * float(p.c2p_area_um2),
         "dacs": a.n_channels * float(p.dac_area_um2),
-        "n_cells": cells, "n_c2p": a.window + a.n_channels,
+        "n_cells": cells, "n_c2p": n_c2p,
         "n_dacs": a.n_channels,
     }
     out["analog"] = out["arrays"] + out["c2p"] + out["dacs"]

@@ -71,7 +71,9 @@ module tb;
   reg [NCH-1:0] sign_mem [0:NT-1];
   reg tok_valid = 0;
   reg [PW-1:0] tok_payload = 0;
-  wire tok_ready, out_valid, fire;
+  wire tok_ready, out_valid;
+  wire [{sets}-1:0] fire_set;       // o_c2p2_fire: a bit per C2P set (ping-pong: 2)
+  wire fire = |fire_set;            // the pulses follow any set's count window
   wire [{ow}-1:0] out_payload;
   integer ti = 0, fi = 0, k = 0, cyc = 0, nout = 0, log;
   reg fire_d = 0;
@@ -81,7 +83,7 @@ module tb;
     .clk(clk), .rst(rst),
     .i_tok__valid(tok_valid), .i_tok__payload(tok_payload), .i_tok__ready(tok_ready),
     .o_out__ready(1'b1), .o_out__valid(out_valid), .o_out__payload(out_payload),
-    .i_c2p_pulse(pulse), .i_c2p_sign(sign), .o_c2p2_fire(fire)
+    .i_c2p_pulse(pulse), .i_c2p_sign(sign), .o_c2p2_fire(fire_set)
   );
   initial begin
     $readmemh("tok.hex", tok_mem);

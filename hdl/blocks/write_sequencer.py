@@ -1,8 +1,9 @@
 """DAC / write sequencer: writes one token's K and V columns into the gain-cell arrays.
 
 Per token the target column is discharged, then the K DAC codes are driven with the K write
-enable; the V column is discharged and written while the K array is already being read (the
-phase offsets are those of :class:`hdl.schedule.Schedule`).  Which column is written is the
+enable; the V column is discharged and written while the K array is already being read, or
+right before the A fire in the ``pingpong`` schedule (the phase offsets are those of
+:class:`hdl.schedule.Schedule`).  Which column is written is the
 write-address controller's business; the head advances it on ``o_done``.
 """
 
@@ -56,8 +57,9 @@ class WriteSequencer(wiring.Component):
     * ``o_busy`` for ``0 ≤ o < duration``; ``o_done`` and ``o_ready`` at ``o = duration − 1``;
 
     ``duration = S.v_write[1]`` (= 2·discharge_cycles + 2·dac_write_cycles at the reference
-    schedule: 6 cycles at defaults).  ``latency = 1`` cycle from the accept to ``o_discharge_k``
-    high; initiation interval = ``duration`` cycles (back-to-back starts).  Outside a sequence
+    schedule: 6 cycles at defaults; 18 = the end of the QK read in the ``pingpong`` one).
+    ``latency = 1`` cycle from the accept to ``o_discharge_k`` high; initiation interval =
+    ``duration`` cycles (back-to-back starts).  Outside a sequence
     (idle, reset) every output is 0 except ``o_ready``.
 
     The control outputs are registers (glitch-free toward the analog arrays); the DAC codes are

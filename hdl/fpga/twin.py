@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import HeadConfig
 from ..schedule import Schedule
 
-__all__ = ["TwinTables", "ArrayTwin", "engine_cycles", "min_time_scale"]
+__all__ = ["TwinTables", "ArrayTwin", "check_supported", "engine_cycles", "min_time_scale"]
 
 
 def _sbits(lo: int, hi: int) -> int:
@@ -45,6 +45,15 @@ class TwinTables:
     th_shift: int = 0       # every threshold is a multiple of 2^th_shift
 
 
+def check_supported(cfg: HeadConfig) -> None:
+    """Refuse a configuration the twin cannot stand in for (ValueError with the reason)."""
+    if Schedule(cfg).c2p_sets != 1:
+        raise ValueError(f"the FPGA prototype does not support timing.schedule="
+                         f"{cfg.timing.schedule}: its array twin has one C2P set per column "
+                         f"and reads the K memory after the A-fire rise, when the ping-pong "
+                         f"schedule already writes the next token; use timing.schedule=paper")
+
+
 def engine_cycles(cfg: HeadConfig) -> int:
     """Fabric cycles of the twin's read-out engine per token, from the A-fire rise to the
     counts being ready: S phase W·d, O phase W·d, pipeline and drain (8, with margin)."""
@@ -57,6 +66,7 @@ def min_time_scale(cfg: HeadConfig) -> int:
     before the next token's K discharge, II − a_fire_start head cycles after the A-fire rise,
     and the whole engine done by the count phase, count_start − a_fire_start head cycles
     after it."""
+    check_supported(cfg)
     a, s = cfg.array, Schedule(cfg)
     k_budget = s.initiation_interval - s.a_fire[0]
     c_budget = s.count[0] - s.a_fire[0]
@@ -99,6 +109,7 @@ class ArrayTwin(wiring.Component):
             raise ValueError(f"twin lut must be {a.kv_max + 1}×{a.q_max + 1}")
         if len(tables.gv) != a.kv_max + 1 or len(tables.thresholds) != a.count_max:
             raise ValueError("twin gv / thresholds do not match the config")
+        check_supported(cfg)
         s = Schedule(cfg)
         if s.initiation_interval <= s.a_fire[0]:
             raise ValueError("the twin needs II > the A-fire start (it reads the K memory "

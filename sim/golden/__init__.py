@@ -19,7 +19,11 @@ and the files of the command line (:mod:`.cli`).
 
 Times.  Token t has one write time (the cycle its K-column discharge starts; used for its K and
 V cells) and one read time (the cycle its QK read starts; used for both arrays' decay during
-its reads).  Default: ``write_time[t] = read_time[t] = t·Schedule(cfg).token_step_s``.
+its reads).  Default: ``write_time[t] = read_time[t] = t·Schedule(cfg).token_step_s``.  The V
+column is written a few cycles after the K column (3 in the paper's schedule, 15 in the
+``pingpong`` one, ``Schedule.v_write``) but ages from the same write time: 15 ns against
+τ = 5 ms changes a cell's decay by ~3e-6 relative, and the co-simulation bridge follows the
+same convention, so the two stay bit-exact.
 
 Masking.  At token t's read the valid columns hold tokens s with t − W < s ≤ t; others (never
 written, or overwritten) give S = 0, hence A = 0, and contribute nothing to either product.

@@ -25,6 +25,16 @@ token's writes and integrate between its predecessor's fire and its own, and its
 fire before the next token's ReLU fire); anything else is reported, never guessed at.  On a
 reset the events latched so far are applied first (the arrays keep their charge).
 
+With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins are one bit per
+set (the number of sets is the width of ``o_c2p1_fire``); the bridge wakes on their OR
+(``o_br_fire1``) and follows, from the set bits the record latched, which token each set holds
+in :class:`analog_models.c2p_sets.C2PSets` — a set integrating over a held token or while it
+fires, or firing with nothing integrated, fails the run (with one set the same checks hold).
+The next token's K discharge may fall in the cycle the A fire begins: the record latches it at
+the end of that cycle, so this token's read-out comes first.  The pulse player holds one token
+ahead (the shell takes the counts in the first cycle of the signed fire), so a token's counts
+may be loaded while its predecessor's pulses still play.
+
 It never sees the token values of the testbench: only pins.  Time is the cycle count ×
 ``t_clk``, in seconds, for leakage; cycle n is the one whose falling edge is the n-th since the
 clock started (a pin that changes at a rising edge is first seen in the cycle it starts).
@@ -40,6 +50,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
 from analog_models.array import GainCellBank
+from analog_models.c2p_sets import C2PSets
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
@@ -71,7 +82,9 @@ class AnalogBridge:
         self.t_clk_s = cfg.timing.t_clk_s
         self._period_ps = int(round(cfg.timing.t_clk_ns * 1000))
         self._t0_ps = get_sim_time("ps")      # the clock starts (rising) now
-        self._fire1, self._clk = dut.o_c2p1_fire, dut.clk
+        self._fire1, self._clk = dut.o_br_fire1, dut.clk
+        self.sets = len(dut.o_c2p1_fire)            # C2P sets per column, from the pins
+        self.c2p = C2PSets(self.sets)                # the token each C2P set holds
         self._rec = dut.o_br_rec
         self._pp_count, self._pp_sign = dut.i_pp_count, dut.i_pp_sign
         self._fields: dict[str, tuple[int, int]] = {}
@@ -105,6 +118,7 @@ class AnalogBridge:
         self._apply(self._read_record(), self.cycle_now())
         self._writing = None
         self._fires = self._count(self._read_record(), "f2")
+        self.c2p = C2PSets(self.sets)
 
     def cycle_now(self) -> int:
         """The current cycle (see the module docstring)."""
@@ -157,6 +171,29 @@ class AnalogBridge:
                                   self._writing.t_write_s)
         return new
 
+    def _follow_sets(self, rec: _Record, new: dict[str, int], tok: ObservedToken,
+                     n: int) -> int:
+        """The C2P set phases since the last fire (this token's integrate, the previous
+        token's signed fire) and this fire, checked against the token each set holds; return
+        the set that fires."""
+        def one(field: str) -> int:
+            bits = [s for s in range(self.sets) if rec.int(field) >> s & 1]
+            if len(bits) != 1:
+                raise AssertionError(f"cycle {n}: {field} set bits {bits}: exactly one C2P "
+                                     f"set expected")
+            return bits[0]
+        c = one("fire1")
+        try:
+            if new["in"]:
+                s = one("in_set")
+                self.c2p.integrate(s, tok, firing=bool(rec.int("in_fire1") >> s & 1))
+            if new["f2"]:
+                self.c2p.fire_signed(one("f2_set"))
+            self.c2p.fire_relu(c, signed_firing=bool(rec.int("fire2") >> c & 1))
+        except AssertionError as e:
+            raise AssertionError(f"cycle {n}: {e}") from None
+        return c
+
     # -- the pins ----------------------------------------------------------------------------
     async def _watch_fire(self) -> None:
         """Each ReLU C2P fire: apply the token's writes, read it out, load the pulse player."""
@@ -180,15 +217,15 @@ class AnalogBridge:
         if in_cycle >= n:
             raise AssertionError(f"cycle {n}: ReLU C2P fired in the cycle its integrate "
                                  f"began (the width counters cannot see that cycle)")
-        if self._count(rec, "f2") != self._fires & ((1 << EVENT_BITS) - 1) or \
-                rec.int("fire2"):
-            raise AssertionError(f"cycle {n}: ReLU C2P fired while the previous token's "
-                                 f"signed C2P had not fired or was still counting")
+        if self._count(rec, "f2") != self._fires & ((1 << EVENT_BITS) - 1):
+            raise AssertionError(f"cycle {n}: ReLU C2P fired before the previous token's "
+                                 f"signed C2P began to fire (the pulse player holds one token)")
         tok = self.tokens[-1]
+        c = self._follow_sets(rec, new, tok, n)
         tok.t_read_s = in_cycle * self.t_clk_s
         # the shell counted the integrate cycles before this one; this one if still on
         widths = bits_fields(rec.bits_of("wl_width"), self.d, WIDTH_BITS)
-        if rec.int("integrate"):
+        if rec.int("integrate") >> c & 1:
             widths = widths + rec.bits_of("wl_q")
         valid = rec.bits_of("valid").reshape(self.n, self.C)
         tok.q_widths = widths

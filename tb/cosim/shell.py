@@ -6,9 +6,12 @@ that would otherwise run in Python once per clock cycle or once per pin change:
 * **PWM width counters** ``o_wl_width`` (head_dim × 16 bits): cycles each query word line
   ``o_wl_q[i]`` was high while ``o_c2p1_integrate`` was high, restarted when integrate rises.
 * **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_count``
-  (n_tiles·head_dim × count_bits) and signs ``i_pp_sign`` once per token; the shell drives
-  ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since ``o_c2p2_fire`` rose, and
-  ``i_c2p_sign = fire ? sign : 0`` — what the head samples at its falling edges.
+  (n_tiles·head_dim × count_bits) and signs ``i_pp_sign`` of the next token to fire, once per
+  token; the shell takes them in the first cycle of the signed C2P fire and holds them (a
+  double buffer: the bridge may load the next token while this one plays, as the ping-pong
+  schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since
+  ``o_c2p2_fire`` rose, and ``i_c2p_sign = fire ? sign : 0`` — what the head samples at its
+  falling edges.
 * **Bridge record** ``o_br_rec`` (:func:`bridge_fields`): each array event of the head latched
   when it happens — the K/V discharge and write enables with the tile/column select and DAC
   codes on the pins at that moment, the cycle the K discharge and the QK integrate began, a
@@ -28,6 +31,11 @@ that would otherwise run in Python once per clock cycle or once per pin change:
   used up, ``FEED`` log entries are unread, ``i_tb_take_goal`` outputs were taken, or
   ``i_tb_sleep`` cycles passed after ``i_tb_seq`` toggled — one trigger the testbench sleeps on.
 
+With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins have a bit per
+set: the circuits above use their OR (one set integrates, one fires at a time), the record
+keeps the set bits (``*_set`` fields) so the bridge can check which set does what, and
+``o_br_fire1`` (the OR of ``o_c2p1_fire``) is the one-bit pin the bridge wakes on.
+
 Cycle numbers in the logs are the shell's counter ``cyc`` (rising edges since the start); a
 logged event happened in the cycle that ended at that edge.  The port widths are read from the
 generated head (its ``module attention_head`` declarations), so the shell follows any config
@@ -39,6 +47,7 @@ from __future__ import annotations
 import re
 
 from hdl.config import HeadConfig
+from hdl.schedule import Schedule
 
 __all__ = ["SHELL_TOP", "FEED", "PATTERN", "head_ports", "bridge_fields", "capture_fields",
            "shell_verilog"]
@@ -77,12 +86,14 @@ def bridge_fields(cfg: HeadConfig) -> list[tuple[str, int]]:
     a = cfg.array
     sel = a.n_tiles + a.tile_cols
     dac = a.head_dim * a.kv_bits
+    sets = Schedule(cfg).c2p_sets
     return ([(f"n_{e}", EVENT_BITS) for e in EVENTS]
             + [("cyc", CYC_BITS), ("dk_cyc", CYC_BITS), ("in_cyc", CYC_BITS),
                ("dk_sel", sel), ("wk_sel", sel), ("dv_sel", sel), ("wv_sel", sel),
                ("wk_dac", dac), ("wv_dac", dac),
                ("valid", a.n_tiles * a.tile_cols), ("wl_width", a.head_dim * WIDTH_BITS),
-               ("wl_q", a.head_dim), ("integrate", 1), ("fire2", 1)])
+               ("wl_q", a.head_dim), ("in_set", sets), ("in_fire1", sets), ("f2_set", sets),
+               ("integrate", sets), ("fire1", sets), ("fire2", sets)])
 
 
 def capture_fields(out_width: int) -> list[tuple[str, int]]:
@@ -116,6 +127,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN]
     decls += [_decl("input", lanes * cb, "i_pp_count"), _decl("input", lanes, "i_pp_sign"),
               _decl("output", d * wb, "o_wl_width"), _decl("output", rec_w, "o_br_rec"),
+              _decl("output", 1, "o_br_fire1"),
               _decl("input", FEED * pw, "i_tb_feed"), _decl("input", FEED * 16, "i_tb_feed_gaps"),
               _decl("input", 8, "i_tb_feed_n"), _decl("input", 1, "i_tb_feed_seq"),
               _decl("input", 1, "i_tb_more"), _decl("input", PATTERN, "i_tb_pat"),
@@ -136,21 +148,25 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
              "wk": ("o_we_k", f"br_wk_sel <= {sel}; br_wk_dac <= o_dac_k;"),
              "dv": ("o_discharge_v", f"br_dv_sel <= {sel};"),
              "wv": ("o_we_v", f"br_wv_sel <= {sel}; br_wv_dac <= o_dac_v;"),
-             "in": ("o_c2p1_integrate", "br_in_cyc <= cyc;"),
-             "f2": ("o_c2p2_fire", "")}
+             "in": ("(|o_c2p1_integrate)",
+                    "br_in_cyc <= cyc; br_in_set <= o_c2p1_integrate; br_in_fire1 <= o_c2p1_fire;"),
+             "f2": ("(|o_c2p2_fire)", "br_f2_set <= o_c2p2_fire;")}
+    sets = width["o_c2p1_fire"]
     sw, dw = a.n_tiles + a.tile_cols, d * a.kv_bits
     regs = [f"  reg [{EVENT_BITS - 1}:0] br_n_{e} = 0;\n  reg br_d_{e} = 0;" for e in EVENTS]
     regs += [f"  reg [{CYC_BITS - 1}:0] br_dk_cyc = 0, br_in_cyc = 0;",
              f"  reg [{sw - 1}:0] br_dk_sel = 0, br_wk_sel = 0, br_dv_sel = 0, br_wv_sel = 0;",
-             f"  reg [{dw - 1}:0] br_wk_dac = 0, br_wv_dac = 0;"]
+             f"  reg [{dw - 1}:0] br_wk_dac = 0, br_wv_dac = 0;",
+             f"  reg [{sets - 1}:0] br_in_set = 0, br_in_fire1 = 0, br_f2_set = 0;"]
     events = "\n".join(
         f"    br_d_{e} <= {pin};\n    if ({pin} & ~br_d_{e}) begin br_n_{e} <= br_n_{e} + 1'b1; "
         f"{act} end" for e, (pin, act) in latch.items())
     live = {"cyc": "cyc", "dk_cyc": "br_dk_cyc", "in_cyc": "br_in_cyc", "dk_sel": "br_dk_sel",
             "wk_sel": "br_wk_sel", "dv_sel": "br_dv_sel", "wv_sel": "br_wv_sel",
             "wk_dac": "br_wk_dac", "wv_dac": "br_wv_dac", "valid": "o_valid",
-            "wl_width": "o_wl_width", "wl_q": "o_wl_q", "integrate": "o_c2p1_integrate",
-            "fire2": "o_c2p2_fire", **{f"n_{e}": f"br_n_{e}" for e in EVENTS}}
+            "wl_width": "o_wl_width", "wl_q": "o_wl_q", "in_set": "br_in_set",
+            "in_fire1": "br_in_fire1", "f2_set": "br_f2_set", "integrate": "o_c2p1_integrate",
+            "fire1": "o_c2p1_fire", "fire2": "o_c2p2_fire", **{f"n_{e}": f"br_n_{e}" for e in EVENTS}}
     # o_valid and o_wl_q may be wider than the fields (the head's own port widths)
     rec_expr = ", ".join(
         f"{live[n]}[{w - 1}:0]" if n in ("valid", "wl_q") and width.get(live[n], w) != w
@@ -170,25 +186,36 @@ module {SHELL_TOP}(
   reg [{CYC_BITS - 1}:0] cyc = 0;
   always @(posedge clk) cyc <= cyc + 1'b1;
   assign o_tb_cyc = cyc;
-  // pulse player: count > k in the k-th cycle of the signed C2P fire
+  // the C2P phase pins have a bit per C2P set; one set integrates / fires at a time
+  wire integ = |o_c2p1_integrate, fire2 = |o_c2p2_fire;
+  assign o_br_fire1 = |o_c2p1_fire;
+  // pulse player: count > k in the k-th cycle of the signed C2P fire; the counts and signs
+  // are taken from i_pp_* in the first fire cycle (k = 0) and held (double buffer)
   reg [{kb - 1}:0] pp_k = 0;
-  always @(posedge clk)
-    pp_k <= o_c2p2_fire ? (pp_k == {{{kb}{{1'b1}}}} ? pp_k : pp_k + 1'b1) : {kb}'d0;
+  reg [{lanes * cb - 1}:0] pp_count_r = 0;
+  reg [{lanes - 1}:0] pp_sign_r = 0;
+  wire pp_first = pp_k == {kb}'d0;
+  wire [{lanes * cb - 1}:0] pp_count = pp_first ? i_pp_count : pp_count_r;
+  wire [{lanes - 1}:0] pp_sign = pp_first ? i_pp_sign : pp_sign_r;
+  always @(posedge clk) begin
+    pp_k <= fire2 ? (pp_k == {{{kb}{{1'b1}}}} ? pp_k : pp_k + 1'b1) : {kb}'d0;
+    if (fire2 & pp_first) begin pp_count_r <= i_pp_count; pp_sign_r <= i_pp_sign; end
+  end
   genvar j;
   generate
     for (j = 0; j < {lanes}; j = j + 1) begin : play
-      assign i_c2p_pulse[j] = o_c2p2_fire & ({{1'b0, i_pp_count[j*{cb} +: {cb}]}} > pp_k);
+      assign i_c2p_pulse[j] = fire2 & ({{1'b0, pp_count[j*{cb} +: {cb}]}} > pp_k);
     end
   endgenerate
-  assign i_c2p_sign = o_c2p2_fire ? i_pp_sign : {lanes}'d0;
+  assign i_c2p_sign = fire2 ? pp_sign : {lanes}'d0;
   // PWM width counters: cycles each word line is high during the QK integrate
   reg integ_d = 0;
-  always @(posedge clk) integ_d <= o_c2p1_integrate;
+  always @(posedge clk) integ_d <= integ;
   generate
     for (j = 0; j < {d}; j = j + 1) begin : pwm
       reg [{wb - 1}:0] w = 0;
       always @(posedge clk)
-        if (o_c2p1_integrate)
+        if (integ)
           w <= (integ_d ? (w == {{{wb}{{1'b1}}}} ? w : w + o_wl_q[j]) : {{{wb - 1}'d0, o_wl_q[j]}});
       assign o_wl_width[j*{wb} +: {wb}] = w;
     end

@@ -85,6 +85,11 @@ def test_default_latency_and_ii_are_pinned():
     (["timing.readout=pulse_sum"], 51, 31),
     (["timing.readout=pulse_sum", "timing.clock_gating=false"], 51, 31),
     (["timing.readout=pulse_sum", "timing.pulse_tree_register=true"], 52, 31),
+    # ping-pong: two C2P sets per column (31 busy cycles every other token, ceil(31/2) = 16),
+    # V written in [15, 18): the K and V arrays, 18 cycles each, bound the interval
+    (["timing.schedule=pingpong"], 54, 18),
+    (["timing.schedule=pingpong", "timing.clock_gating=false"], 54, 18),
+    (["timing.schedule=pingpong", "timing.readout=pulse_sum"], 51, 18),
 ])
 def test_variant_latency_and_ii_are_pinned(overrides, latency, ii):
     from hdl.head import AttentionHead
@@ -97,9 +102,42 @@ def test_variant_latency_and_ii_are_pinned(overrides, latency, ii):
     assert (head.latency, head.initiation_interval) == (latency, ii)
 
 
+def test_pingpong_schedule_phases_and_resources():
+    """Issue 11 §3 at defaults: II ≤ 20 with the latency unchanged; the V column is written in
+    the last cycles of the QK read, ending where the A fire starts; the C2P sets are busy 31
+    cycles, so each set must be free two tokens (36 cycles) later."""
+    paper = Schedule(HeadConfig())
+    s = Schedule(HeadConfig().with_overrides(["timing.schedule=pingpong"]))
+    assert paper.c2p_sets == 1 and s.c2p_sets == 2
+    assert s.initiation_interval <= 20 and s.latency <= paper.latency
+    assert (s.v_discharge, s.v_write, s.a_fire) == ((15, 16), (16, 18), (18, 33))
+    assert (s.k_discharge, s.k_write, s.qk_read, s.count) == (
+        paper.k_discharge, paper.k_write, paper.qk_read, paper.count)
+    assert s.resources()["v_array"] == (15, 33) and s.resources()["k_array"] == (0, 18)
+    assert s.copies() == {"k_array": 1, "relu_c2p": 2, "v_array": 1, "signed_c2p": 2,
+                          "counters": 1}
+    ii = s.initiation_interval
+    for name, (lo, hi) in s.resources().items():
+        assert s.copies()[name] * ii >= hi - lo, name
+    # the next token's counter clear (cycle count[0] − 1 + II) comes after the read-out
+    # sampled the final counts (counts_final)
+    assert s.count[0] - 1 + ii >= s.counts_final
+
+
+@pytest.mark.parametrize("overrides", [
+    ["array.q_bits=2"],                       # a QK read (3 cycles) shorter than the V write
+    ["timing.discharge_cycles=3", "timing.dac_write_cycles=4"],
+])
+def test_pingpong_schedule_on_short_reads_still_follows_the_resources(overrides):
+    s = Schedule(HeadConfig().with_overrides(overrides + ["timing.schedule=pingpong"]))
+    assert s.v_discharge[0] >= s.qk_read[0] and s.a_fire[0] >= s.v_write[1]
+    assert s.initiation_interval == max(-(-(hi - lo) // s.copies()[n])
+                                        for n, (lo, hi) in s.resources().items())
+
+
 def test_clock_gating_is_the_default_and_readout_the_papers():
     t = HeadConfig().timing
-    assert t.clock_gating is True and t.readout == "tile_counters"
+    assert t.clock_gating is True and t.readout == "tile_counters" and t.schedule == "paper"
 
 
 def test_schedule_ii_is_the_busiest_resource():
@@ -168,6 +206,10 @@ BAD = [
      "timing.readout must be one of tile_counters, pulse_sum, not 'pulse'"),
     (lambda: TimingConfig(pulse_tree_register=True),
      "timing.pulse_tree_register must be false unless timing.readout is pulse_sum, not True"),
+    (lambda: TimingConfig(schedule="fast"),
+     "timing.schedule must be one of paper, pingpong, not 'fast'"),
+    (lambda: HeadConfig().with_overrides(["timing.schedule=ping-pong"]),
+     "timing.schedule must be one of paper, pingpong, not 'ping-pong'"),
     (lambda: AnalogConfig(v_max_V=-1.0), "analog.v_max_V must be in (0, 5] V, not -1.0"),
     (lambda: AnalogConfig(v_mid_V=0.95), "analog.v_mid_V must be in (0, v_max_V=0.9), not 0.95"),
     (lambda: AnalogConfig(s_sat1_uA=0.0), "analog.s_sat1_uA must be positive, not 0.0"),

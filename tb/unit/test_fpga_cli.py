@@ -34,6 +34,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     (["sim", "--board", "icebreaker", "--tokens", "0"], "argument --tokens: must be an integer"),
     (["sim", "--board", "icebreaker", "--out", "/proc/gca.json"], "is not writable"),
     (["build", "--board", "icebreaker", "--out", "/proc/gca"], "is not writable"),
+    (["build", "--board", "icebreaker", "--set", "timing.schedule=pingpong"],
+     "error: the FPGA prototype does not support timing.schedule=pingpong: its array twin has "
+     "one C2P set per column"),
+    (["sim", "--board", "ulx3s-85f", "--set", "timing.schedule=pingpong"],
+     "use timing.schedule=paper"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
     r = _cli(*args)

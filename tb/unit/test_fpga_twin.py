@@ -140,3 +140,26 @@ def test_twin_needs_quantised_codes():
     cfg = HeadConfig().with_overrides(SMALL + ["analog.quantization=false"])
     with pytest.raises(ValueError, match="twin needs analog.quantization on"):
         twin_tables(cfg)
+
+
+def test_twin_refuses_the_pingpong_schedule():
+    """The twin has one C2P set and reads the K memory after the A-fire rise: the ping-pong
+    schedule (two sets, the next token's K write at that rise) is refused with the reason."""
+    import gc
+    import warnings
+
+    from amaranth.hdl import UnusedElaboratable
+
+    from hdl.fpga.twin import min_time_scale
+
+    cfg = HeadConfig().with_overrides(["array.head_dim=2", "array.n_tiles=2",
+                                       "array.tile_cols=4", "timing.schedule=pingpong"])
+    msg = "the FPGA prototype does not support timing.schedule=pingpong"
+    with warnings.catch_warnings():      # the refused twin is never elaborated
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match=msg) as e:
+            ArrayTwin(cfg, twin_tables(cfg))
+        del e
+        gc.collect()
+    with pytest.raises(ValueError, match=msg):
+        min_time_scale(cfg)

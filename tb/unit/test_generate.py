@@ -153,14 +153,16 @@ def test_defaults(tmp_path):
 @pytest.mark.parametrize("overrides", [[], ["timing.clock_gating=false"],
                                        ["timing.readout=pulse_sum"],
                                        ["timing.readout=pulse_sum",
-                                        "timing.pulse_tree_register=true"]],
-                         ids=["default", "ungated", "pulse_sum", "pulse_tree_register"])
+                                        "timing.pulse_tree_register=true"],
+                                       ["timing.schedule=pingpong"]],
+                         ids=["default", "ungated", "pulse_sum", "pulse_tree_register",
+                              "pingpong"])
 def test_full_head_lints_clean(tmp_path, overrides):
-    """The head top at full size, default (clock-gated), the paper's ungated periphery and the
-    pulse-sum read-out (with and without its mid-tree register): 0 warnings under default
-    ``verilator --lint-only`` (the defects were width-mismatched constant compares, an
-    always-true ``>= 0``, an incomplete case, operands of unequal width); the ``-Wall`` count (Amaranth's unused debug nets, initial values) is
-    recorded."""
+    """The head top at full size, default (clock-gated), the paper's ungated periphery, the
+    pulse-sum read-out (with and without its mid-tree register) and the ping-pong schedule:
+    0 warnings under default ``verilator --lint-only`` (the defects were width-mismatched
+    constant compares, an always-true ``>= 0``, an incomplete case, operands of unequal width);
+    the ``-Wall`` count (Amaranth's unused debug nets, initial values) is recorded."""
     manifest = generate(HeadConfig().with_overrides(overrides), tmp_path, ["attention_head"],
                         lint=True)
     lint = manifest["modules"][0]["lint"]

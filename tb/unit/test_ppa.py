@@ -144,6 +144,14 @@ def test_variant_table_on_a_small_head(tmp_path, capsys):
     assert gated["digital_pJ"] < paper["digital_pJ"]           # gating saves clock energy
     assert psum["n_ff"] < gated["n_ff"]                         # no per-tile counters
     assert psum["latency_cycles"] < gated["latency_cycles"]
+    # ping-pong: II 18 (≤ 20) at the same latency; twice the C2P circuits' area
+    pp = by["+ ping-pong"]
+    assert pp["ii_cycles"] == 18 < gated["ii_cycles"] and pp["latency_cycles"] == \
+        gated["latency_cycles"]
+    a = load_config(None, SMALL).array
+    c2p_um2 = float(E.analog_preset("paper").c2p_area_um2) * (a.window + a.n_channels)
+    analog = {n: by[n]["area_um2"] - by[n]["digital_area_um2"] for n in by}
+    assert analog["+ ping-pong"] - analog["+ clock gating"] == pytest.approx(c2p_um2)
     # the table is in ppa.md (printed), with the missing variant named
     for name in [*VARIANTS, *MISSING]:
         assert f"| {name} |" in out

@@ -17,6 +17,9 @@ CONFIGS = {
     "dis2_dac3": ["timing.discharge_cycles=2", "timing.dac_write_cycles=3"],
     "dis3_dac1_kv5": ["array.head_dim=8", "timing.discharge_cycles=3",
                       "timing.dac_write_cycles=1", "array.kv_bits=5"],
+    "pingpong": ["timing.schedule=pingpong"],        # V written right before the A fire
+    "pingpong_dis2_dac3": ["array.head_dim=4", "timing.schedule=pingpong",
+                           "timing.discharge_cycles=2", "timing.dac_write_cycles=3"],
 }
 FLAGS = ("discharge_k", "we_k", "discharge_v", "we_v", "busy", "done", "ready")
 CONTRACT_LATENCY = 1  # accept → first K discharge cycle (the docstring's contract)
