@@ -29,7 +29,7 @@ def estimate(resources: Iterable[Resource], cells: dict[str, int]) -> dict[str, 
     for r in resources:
         used = sum(w * n for prefix, w in r.cells for t, n in cells.items()
                    if t.startswith(prefix))
-        out[r.name] = {"used": int(used), "available": r.available, "limit": r.limit}
+        out[r.name] = {"used": round(used), "available": r.available, "limit": r.limit}
     return out
 
 

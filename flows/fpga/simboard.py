@@ -86,13 +86,15 @@ class SimRun:
 def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                    divisor: int = 4, time_scale: int | None = None, token_credit: int = 4,
                    faults: list[Fault] = (), max_cycles: int = 50_000_000,
-                   clock_hz: float = 12e6, host_time_scale: int | None = None) -> SimRun:
+                   clock_hz: float = 12e6, host_time_scale: int | None = None,
+                   lanes: int = 1) -> SimRun:
     """Run the token codes (T, d) each through the simulated board; the host's session holds
     the outputs, its error counts and the board's final status.  ``time_scale``: R at power-up
-    (default the twin's minimum); ``host_time_scale``: R the host sets with CMD_TIME_SCALE."""
+    (default the twin's minimum); ``host_time_scale``: R the host sets with CMD_TIME_SCALE;
+    ``lanes``: the twin's parallel lanes."""
     tables = twin_tables(cfg)
     core = PrototypeCore(cfg, tables, divisor=divisor, time_scale=time_scale,
-                         token_credit=token_credit)
+                         token_credit=token_credit, lanes=lanes)
     payloads = [token_payload(cfg, q[t], k[t], v[t]) for t in range(len(q))]
     r = core.min_time_scale if time_scale is None else time_scale
     r = r if host_time_scale is None else host_time_scale
