@@ -178,11 +178,12 @@ class ArrayTwin(wiring.Component):
         m.submodules.kmem = kmem = Memory(shape=d * kvb, depth=W, init=[])
         m.submodules.vmem = vmem = Memory(shape=d * kvb, depth=W, init=[])
         m.submodules.scmem = scmem = Memory(shape=sc_w, depth=W, init=[])
-        m.submodules.lut = lut = Memory(shape=signed(lut_w), depth=len(lut_flat),
-                                        init=lut_flat)
         kw, vw, sw = kmem.write_port(), vmem.write_port(), scmem.write_port()
         kr, vr, sr = kmem.read_port(), vmem.read_port(), scmem.read_port()
-        lut_r = [lut.read_port() for _ in range(L)]
+        # the cell table in logic, one registered lookup per lane (as a 16-port ROM memory
+        # it crashed Yosys 0.70's memory_libmap for ECP5)
+        lut_rom = Array(Const(v, signed(lut_w)) for v in lut_flat)
+        lane_cur = [Signal(signed(lut_w)) for _ in range(L)]
 
         def onehot_index(sel, width):
             idx = Signal(range(max(width, 2)))
@@ -269,16 +270,16 @@ class ArrayTwin(wiring.Component):
         # -- S phase: stage B looks up L cells, C has their currents, the tree adds them ----
         codes_k = group(kr.data, b_g, L * kvb)
         w_g = group(widths.as_value(), b_g, L * qb)
-        for lane, port in enumerate(lut_r):
-            m.d.comb += port.addr.eq(codes_k.word_select(lane, kvb) * (a.q_max + 1)
-                                     + w_g.word_select(lane, qb))
+        for lane, cur in enumerate(lane_cur):
+            m.d.sync += cur.eq(lut_rom[codes_k.word_select(lane, kvb) * (a.q_max + 1)
+                                       + w_g.word_select(lane, qb)])
         # control through the LUT read and the tree: valid, column, first/last group, mask
         ctl = [(b_valid & ~b_o, b_j, b_g == 0, b_g == G - 1, self.i_valid.bit_select(b_j, 1))]
         for _ in range(depth + 1):
             regs = tuple(Signal(len(x)) for x in ctl[-1])
             m.d.sync += [r.eq(x) for r, x in zip(regs, ctl[-1])]
             ctl.append(regs)
-        level = [port.data for port in lut_r]
+        level = list(lane_cur)
         while len(level) > 1:
             nxt = []
             for i in range(0, len(level), 2):
