@@ -117,9 +117,10 @@ class HostSession:
             if code == P.CMD_TOKEN and (i - self._first_token) - self.n_out >= self.credit:
                 self.credit_waits += 1
                 break                   # the board's token buffer may be full
-            if code == P.CMD_STATUS and self.n_out < self.n_tokens and \
-                    now - self._last_progress <= 4 * self.timeout_s:
-                break                   # status once every output is in (or none came)
+            if code == P.CMD_STATUS and self.n_out < self.n_tokens:
+                if now - self._last_progress <= 4 * self.timeout_s:
+                    break               # status once every output is in …
+                self._last_progress = now   # … or none came for a while (its timeout)
             out += encode_frame(code, self._seq(i), payload)
             if i < self._sent_once:
                 self.errors.resends += 1
