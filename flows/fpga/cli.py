@@ -127,16 +127,17 @@ def main(argv: list[str] | None = None) -> int:
 
         q, k, v = codes_of(cfg, *floats)
         if args.command == "sim":
+            from .build import board_lanes
             from .simboard import simulate_board
 
             if args.divisor < 2:
                 raise UsageError(f"--divisor must be ≥ 2, not {args.divisor}")
             res = simulate_board(cfg, q, k, v, divisor=args.divisor,
                                  token_credit=BOARDS[args.board].token_credit,
-                                 lanes=args.lanes or 1)
+                                 lanes=board_lanes(args.board, cfg, args.lanes))
             summary = summarise(cfg, floats, res.session, res.wall_s, board=args.board,
                                 simulated=True, fabric_cycles=res.cycles,
-                                time_scale_R=res.time_scale)
+                                time_scale_R=res.time_scale, lanes=res.lanes)
         else:
             from .serial_run import program_board, run_serial
 

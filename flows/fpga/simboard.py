@@ -119,6 +119,7 @@ class SimRun:
     min_time_scale: int
     time_scale: int
     extra: dict = field(default_factory=dict)
+    lanes: int = 1
 
 
 def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
@@ -183,7 +184,7 @@ def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     sim.run()
     wall = time.perf_counter() - t0
     return SimRun(session, state["cycles"], wall, state["applied"] + len(back.damaged_codes),
-                  core.min_time_scale, r, {"damaged_to_host": back.damaged_codes})
+                  core.min_time_scale, r, {"damaged_to_host": back.damaged_codes}, lanes)
 
 
 def _split_frames(data: bytes) -> list[bytes]:

@@ -63,6 +63,7 @@ def test_sim_command_end_to_end(tmp_path, capsys, lanes):
     assert s["tokens"] == s["outputs"] == 14 and s["mismatches"] == 0
     assert s["outputs_missing"] == 0 and s["board_status"]["tokens"] == 14
     assert s["golden_max_abs_diff"] <= 2 and s["simulated"] is True
+    assert s["lanes"] == (2 if lanes else 1)
     assert json.loads(capsys.readouterr().out) == s
 
 
