@@ -41,6 +41,7 @@ class Board:
     baud: int = BAUD                       # serial link speed (an integer divisor of the clock)
     lanes: int | None = None               # twin lanes; None = derived (build.board_lanes)
     resources: tuple[Resource, ...] = ()   # the device, for the fit check before P&R
+    nextpnr_opts: str = ""                 # extra nextpnr options
 
 
 def _icebreaker():
@@ -71,6 +72,10 @@ BOARDS = {
                        script_after_read="proc\nflatten\nsplitnets -ports -format __",
                        # 25 MHz / 1 Mbaud: an exact divisor (25); the FT231X runs up to 3 Mbaud
                        baud=1_000_000,
+                       # router1 did not converge on the default head in 25 min (190 k of
+                       # 228 k arcs left, rip-ups growing); router2 routed the head before
+                       # (DESIGN.md §7)
+                       nextpnr_opts="--router router2",
                        # a CCU2C is two LUT4s with their carry; a 16×4 distributed RAM ~4
                        resources=(Resource("LUT4", (("LUT4", 1), ("CCU2C", 2),
                                                     ("TRELLIS_DPR16X4", 4)), 83640, 0.85),

@@ -101,7 +101,8 @@ def _key(board: str, cfg: HeadConfig, lanes: int) -> str:
     return cache.key("fpga-board", BUILD_VERSION, board, cfg.to_dict(), lanes, rtl_hash(),
                      spec.baud, tool_versions(), spec.overrides, spec.synth_opts,
                      spec.token_credit, *([spec.script_after_read] if spec.script_after_read
-                                         else []))
+                                         else []), *([spec.nextpnr_opts] if spec.nextpnr_opts
+                                                     else []))
 
 
 def _steps(board: str, cfg: HeadConfig, lanes: int, d: Path) -> list[str]:
@@ -117,7 +118,7 @@ def _steps(board: str, cfg: HeadConfig, lanes: int, d: Path) -> list[str]:
                      lanes=lanes),
             name="top", synth_opts=spec.synth_opts, **extra,
             script_after_synth=f"tee -q -o {STAT} stat -json",
-            nextpnr_opts="--report top.report.json --timing-allow-fail")
+            nextpnr_opts=f"--report top.report.json --timing-allow-fail {spec.nextpnr_opts}")
         plan.extract(str(d))
     finally:
         for v, old in saved.items():
@@ -138,7 +139,10 @@ def _run(board: str, step: str, d: Path) -> float:
         rc = subprocess.run(step, shell=True, cwd=d, env=_env(board), stdout=out,
                             stderr=subprocess.STDOUT).returncode
     if rc:
-        raise RunFailed(f"{tool} exited with {rc} (log: {logf})")
+        words = step.split()
+        own = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-l", "--log")),
+                   None)      # Yosys and nextpnr write their own logs
+        raise RunFailed(f"{tool} exited with {rc} (log: {d / own if own else logf})")
     return time.monotonic() - t0
 
 
