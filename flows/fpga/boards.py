@@ -9,10 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Board", "BOARDS", "BAUD"]
+__all__ = ["Board", "Resource", "BOARDS", "BAUD"]
 
-#: Serial link speed (the FTDI bridges of both boards run it without trouble).
+#: Default serial link speed (every FTDI bridge runs it).
 BAUD = 115200
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of the device, estimated from the Yosys cells after synthesis: Σ weight ×
+    count of the cells whose type starts with each prefix, against ``available × limit`` (the
+    share the placer is asked to reach; nextpnr loops rather than stop on over-use)."""
+
+    name: str
+    cells: tuple[tuple[str, float], ...]
+    available: int
+    limit: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,10 @@ class Board:
     synth_opts: str = ""                   # extra options of synth_<family> (iCE40: DSPs)
     token_credit: int = 4                  # depth of the link's token buffer
     script_after_read: str = ""            # Yosys commands before synth_<family>
+    baud: int = BAUD                       # serial link speed (an integer divisor of the clock)
+    lanes: int | None = None               # twin lanes; None = derived (build.board_lanes)
+    resources: tuple[Resource, ...] = ()   # the device, for the fit check before P&R
+    nextpnr_opts: str = ""                 # extra nextpnr options
 
 
 def _icebreaker():
@@ -41,11 +57,29 @@ def _ulx3s_85f():
 BOARDS = {
     "icebreaker": Board("icebreaker", _icebreaker,
                         ("array.head_dim=8", "array.n_tiles=4", "array.tile_cols=16"),
-                        "top.bin", ("iceprog",), synth_opts="-dsp", token_credit=2),
+                        "top.bin", ("iceprog",), synth_opts="-dsp", token_credit=2,
+                        # logic cells: a LUT4 each, flip-flops mostly packed beside them
+                        # (0.8: the prototype's 2,907 LUT4 + 2,226 FF placed in 4,643 LCs)
+                        resources=(Resource("LC", (("SB_LUT4", 1), ("SB_DFF", 0.8)), 5280),
+                                   Resource("FF", (("SB_DFF", 1),), 5280),
+                                   Resource("RAM", (("SB_RAM40_4K", 1),), 30),
+                                   Resource("DSP", (("SB_MAC16", 1),), 8))),
     # the platform looks for openFPGALoader even when not programming (DESIGN.md §7)
     # ABC9 of Yosys 0.70 asserts in synth_ecp5 on the full head unless the design is flattened
     # and its nets split first (DESIGN.md §7)
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s_85f, (), "top.bit",
                        ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),),
-                       script_after_read="proc\nflatten\nsplitnets -ports -format __"),
+                       script_after_read="proc\nflatten\nsplitnets -ports -format __",
+                       # 25 MHz / 1 Mbaud: an exact divisor (25); the FT231X runs up to 3 Mbaud
+                       baud=1_000_000,
+                       # router1 did not converge on the default head in 25 min (190 k of
+                       # 228 k arcs left, rip-ups growing); router2 routed the head before
+                       # (DESIGN.md §7)
+                       nextpnr_opts="--router router2",
+                       # a CCU2C is two LUT4s with their carry; a 16×4 distributed RAM ~4
+                       resources=(Resource("LUT4", (("LUT4", 1), ("CCU2C", 2),
+                                                    ("TRELLIS_DPR16X4", 4)), 83640, 0.85),
+                                  Resource("FF", (("TRELLIS_FF", 1),), 83640, 0.9),
+                                  Resource("EBR", (("DP16KD", 1),), 208),
+                                  Resource("DSP", (("MULT18X18D", 1),), 156))),
 }

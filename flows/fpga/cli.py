@@ -1,7 +1,9 @@
 """``python -m flows.fpga build|run|sim`` — the FPGA prototype's three commands.
 
-* ``build --board B``: bitstream + report (utilisation, Fmax vs board clock, R, tokens/s),
-  JSON and Markdown in ``--out`` (default ``build/fpga/<board>/<config hash>``).
+* ``build --board B [--fit] [--lanes L]``: bitstream + report (utilisation, Fmax vs board
+  clock, the twin's lanes, R, tokens/s), JSON and Markdown in ``--out`` (default
+  ``build/fpga/<board>/<config hash>``).  A config that does not fit (estimated after
+  synthesis) fails naming the resource; ``--fit`` builds the largest smaller one that fits.
 * ``run --board B --port DEV [--tokens N | --inputs F.npz] [--program]``: stream tokens to the
   board over the serial port, compare with the twin reference and the golden model, write the
   JSON summary.
@@ -57,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_args(p)
     b.add_argument("--out", metavar="DIR", help="report folder")
     b.add_argument("--force", action="store_true", help="ignore the cache")
+    b.add_argument("--fit", action="store_true",
+                   help="if the config does not fit the board, build the largest smaller one "
+                        "that does (halving tiles, columns, d; estimated after synthesis)")
+    for p in (b, r, s):
+        p.add_argument("--lanes", type=positive_int, metavar="L",
+                       help="the array twin's parallel lanes (a power of two dividing d, at "
+                            "most the tile's columns; default: the board's, derived from the "
+                            "link speed)")
     g.add_argument("--tokens", type=positive_int, default=2000, metavar="N")
     g.add_argument("--seed", type=nonnegative_int, default=11)
     g.add_argument("--out", metavar="FILE.json", help="write the agreement (with the list)")
@@ -103,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     cfg = _config(parser, args)
+    if getattr(args, "lanes", None):
+        from hdl.fpga.twin import check_lanes
+
+        try:
+            check_lanes(cfg, args.lanes)
+        except ValueError as e:
+            parser.error(f"--lanes: {e}")
 
     def body() -> int:
         if args.command == "build":
@@ -115,24 +132,28 @@ def main(argv: list[str] | None = None) -> int:
 
         q, k, v = codes_of(cfg, *floats)
         if args.command == "sim":
+            from .build import board_lanes
             from .simboard import simulate_board
 
             if args.divisor < 2:
                 raise UsageError(f"--divisor must be ≥ 2, not {args.divisor}")
             res = simulate_board(cfg, q, k, v, divisor=args.divisor,
-                                 token_credit=BOARDS[args.board].token_credit)
+                                 token_credit=BOARDS[args.board].token_credit,
+                                 lanes=board_lanes(args.board, cfg, args.lanes))
             summary = summarise(cfg, floats, res.session, res.wall_s, board=args.board,
                                 simulated=True, fabric_cycles=res.cycles,
-                                time_scale_R=res.time_scale)
+                                time_scale_R=res.time_scale, lanes=res.lanes)
         else:
             from .serial_run import program_board, run_serial
 
             if args.program:
                 from .build import build_board
 
-                program_board(args.board, build_board(args.board, cfg)["bitstream"])
+                program_board(args.board, build_board(args.board, cfg,
+                                                      lanes=args.lanes)["bitstream"])
             session, wall = run_serial(cfg, args.port, q, k, v,
-                                       credit=BOARDS[args.board].token_credit)
+                                       credit=BOARDS[args.board].token_credit,
+                                       baud=BOARDS[args.board].baud)
             summary = summarise(cfg, floats, session, wall, board=args.board, simulated=False)
         text = json.dumps(summary, indent=2)
         if out:
@@ -149,9 +170,21 @@ def main(argv: list[str] | None = None) -> int:
 def _build(cfg: HeadConfig, args) -> int:
     from .build import build_board, report_markdown
 
-    out = writable_dir(args.out) if args.out else \
-        Path("build") / "fpga" / args.board / cfg.hash
-    res = build_board(args.board, cfg, force=args.force)
+    from .build import DoesNotFit, synth_use
+    from .fit import candidates, fit_search
+
+    out = writable_dir(args.out) if args.out else None
+    try:
+        if args.fit:
+            cfg, tried = fit_search(candidates(cfg),
+                                    lambda c: synth_use(args.board, c, args.lanes))
+            for h, over in tried:
+                log.info("config %s: %s", h, "fits" if not over else
+                         "does not fit (" + ", ".join(over) + ")")
+        res = build_board(args.board, cfg, force=args.force, lanes=args.lanes)
+    except DoesNotFit as e:
+        raise RunFailed(str(e)) from None
+    out = out or Path("build") / "fpga" / args.board / cfg.hash
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
     md = f"# FPGA prototype build: {args.board}\n\n" + report_markdown(res)

@@ -43,6 +43,10 @@ class LinkErrors:
     timeouts: int = 0
     mixed_up: int = 0                # outputs out of order or with an unknown seq
     duplicated: int = 0
+    #: outputs whose frame was damaged on the way back (seen as a gap in the sequence
+    #: numbers, or missing when the board's status counts them sent): the board keeps no
+    #: copy to resend, so they are reported missing, never guessed or mixed up
+    lost_outputs: int = 0
 
 
 _NAK_NAMES = {P.NAK_CRC: "crc", P.NAK_SEQ: "seq", P.NAK_BUSY: "busy", P.NAK_BAD: "bad",
@@ -114,7 +118,9 @@ class HostSession:
                 self.credit_waits += 1
                 break                   # the board's token buffer may be full
             if code == P.CMD_STATUS and self.n_out < self.n_tokens:
-                break                   # status once every output is in
+                if now - self._last_progress <= 4 * self.timeout_s:
+                    break               # status once every output is in …
+                self._last_progress = now   # … or none came for a while (its timeout)
             out += encode_frame(code, self._seq(i), payload)
             if i < self._sent_once:
                 self.errors.resends += 1
@@ -144,6 +150,9 @@ class HostSession:
                     self._last_progress = now
                     if f.code == P.RSP_STATUS and i == len(self._cmds) - 1:
                         self.status = decode_status(f.payload)
+                        # outputs the board sent that never arrived whole
+                        self.errors.lost_outputs += max(
+                            0, min(self.status["outputs"], self.n_tokens) - self.n_out)
             elif f.code == P.RSP_NAK:
                 reason, expect = f.payload[0], f.payload[1]
                 name = _NAK_NAMES.get(reason, str(reason))
@@ -167,9 +176,14 @@ class HostSession:
         if self.n_out >= self.n_tokens:
             self.errors.duplicated += 1
             return
-        if seq != self._seq(self._first_token + self.n_out):
-            self.errors.mixed_up += 1
-            return
+        expect = self._first_token + self.n_out
+        if seq != self._seq(expect):
+            i = self._index(seq, expect, self._first_token + self._tokens_sent() - 1)
+            if i is None:
+                self.errors.mixed_up += 1
+                return
+            self.errors.lost_outputs += i - expect     # frames lost in between
+            self.n_out = i - self._first_token
         self.outputs[self.n_out] = decode_output(self.cfg, payload)
         self.n_out += 1
         self._last_progress = now

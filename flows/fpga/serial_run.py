@@ -34,13 +34,15 @@ def program_board(board: str, bitstream: str) -> None:
 
 
 def run_serial(cfg: HeadConfig, port: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
-               credit: int = 4, timeout_s: float = 0.5) -> tuple[HostSession, float]:
-    """Stream the token codes (T, d) each through the board on ``port``; (session, wall s)."""
+               credit: int = 4, timeout_s: float = 0.5, baud: int = BAUD
+               ) -> tuple[HostSession, float]:
+    """Stream the token codes (T, d) each through the board on ``port`` at ``baud`` (the
+    board's, :attr:`flows.fpga.boards.Board.baud`); (session, wall s)."""
     import serial  # pyserial: only this command needs it
 
     payloads = [token_payload(cfg, q[t], k[t], v[t]) for t in range(len(q))]
     session = HostSession(cfg, payloads, credit=credit, timeout_s=timeout_s)
-    with serial.Serial(port, BAUD, timeout=0.01) as line:
+    with serial.Serial(port, baud, timeout=0.01) as line:
         line.reset_input_buffer()
         t0 = time.monotonic()
         while not session.done:

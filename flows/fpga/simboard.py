@@ -64,12 +64,50 @@ class LineUart:
 
 @dataclass
 class Fault:
-    """Damage one host → board frame: the ``frame``-th frame sent (counting resends), byte
-    ``offset`` of it XOR-ed with ``xor`` (``xor=None``: the byte is dropped)."""
+    """Damage one frame on the line: the ``frame``-th frame sent (counting resends) host →
+    board, or board → host with ``to_host``; byte ``offset`` of it XOR-ed with ``xor``
+    (``xor=None``: the byte is dropped)."""
 
     frame: int
     offset: int
     xor: int | None = 0x10
+    to_host: bool = False
+
+
+class _ReturnLine:
+    """Board → host faults, byte by byte (frames arrive in pieces): counts frames END … END
+    and damages the faults' bytes; keeps each damaged frame's code byte."""
+
+    def __init__(self, faults: list[Fault]) -> None:
+        self.faults = sorted(faults, key=lambda f: (f.frame, f.offset))
+        self.frame, self.offset, self.inside = 0, 0, False
+        self.damaged_codes: list[int] = []
+
+    def __call__(self, data: bytes) -> bytes:
+        from hdl.fpga.protocol import SLIP_END
+
+        out = bytearray()
+        for b in data:
+            if not self.inside:
+                if b != SLIP_END:
+                    out.append(b)
+                    continue
+                self.inside, self.offset = True, 0
+            else:
+                self.offset += 1
+            f = self.faults[0] if self.faults else None
+            if self.offset == 1 and f and f.frame == self.frame:
+                self.damaged_codes.append(b)
+            end = self.inside and self.offset > 0 and b == SLIP_END
+            if f and (f.frame, f.offset) == (self.frame, self.offset):
+                self.faults.pop(0)
+                if f.xor is not None:
+                    out.append(b ^ f.xor)
+            else:
+                out.append(b)
+            if end:
+                self.inside, self.frame = False, self.frame + 1
+        return bytes(out)
 
 
 @dataclass
@@ -81,18 +119,21 @@ class SimRun:
     min_time_scale: int
     time_scale: int
     extra: dict = field(default_factory=dict)
+    lanes: int = 1
 
 
 def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
                    divisor: int = 4, time_scale: int | None = None, token_credit: int = 4,
                    faults: list[Fault] = (), max_cycles: int = 50_000_000,
-                   clock_hz: float = 12e6, host_time_scale: int | None = None) -> SimRun:
+                   clock_hz: float = 12e6, host_time_scale: int | None = None,
+                   lanes: int = 1) -> SimRun:
     """Run the token codes (T, d) each through the simulated board; the host's session holds
     the outputs, its error counts and the board's final status.  ``time_scale``: R at power-up
-    (default the twin's minimum); ``host_time_scale``: R the host sets with CMD_TIME_SCALE."""
+    (default the twin's minimum); ``host_time_scale``: R the host sets with CMD_TIME_SCALE;
+    ``lanes``: the twin's parallel lanes."""
     tables = twin_tables(cfg)
     core = PrototypeCore(cfg, tables, divisor=divisor, time_scale=time_scale,
-                         token_credit=token_credit)
+                         token_credit=token_credit, lanes=lanes)
     payloads = [token_payload(cfg, q[t], k[t], v[t]) for t in range(len(q))]
     r = core.min_time_scale if time_scale is None else time_scale
     r = r if host_time_scale is None else host_time_scale
@@ -102,7 +143,8 @@ def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     session = HostSession(cfg, payloads, credit=token_credit, timeout_s=8 * frame_s + head_s,
                           time_scale=host_time_scale)
     line = LineUart(divisor)
-    pending_faults = sorted(faults, key=lambda f: f.frame)
+    back = _ReturnLine([f for f in faults if f.to_host])
+    pending_faults = sorted((f for f in faults if not f.to_host), key=lambda f: f.frame)
     state = {"cycles": 0, "frames": 0, "applied": 0}
 
     def damage(frames: bytes) -> bytes:
@@ -126,7 +168,7 @@ def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray,
             if cycle % divisor == 0:
                 now = cycle / clock_hz
                 if line.from_board:
-                    session.feed(bytes(line.from_board), now)
+                    session.feed(back(bytes(line.from_board)), now)
                     line.from_board.clear()
                 if not line.to_board:
                     line.to_board += damage(session.pending(now))
@@ -141,7 +183,8 @@ def simulate_board(cfg: HeadConfig, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     t0 = time.perf_counter()
     sim.run()
     wall = time.perf_counter() - t0
-    return SimRun(session, state["cycles"], wall, state["applied"], core.min_time_scale, r)
+    return SimRun(session, state["cycles"], wall, state["applied"] + len(back.damaged_codes),
+                  core.min_time_scale, r, {"damaged_to_host": back.damaged_codes}, lanes)
 
 
 def _split_frames(data: bytes) -> list[bytes]:

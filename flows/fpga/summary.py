@@ -44,7 +44,7 @@ def summarise(cfg: HeadConfig, floats: tuple[np.ndarray, np.ndarray, np.ndarray]
         "golden_max_abs_diff": int(diff.max()) if diff.size else None,
         "link_errors_host": {"bad_frames": e.bad_frames, "naks": e.naks, "resends": e.resends,
                              "timeouts": e.timeouts, "mixed_up": e.mixed_up,
-                             "duplicated": e.duplicated},
+                             "duplicated": e.duplicated, "lost_outputs": e.lost_outputs},
         "credit_waits": session.credit_waits,
         "board_status": session.status,
         "wall_s": round(wall_s, 3),

@@ -33,6 +33,7 @@ class PrototypeCore(wiring.Component):
     divisor : fabric cycles per UART bit.
     time_scale : R after power-up; ``None`` = the twin's minimum (``min_time_scale``).
     token_credit : depth of the link's token buffer.
+    lanes : the twin's parallel lanes (:class:`~hdl.fpga.twin.ArrayTwin`; R falls with them).
 
     Ports
     -----
@@ -48,9 +49,9 @@ class PrototypeCore(wiring.Component):
     """
 
     def __init__(self, cfg: HeadConfig, tables: TwinTables, *, divisor: int,
-                 time_scale: int | None = None, token_credit: int = 4):
+                 time_scale: int | None = None, token_credit: int = 4, lanes: int = 1):
         self.cfg, self.tables = cfg, tables
-        self.twin = ArrayTwin(cfg, tables)
+        self.twin = ArrayTwin(cfg, tables, lanes)
         self.head = AttentionHead(cfg)
         r = self.twin.min_time_scale if time_scale is None else time_scale
         self.link = HostLink(cfg, divisor=divisor, min_time_scale=self.twin.min_time_scale,
@@ -111,23 +112,34 @@ class BoardTop(Elaboratable):
     """:class:`PrototypeCore` on an amaranth-boards platform: ``uart`` 0 and ``led`` 0–2.
 
     ``baud`` sets the UART divisor = round(clock / baud) from the platform's default clock.
+    A platform with a ``uart_tx_enable`` output (the ULX3S: pin L3 beside the FTDI bridge)
+    gets it driven high for as long as the design runs.
     """
 
     def __init__(self, cfg: HeadConfig, tables: TwinTables, *, baud: int = 115200,
-                 token_credit: int = 4):
+                 token_credit: int = 4, lanes: int = 1):
         self.cfg, self.tables, self.baud, self.token_credit = cfg, tables, baud, token_credit
+        self.lanes = lanes
 
     def elaborate(self, platform):
         m = Module()
         divisor = round(platform.default_clk_frequency / self.baud)
         m.submodules.core = core = PrototypeCore(self.cfg, self.tables, divisor=divisor,
-                                                 token_credit=self.token_credit)
+                                                 token_credit=self.token_credit,
+                                                 lanes=self.lanes)
         # Amaranth 0.5 I/O: raw ports (dir="-") through explicit buffers; a port's inversion
         # (active-low LEDs) is applied by the buffer.
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
         m.d.comb += [core.i_rx.eq(rx.i), tx.o.eq(core.o_tx)]
+        try:
+            tx_en = platform.request("uart_tx_enable", 0, dir="-")
+        except ResourceError:       # boards whose UART needs no enable
+            tx_en = None
+        if tx_en is not None:
+            m.submodules.tx_en_buf = en = io.Buffer("o", tx_en)
+            m.d.comb += en.o.eq(1)
         for i in range(3):
             try:
                 led = platform.request("led", i, dir="-")

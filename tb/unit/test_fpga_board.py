@@ -51,6 +51,34 @@ def test_simulated_board_past_the_wrap_with_line_faults():
     assert (got == golden).mean() >= 0.995
 
 
+def test_damaged_frames_from_the_board_are_detected_and_reported_missing():
+    """Board → host: a flipped byte, a dropped byte and the last output frame damaged.  The
+    host counts each bad frame; a lost output is reported missing (a gap in the sequence
+    numbers, or — the last one — from the board's status), never guessed or mixed up."""
+    from hdl.fpga.protocol import RSP_OUT
+
+    cfg = HeadConfig().with_overrides(SIM_CFG)
+    T = 24
+    q, k, v = (query_code(x, cfg) if i == 0 else kv_code(x, cfg)
+               for i, x in enumerate(random_tokens(cfg, T, 4)))
+    # board frames: the reset's ACK, per token an ACK and an output, then the status
+    r = simulate_board(cfg, q, k, v, divisor=2,
+                       faults=[Fault(frame=9, offset=3, xor=0x44, to_host=True),
+                               Fault(frame=20, offset=2, xor=None, to_host=True),
+                               Fault(frame=2 * T, offset=4, xor=0x01, to_host=True)])
+    s = r.session
+    codes = r.extra["damaged_to_host"]
+    lost = sum(c == RSP_OUT for c in codes)
+    assert r.faults_applied == len(codes) == 3 and codes[-1] == RSP_OUT and lost >= 2
+    assert s.done and s.errors.bad_frames == 3
+    assert s.errors.mixed_up == 0 and s.errors.duplicated == 0
+    assert s.errors.lost_outputs == lost == sum(o is None for o in s.outputs)
+    assert s.outputs[-1] is None and s.status["outputs"] == T
+    expect = run_twin(cfg, q, k, v)[0].sum(axis=1)
+    for t, o in enumerate(s.outputs):
+        assert o is None or np.array_equal(o, expect[t]), t
+
+
 def test_back_pressure_from_a_slow_head_reaches_the_host():
     """R set by the host (CMD_TIME_SCALE) to 6× the minimum: the head is slower than the link,
     the host waits for credit (outputs) instead of overrunning the token buffer."""

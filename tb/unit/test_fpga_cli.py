@@ -39,6 +39,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
      "one C2P set per column"),
     (["sim", "--board", "ulx3s-85f", "--set", "timing.schedule=pingpong"],
      "use timing.schedule=paper"),
+    (["sim", "--board", "icebreaker", "--lanes", "3"],
+     "--lanes: twin lanes must divide head_dim = 8 and be at most tile_cols = 16, not 3"),
+    (["build", "--board", "ulx3s-85f", "--lanes", "128"],
+     "--lanes: twin lanes must divide head_dim = 64 and be at most tile_cols = 64, not 128"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
     r = _cli(*args)
@@ -55,14 +59,16 @@ def test_run_without_a_board_fails_in_one_line():
     assert "/dev/does-not-exist" in r.stderr
 
 
-def test_sim_command_end_to_end(tmp_path, capsys):
+@pytest.mark.parametrize("lanes", [[], ["--lanes", "2"]])
+def test_sim_command_end_to_end(tmp_path, capsys, lanes):
     out = tmp_path / "summary.json"
     assert main(["sim", "--board", "icebreaker", *SMALL, "--tokens", "14", "--seed", "3",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), *lanes]) == 0
     s = json.loads(out.read_text())
     assert s["tokens"] == s["outputs"] == 14 and s["mismatches"] == 0
     assert s["outputs_missing"] == 0 and s["board_status"]["tokens"] == 14
     assert s["golden_max_abs_diff"] <= 2 and s["simulated"] is True
+    assert s["lanes"] == (2 if lanes else 1)
     assert json.loads(capsys.readouterr().out) == s
 
 
@@ -74,6 +80,22 @@ def test_agree_command_lists_disagreements(tmp_path, capsys):
     assert res["compared"] == 300 * 4 * 8 and res["max_abs_diff"] <= 1
     assert len(res["disagreements"]) == round((1 - res["equal_fraction"]) * res["compared"])
     assert '"n_disagreements"' in capsys.readouterr().out
+
+
+def test_build_that_does_not_fit_fails_in_one_line(tmp_path, monkeypatch, capsys):
+    """Estimated after synthesis (here a stand-in cell count), refused before place and
+    route with the resource named."""
+    from flows.fpga import build as B
+
+    monkeypatch.setattr(B, "CACHE", tmp_path)
+    monkeypatch.setattr(B, "_steps", lambda board, cfg, lanes, d: ["yosys", "nextpnr"])
+    monkeypatch.setattr(B, "_run", lambda board, step, d: 1.0)
+    monkeypatch.setattr(B, "_cells", lambda d: {"LUT4": 90000, "TRELLIS_FF": 1000})
+    assert main(["build", "--board", "ulx3s-85f", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("python -m flows.fpga: failed: d = 64, 16 tiles × 64 columns does not fit "
+                   "the ulx3s-85f: LUT4 90,000 > 85% of 83,640 (estimated after synthesis; "
+                   "try --fit or a smaller --set array.…)")
 
 
 @pytest.mark.slow

@@ -10,18 +10,18 @@ from amaranth.sim import Simulator
 from analog_models.dac import code_to_volts
 from analog_models.gain_cell import cell_g
 from hdl.config import HeadConfig
-from hdl.fpga.twin import ArrayTwin
+from hdl.fpga.twin import ArrayTwin, min_time_scale
 from sim.bits import pack_array
 from sim.twin import TwinRef, twin_tables
 
 SMALL = ["array.head_dim=4", "array.n_tiles=2", "array.tile_cols=8"]
 
 
-def _drive_reads(cfg, writes_reads, tables):
+def _drive_reads(cfg, writes_reads, tables, lanes=1):
     """Run ``writes_reads`` (list of ("w", col, k, v) | ("r", widths, valid)) through the
     twin RTL; return the (sign, count) of each read as seen on its pulse pins."""
     a = cfg.array
-    dut = ArrayTwin(cfg, tables)
+    dut = ArrayTwin(cfg, tables, lanes)
     got = []
 
     async def tb(ctx):
@@ -58,8 +58,13 @@ def _drive_reads(cfg, writes_reads, tables):
             ctx.set(dut.i_c2p1_fire, 1)
             await head_cycle()
             assert ctx.get(dut.o_busy)
+            busy = 1
             while ctx.get(dut.o_busy):
                 await ctx.tick()
+                busy += 1
+            # the engine's length as documented (the time scale R is derived from it)
+            assert busy <= dut.engine_cycles
+            assert busy >= 2 * a.window * a.head_dim // lanes
             ctx.set(dut.i_c2p1_fire, 0)
             ctx.set(dut.i_c2p2_fire, 1)
             n_ch = a.n_channels
@@ -83,10 +88,12 @@ def _drive_reads(cfg, writes_reads, tables):
     return got
 
 
-@pytest.mark.parametrize("overrides", [SMALL, SMALL + ["analog.nonlinearity=false"],
-                                       ["array.head_dim=2", "array.n_tiles=3",
-                                        "array.tile_cols=4", "analog.offset=false"]])
-def test_twin_rtl_matches_reference(overrides):
+@pytest.mark.parametrize("overrides, lanes", [
+    (SMALL, 1), (SMALL, 4), (SMALL + ["analog.nonlinearity=false"], 2),
+    (["array.head_dim=2", "array.n_tiles=3", "array.tile_cols=4", "analog.offset=false"], 1),
+    # lanes > kv_max: the products are formed once per column and chosen per lane
+    (["array.head_dim=8", "array.n_tiles=2", "array.tile_cols=8"], 8)])
+def test_twin_rtl_matches_reference(overrides, lanes):
     cfg = HeadConfig().with_overrides(overrides)
     a = cfg.array
     tables = twin_tables(cfg)
@@ -106,7 +113,7 @@ def test_twin_rtl_matches_reference(overrides):
         valid = rng.random(a.window) < (0.5 if step % 2 else 0.9)
         ops.append(("r", widths, valid))
         expect.append(ref.read(widths, valid))
-    got = _drive_reads(cfg, ops, tables)
+    got = _drive_reads(cfg, ops, tables, lanes)
     assert len(got) == len(expect)
     nonzero = 0
     for (gs, gc), (es, ec) in zip(got, expect):
@@ -163,3 +170,19 @@ def test_twin_refuses_the_pingpong_schedule():
         gc.collect()
     with pytest.raises(ValueError, match=msg):
         min_time_scale(cfg)
+@pytest.mark.parametrize("lanes", [0, 3, 16])
+def test_twin_lanes_checked(lanes):
+    """lanes must divide d (4) and be at most the tile's columns (8)."""
+    cfg = HeadConfig().with_overrides(SMALL)
+    with pytest.raises(ValueError, match=f"twin lanes must divide head_dim = 4 and be at "
+                                         f"most tile_cols = 8, not {lanes}"):
+        min_time_scale(cfg, lanes)
+
+
+def test_time_scale_falls_with_lanes():
+    """The default head: R from the engine's length over the schedule's budgets (one lane:
+    2·W·d cycles in 15 head cycles), and 16 lanes cut it 16-fold."""
+    cfg = HeadConfig()
+    r1, r16 = min_time_scale(cfg), min_time_scale(cfg, 16)
+    assert r1 == -(-(2 * 1024 * 64 + 1 + 11) // 15)
+    assert r16 == -(-(2 * 1024 * 64 // 16 + 16 + 4 + 11) // 15)
