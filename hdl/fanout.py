@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Signal
 
-__all__ = ["REPLICA_MARK", "FANOUT_PER_COPY", "copies_for", "replicated"]
+__all__ = ["FANOUT_PER_COPY", "REPLICA_MARK", "copies_for", "replicated"]
 
 #: Part of the name of every replicated register (the synthesis scripts select on it).
 REPLICA_MARK = "_rep"

@@ -209,7 +209,8 @@ class AttentionHead(wiring.Component):
         # copies of ready (a register, no accept in the enable), then held from the cycle after
         # the accept until ready again, ≥ ii cycles: the codes of the writes and the PWM -------
         tok = self.i_tok.payload.as_value()
-        tok_r = Signal(data.StructLayout(token_layout(cfg).members), name="tok_r")
+        tok_r = Signal(data.StructLayout(token_layout(cfg).members), name="tok_r",
+                       reset_less=True)   # read only after an accept captured it
         flat_r = tok_r.as_value()
         nc = copies_for(len(tok))
         capture = replicated(m, ready_next, nc, "tok_capture", init=1)

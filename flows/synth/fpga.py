@@ -30,8 +30,8 @@ from .targets import script_hash as _script_hash
 from .timing import critical_path
 from .verilog import parse_ports
 
-__all__ = ["FPGA_SCRIPT", "FPGA_SCRIPT_ECP5_ABC", "MAPPINGS", "ROUTERS", "script_hash",
-           "synth_fpga"]
+__all__ = ["FPGA_SCRIPT", "FPGA_SCRIPT_ECP5_ABC", "MAPPINGS", "ROUTERS", "fpga_synthesis",
+           "script_hash", "synth_fpga"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ hierarchy -check -top {top}
 {prep}
 {synth} -top {top} -json synth.json
 tee -q -o stat.json stat -json
+write_verilog -noattr netlist.v
 """
 
 #: ECP5 with classic ABC: synth_ecp5's own steps, its map_luts replaced by ``abc -lut 4``.
@@ -56,6 +57,7 @@ abc -lut 4
 clean
 synth_ecp5 -top {top} -run map_cells: -json synth.json
 tee -q -o stat.json stat -json
+write_verilog -noattr netlist.v
 """
 
 #: ECP5 LUT mappings (``--mapping``).  ``abc9``: synth_ecp5's ABC9 after ``splitnets``, which
@@ -102,14 +104,8 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
     pins = sum(w for _, _, w in ports)
     use_harness = harness == "always" or (harness == "auto" and pins > tgt.package_io)
     freq = freq_mhz or tgt.freq_mhz
-    # Synthesis is shared by the parts of one family.
-    skey = cache.key("fpga-synth", tgt.family, vtext, top, use_harness, script_hash(),
-                     versions["yosys"], mapping)
-    with CACHE.lock(skey, f"{tgt.family} synthesis of {top}"):
-        syn = CACHE.get(skey) if not force else None
-        if syn is None:
-            syn = _synthesise(vfile, top, tgt, skey, ports if use_harness else None, mapping)
-            CACHE.put(skey, syn)
+    skey, syn = fpga_synthesis(vfile, top, tgt.family, harness=use_harness, mapping=mapping,
+                               force=force)
     pkey = cache.key("pnr", target, skey, freq, versions[f"nextpnr-{tgt.family}"],
                      script_hash(), router)
     # Shared on the synthesis (its netlist is nextpnr's input), exclusive on this part's result.
@@ -137,6 +133,25 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                          router)
         CACHE.put(pkey, result)
     return result
+
+
+def fpga_synthesis(vfile: Path, top: str, family: str, *, harness: bool, mapping: str = "auto",
+                   force: bool = False) -> tuple[str, dict]:
+    """Yosys synthesis of ``top`` for an FPGA ``family`` (inside the I/O harness when
+    ``harness``), cached: ``(cache key, result)``; the folder ``CACHE.dir(key)`` holds the
+    netlist as nextpnr JSON (``synth.json``) and as Verilog (``netlist.v``).  Shared by the
+    parts of one family."""
+    tgt = next(t for t in TARGETS.values() if t.family == family)
+    vtext = vfile.read_bytes()
+    ports = parse_ports(vtext.decode(), top)
+    skey = cache.key("fpga-synth", family, vtext, top, harness, script_hash(),
+                     tool_versions()["yosys"], mapping)
+    with CACHE.lock(skey, f"{family} synthesis of {top}"):
+        syn = CACHE.get(skey) if not force else None
+        if syn is None:
+            syn = _synthesise(vfile, top, tgt, skey, ports if harness else None, mapping)
+            CACHE.put(skey, syn)
+    return skey, syn
 
 
 def _synthesise(vfile: Path, top: str, tgt: Target, skey: str,

@@ -24,7 +24,8 @@ def _vname(name: str) -> str:
 
 def harness_verilog(top: str, ports: list[tuple[str, str, int]],
                     chain: int = HARNESS_CHAIN) -> tuple[str, dict[str, int]]:
-    """A shift-register I/O harness around ``top``: pins clk, rst, cap, sin[i], sout[o].
+    """A shift-register I/O harness around ``top``: pins clk, rst, cap, sin[i], sout[o]
+    (``rst`` reaches the block through a flip-flop).
 
     Every data input is a bit of a serial-in shift register; every output is captured into a
     parallel-load shift register (``cap``) shifted out.  Chains are at most ``chain`` bits long
@@ -41,7 +42,7 @@ def harness_verilog(top: str, ports: list[tuple[str, str, int]],
     if has_clk:
         conns.append(".clk(clk)")
     if has_rst:
-        conns.append(".rst(rst)")
+        conns.append(".rst(h_rst)")   # registered: the pin is not a timed path to every FF
     pos = 0
     for n, w in ins:
         conns.append(f".{_vname(n)}(h_si[{pos + w - 1}:{pos}])")
@@ -67,6 +68,8 @@ module harness_top(input clk, input rst, input cap, input [{ci - 1}:0] sin,
                    output [{co - 1}:0] sout);
   reg [{ni - 1}:0] h_si = 0;
   reg [{no - 1}:0] h_so = 0;
+  reg h_rst = 0;
+  always @(posedge clk) h_rst <= rst;
   wire [{no - 1}:0] h_do;
 {chr(10).join(body)}
   {top} dut (

@@ -152,7 +152,8 @@ def _level(nodes, level, domain, register, width, trees):
             # Width by level (2**level leaves' worth), not by the leaves below: the two operands
             # of every adder then have equal widths (lint-clean Verilog at odd tile counts; at
             # powers of two it is the same width).
-            s = Signal(signed(width(1 << level)), name=name)
+            # Sums are not reset: a sum is only looked at with its valid (which is reset).
+            s = Signal(signed(width(1 << level)), name=name, reset_less=register)
             if len(pair) == 2:
                 domain += s.eq(pair[0][0] + pair[1][0])
             else:

@@ -63,6 +63,9 @@ class CounterBank(wiring.Component):
       the pulse, a gap in ``i_enable`` or a second pulse in the same window do not re-latch
       it, so the count and its sign always belong to the same (first) pulse.
 
+    The counts are not reset by the domain's reset (only by ``i_clear``): their owner clears
+    them before every count window.
+
     Timing
     ------
     latency = 1: a pulse cycle is visible in ``o_counts`` in the next cycle.  After the last
@@ -108,7 +111,9 @@ class CounterBank(wiring.Component):
         # cnt_r[j][ch] is bit j of channel ch.  The count is 0 exactly until the first counted
         # cycle after a clear (it never returns to 0 without one), so "no pulse seen yet" is
         # cnt == 0 and the latched sign is the count's own sign bit: no extra planes.
-        cnt_r = [Signal(n, name=f"cnt{j}_r") for j in range(w)]
+        # Not reset (reset_less): a clear precedes every count window, and a reset net to every
+        # count bit would be the design's largest fan-out (issue 12).
+        cnt_r = [Signal(n, name=f"cnt{j}_r", reset_less=True) for j in range(w)]
         msb = cnt_r[cb]
 
         # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
