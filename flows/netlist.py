@@ -183,10 +183,17 @@ def _deepest_path(mod, ff_d, driver_cell, gate_inputs, from_reg, ff_q, depth) ->
     flip-flop input that ends it: where the clock is lost, for the report."""
     if depth <= 0:
         return {"from": None, "to": None}
+    ports = set(mod["ports"])
+
+    def rank(name: str) -> int:   # a register's own name before a port it drives, before $...
+        return 2 if name[0] == "$" else 1 if name in ports else 0
+
     names: dict[int, str] = {}
+    best: dict[int, int] = {}
     for name, net in mod["netnames"].items():
         for i, b in enumerate(net["bits"]):
-            if isinstance(b, int) and (b not in names or name[0] != "$" and names[b][0] == "$"):
+            if isinstance(b, int) and rank(name) < best.get(b, 3):
+                best[b] = rank(name)
                 names[b] = f"{name}[{i}]" if len(net["bits"]) > 1 else name
     end = next(b for b in ff_d if driver_cell.get(b) is not None
                and from_reg[driver_cell[b]] == depth)
