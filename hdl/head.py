@@ -199,7 +199,7 @@ class AttentionHead(wiring.Component):
         ready_next = Signal()
         m.d.comb += ready_next.eq(~accept & ~gap[1:].any() & (free.any() | pop))
         m.d.sync += [
-            free.eq(free - accept + pop),
+            free.eq(free + pop - accept),
             # next gap == 0 (ii ≥ 2) and next free > 0; the sequencer is then always ready
             # (its sequence is no longer than ii).
             ready.eq(ready_next),
