@@ -1,10 +1,11 @@
 """Generic gate-level synthesis: cells, transistors and logic depth of a block.
 
-Yosys ``synth -flatten``, flip-flops legalised to plain ``$_DFF_P_`` (enable and synchronous
+Yosys ``synth -flatten`` (adders with Sklansky prefix carries, :data:`ADDER_MAP`), flip-flops legalised to plain ``$_DFF_P_`` (enable and synchronous
 reset become gates) — or, for a clock-gated head (``timing.clock_gating``), to ``$_DFF_P_`` and
 enable flip-flops ``$_DFFE_PP_`` (the enable drives a clock gate: one integrated clock-gating
 cell, :data:`ICG_TRANSISTORS`, per distinct enable net) — ``abc -g`` to simple two-input gates
-and MUX.  Reports cells by type, an
+and MUX with ABC's delay-optimal mapper (:data:`ABC_SCRIPT`: timing-driven, as a flow with a
+clock target maps).  Reports cells by type, an
 estimated transistor count (Yosys ``stat -tech cmos`` for the gates, flip-flops added explicitly
 at :data:`FF_TRANSISTORS` each) and logic depth in gate levels (:func:`flows.netlist.logic_depth`:
 reg→reg, in→reg, reg→out, in→out) with Yosys ``ltp -noff`` (any path) as a cross-check.  The gate
