@@ -173,4 +173,46 @@ def logic_depth(netlist_json: Path, top: str) -> dict:
     ro, io = end_depth(out_bits)
     fo = [fan.get(b, 0) for b in list(driver_cell) + list(ff_q)]
     return {"reg_to_reg": rr, "in_to_reg": ir, "reg_to_out": ro, "in_to_out": io,
-            "avg_fanout": round(sum(fo) / len(fo), 3) if fo else 0.0, "n_nets": len(fo)}
+            "avg_fanout": round(sum(fo) / len(fo), 3) if fo else 0.0, "n_nets": len(fo),
+            "reg_to_reg_path": _deepest_path(mod, ff_d, driver_cell, gate_inputs, from_reg,
+                                             ff_q, rr)}
+
+
+def _deepest_path(mod, ff_d, driver_cell, gate_inputs, from_reg, ff_q, depth) -> dict:
+    """Start and end flip-flop (net names) of one deepest reg→reg path, walked back from the
+    flip-flop input that ends it: where the clock is lost, for the report."""
+    if depth <= 0:
+        return {"from": None, "to": None}
+    ports = set(mod["ports"])
+
+    def rank(name: str) -> int:   # a register's own name before a port it drives, before $...
+        return 2 if name[0] == "$" else 1 if name in ports else 0
+
+    names: dict[int, str] = {}
+    best: dict[int, int] = {}
+    for name, net in mod["netnames"].items():
+        for i, b in enumerate(net["bits"]):
+            if isinstance(b, int) and rank(name) < best.get(b, 3):
+                best[b] = rank(name)
+                names[b] = f"{name}[{i}]" if len(net["bits"]) > 1 else name
+    end = next(b for b in ff_d if driver_cell.get(b) is not None
+               and from_reg[driver_cell[b]] == depth)
+    g, start = driver_cell[end], None
+    while start is None:
+        for b in gate_inputs[g]:
+            d = driver_cell.get(b)
+            if d is not None and from_reg[d] == from_reg[g] - 1:
+                g = d
+                break
+            if d is None and b in ff_q and from_reg[g] == 1:
+                start = b
+                break
+        else:
+            break   # no predecessor found (should not happen)
+    # Name the end by the flip-flop it loads (its Q net), not by the gate net into its D.
+    q_of = {}
+    for c in mod["cells"].values():
+        if is_ff(c["type"]):
+            for d, q in zip(c["connections"].get("D", []), c["connections"].get("Q", [])):
+                q_of[d] = q
+    return {"from": names.get(start), "to": names.get(q_of.get(end, end))}

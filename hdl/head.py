@@ -7,7 +7,7 @@ outside (analog); their ports are the boundary of DESIGN.md §4.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -18,8 +18,9 @@ from .blocks.pulse_sum import PulseSum
 from .blocks.pwm_bank import PwmBank
 from .blocks.write_address import WriteAddressController
 from .blocks.write_sequencer import WriteSequencer
-from .compare import eq_const, in_range, lt_const
+from .compare import eq_const
 from .config import HeadConfig
+from .fanout import copies_for, replicated
 from .schedule import Schedule
 
 __all__ = ["AttentionHead", "token_layout"]
@@ -83,6 +84,13 @@ class AttentionHead(wiring.Component):
     (31 at defaults, 18 with ``timing.schedule = "pingpong"``) at most.  Back-pressure: a token
     is accepted only while the output FIFO has room for it and every token in flight, so no
     output is ever lost or duplicated.
+
+    For the clock (issue 12): ``i_tok.ready`` is a register, the payload goes into an input
+    register whose enable is a replicated register (not the accept), and every control that
+    reaches a whole bank (count window, clear, sums valid, the mask's advance) is a replicated
+    register (:mod:`hdl.fanout`) loaded from a one-hot token timeline (one more per C2P set
+    for the phase pins with two sets).  None of this moves a cycle: the ports behave exactly
+    as the schedule says.
     """
 
     #: Depth of the output FIFO (tokens).  Must exceed the tokens that can be in flight.
@@ -146,13 +154,6 @@ class AttentionHead(wiring.Component):
         return -(-self.slot_life // self.initiation_interval)
 
     @property
-    def n_slots(self) -> int:
-        """Timeline slots: :attr:`n_in_flight`, rounded up to a multiple of ``c2p_sets`` so
-        that slot i (token j takes slot j mod n_slots) always uses C2P set i mod c2p_sets."""
-        sets = self._sched.c2p_sets
-        return -(-self.n_in_flight // sets) * sets
-
-    @property
     def out_fifo_depth(self) -> int:
         """Entries of the output FIFO = the most tokens that can be accepted and not yet taken
         at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_in_flight + 1)``."""
@@ -162,13 +163,17 @@ class AttentionHead(wiring.Component):
         m = Module()
         cfg, s = self._cfg, self._sched
         a = cfg.array
+        n_ch = a.n_channels
 
         m.submodules.pwm = pwm = PwmBank(cfg)
-        m.submodules.seq = seq = WriteSequencer(cfg)
-        m.submodules.wac = wac = WriteAddressController(cfg)
+        # The input register holds the codes for the sequencer (no latch of its own).
+        m.submodules.seq = seq = WriteSequencer(cfg, latch=False)
+        m.submodules.wac = wac = WriteAddressController(
+            cfg, copies=copies_for(a.window, at_most=a.n_tiles))
         fifo_depth = self.out_fifo_depth
         m.submodules.fifo = fifo = SyncFIFO(width=a.head_dim * a.sum_width, depth=fifo_depth)
 
+        ii = self.initiation_interval
         if seq.latency != 1:
             raise ValueError(f"the head expects a write sequencer latency of 1, not {seq.latency}")
         pwm_start_at = s.qk_read[0] - pwm.latency
@@ -181,63 +186,97 @@ class AttentionHead(wiring.Component):
             raise ValueError(f"the next token clears the counters at cycle "
                              f"{s.count[0] - 1 + s.initiation_interval}, before this token's "
                              f"counts are read at {s.counts_final}")
+        if not 2 <= ii or seq.duration > ii or pwm_start_at >= ii:
+            raise ValueError(f"the input register must hold a token's codes through its writes "
+                             f"and the PWM start: initiation interval {ii} < 2 or below the "
+                             f"write sequence ({seq.duration}) or the PWM start "
+                             f"({pwm_start_at + 1})")
 
-        # -- admission: initiation interval and output credits --------------------------------
-        ii = self.initiation_interval
+        # -- admission: registered ready (initiation interval and output credits) -------------
+        # ready is a register: its next value is worked out from next-cycle state, so the port
+        # sees the same ready, cycle for cycle, as the combinational rule "no accept in the
+        # last ii − 1 cycles, and room in the output FIFO for every token in flight", and
+        # accept = valid & ready is one gate (issue 12: it no longer sets the clock).
         gap = Signal(range(ii + 1))          # cycles until the next accept is allowed
-        in_flight = Signal(range(fifo_depth + 1))
+        free = Signal(range(fifo_depth + 1), init=fifo_depth)  # FIFO entries not yet claimed
+        ready = Signal(init=1)
         accept = Signal()
-        done_token = Signal()               # a result enters the FIFO this cycle
-        room = Signal()
+        pop = Signal()                       # the output FIFO gives an entry back
         m.d.comb += [
-            room.eq(lt_const(in_flight + fifo.r_level, fifo_depth)),
-            self.i_tok.ready.eq(~gap.any() & room & seq.o_ready),
-            accept.eq(self.i_tok.valid & self.i_tok.ready),
+            self.i_tok.ready.eq(ready),
+            accept.eq(self.i_tok.valid & ready),
+            pop.eq(fifo.r_en & fifo.r_rdy),
         ]
         with m.If(accept):
             m.d.sync += gap.eq(ii - 1)
         with m.Elif(gap.any()):
             m.d.sync += gap.eq(gap - 1)
-        m.d.sync += in_flight.eq(in_flight + accept - done_token)
+        ready_next = Signal()
+        m.d.comb += ready_next.eq(~accept & ~gap[1:].any() & (free.any() | pop))
+        m.d.sync += [
+            free.eq(free + pop - accept),
+            # next gap == 0 (ii ≥ 2) and next free > 0; the sequencer is then always ready
+            # (its sequence is no longer than ii).
+            ready.eq(ready_next),
+        ]
 
-        # -- token timelines: one slot per token in flight -------------------------------------
+        # -- the input register: the payload, captured in every ready cycle by replicated
+        # copies of ready (a register, no accept in the enable), then held from the cycle after
+        # the accept until ready again, ≥ ii cycles: the codes of the writes and the PWM -------
+        tok = self.i_tok.payload.as_value()
+        tok_r = Signal(data.StructLayout(token_layout(cfg).members), name="tok_r",
+                       reset_less=True)   # read only after an accept captured it
+        flat_r = tok_r.as_value()
+        nc = copies_for(len(tok))
+        capture = replicated(m, ready_next, nc, "tok_capture", init=1)
+        for g in range(nc):
+            lo, hi = g * len(tok) // nc, (g + 1) * len(tok) // nc
+            with m.If(capture[g]):
+                m.d.sync += flat_r[lo:hi].eq(tok[lo:hi])
+
+        # -- token timeline: bit o of a shift register = a token is at offset o ---------------
+        # Tokens are ≥ ii cycles apart, so each bit holds at most one; every phase control
+        # below is a register loaded from a few bits (no decoding of per-token offsets).
         life = self.slot_life
-        slot_busy = [Signal(name=f"slot{i}_busy") for i in range(self.n_slots)]
-        slot_off = [Signal(range(life + 1), name=f"slot{i}_off") for i in range(self.n_slots)]
-        nxt = Signal(range(self.n_slots))   # slot the next accepted token takes
-        with m.If(accept):
-            m.d.sync += nxt.eq(0 if self.n_slots == 1 else (nxt + 1) % self.n_slots)
-        nb_list, no_list = [], []
-        for i, (busy, off) in enumerate(zip(slot_busy, slot_off)):
-            nb = Signal(name=f"slot{i}_busy_next")
-            no = Signal(range(life + 1), name=f"slot{i}_off_next")
-            with m.If(accept & eq_const(nxt, i)):
-                m.d.comb += [nb.eq(1), no.eq(0)]
-            with m.Elif(busy & ~eq_const(off, life - 1)):
-                m.d.comb += [nb.eq(1), no.eq(off + 1)]
-            m.d.sync += [busy.eq(nb), off.eq(no)]
-            nb_list.append(nb)
-            no_list.append(no)
+        tl = Signal(life, name="timeline")
+        tl_next = Cat(accept, tl[:-1])
+        m.d.sync += tl.eq(tl_next)
 
         def at(offset: int):
             """Some token is at ``offset`` in the current cycle."""
-            return _any([b & eq_const(o, offset) for b, o in zip(slot_busy, slot_off)])
+            return tl[offset]
 
+        # the phase pins have a bit per C2P set: token j uses set j mod c2p_sets, and each set
+        # has a timeline of its own tokens (with one set, the timeline above)
         sets = s.c2p_sets
+        set_tl_next = [tl_next]
+        if sets > 1:
+            turn = Signal(range(sets))       # the C2P set of the next token accepted
+            with m.If(accept):
+                m.d.sync += turn.eq(Mux(eq_const(turn, sets - 1), 0, turn + 1))
+            set_tl = [Signal(life, name=f"timeline_set{c}") for c in range(sets)]
+            set_tl_next = [Cat(accept & eq_const(turn, c), t[:-1]) for c, t in enumerate(set_tl)]
+            m.d.sync += [t.eq(n) for t, n in zip(set_tl, set_tl_next)]
 
-        def phase_next(phase: tuple[int, int], c2p_set: int = 0):
-            """Some token of C2P set ``c2p_set`` (slots i ≡ c2p_set mod c2p_sets) will be inside
-            ``phase`` in the next cycle (for registered outputs)."""
+        def phase_next(phase: tuple[int, int], c2p_set: int | None = None):
+            """Some token (of C2P set ``c2p_set``, if given) will be inside ``phase`` in the next
+            cycle (for registered outputs)."""
             lo, hi = phase
-            return _any([b & in_range(o, lo, hi)
-                         for i, (b, o) in enumerate(zip(nb_list, no_list)) if i % sets == c2p_set])
+            if c2p_set is None:
+                return tl_next[lo:hi].any()
+            return set_tl_next[c2p_set][lo:hi].any()
+
+        def control(offset: int, loads: int, name: str, at_most: int) -> list[Signal]:
+            """Replicated registers equal to ``at(offset)`` (for a control with many loads)."""
+            return replicated(m, tl_next[offset], copies_for(loads, at_most=at_most), name)
 
         # -- writes: sequencer started with the accept; pointer advances when V is written ----
         m.d.comb += [
             seq.i_start.eq(accept),
-            seq.i_k.eq(self.i_tok.payload.k),
-            seq.i_v.eq(self.i_tok.payload.v),
-            wac.i_advance.eq(seq.o_done),
+            seq.i_k.eq(tok_r.k),
+            seq.i_v.eq(tok_r.v),
+            wac.i_advance.eq(Cat(control(seq.duration - 1, a.window, "advance",
+                                         len(wac.i_advance)))),
             wac.i_clear.eq(0),
             self.o_dac_k.eq(seq.o_dac_k),
             self.o_dac_v.eq(seq.o_dac_v),
@@ -250,12 +289,9 @@ class AttentionHead(wiring.Component):
             self.o_valid.eq(wac.o_valid),
         ]
 
-        # -- QK read: the query is held from the accept until the PWM frame starts ------------
-        q_r = Signal(data.ArrayLayout(unsigned(a.q_bits), a.head_dim))
-        with m.If(accept):
-            m.d.sync += q_r.eq(self.i_tok.payload.q)
+        # -- QK read: the query waits in the input register until the PWM frame starts -------
         m.d.comb += [
-            pwm.i_codes.eq(q_r),
+            pwm.i_codes.eq(tok_r.q),
             pwm.i_start.eq(at(pwm_start_at)),
             self.o_wl_q.eq(pwm.o_wl),
         ]
@@ -276,35 +312,34 @@ class AttentionHead(wiring.Component):
             ]
 
         # -- read-out (counters + adder trees, or pulse sums), output FIFO ----------------------
+        # The count window (= o_c2p2_fire), the clear and the sums' valid reach every channel:
+        # replicated registers, one copy per slice of the bank.
+        loads = n_ch * a.count_width
         if cfg.timing.readout == "pulse_sum":
             m.submodules.psum = add = front = PulseSum(cfg)
+            most = 1
         else:
-            m.submodules.cnt = front = CounterBank(cfg)
-            m.submodules.add = add = AdderTreeBank(cfg)
+            most = a.head_dim
+            m.submodules.cnt = front = CounterBank(cfg, copies=copies_for(loads, at_most=most))
+            m.submodules.add = add = AdderTreeBank(cfg, copies=copies_for(loads, at_most=most))
             m.d.comb += add.i_counts.eq(front.o_counts)
+        fire = replicated(m, phase_next(s.count), copies_for(loads, at_most=most), "count_en")
         m.d.comb += [                        # the pulses go to the counters or the pulse sums
             front.i_pulse.eq(self.i_c2p_pulse),
             front.i_sign.eq(self.i_c2p_sign),
-            front.i_enable.eq(self.o_c2p2_fire.any() if sets > 1 else self.o_c2p2_fire),
-            front.i_clear.eq(at(s.count[0] - 1)),
+            front.i_enable.eq(Cat(fire)),
+            front.i_clear.eq(Cat(control(s.count[0] - 1, loads, "count_clear", most))),
         ]
         if add.latency != s.readout_latency:
             raise ValueError(f"read-out latency {add.latency} differs from the schedule's "
                              f"{s.readout_latency}")
         m.d.comb += [
-            add.i_valid.eq(at(s.counts_final)),
+            add.i_valid.eq(Cat(control(s.counts_final, loads, "sums_valid", most))),
             fifo.w_data.eq(add.o_sums.as_value()),
             fifo.w_en.eq(add.o_valid),
-            done_token.eq(add.o_valid),
             self.o_out.payload.eq(fifo.r_data),
             self.o_out.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.o_out.ready),
         ]
         return m
 
-
-def _any(terms):
-    out = terms[0]
-    for t in terms[1:]:
-        out = out | t
-    return out

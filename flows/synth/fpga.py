@@ -20,33 +20,58 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hdl.fanout import REPLICA_MARK
+
 from .. import cache
 from ..tools import log_tail, nextpnr_bin, run_logged, tool_versions, yosys_bin
 from .harness import HARNESS_CHAIN, harness_verilog
 from .targets import CACHE, TARGETS, SynthError, Target
 from .targets import script_hash as _script_hash
+from .timing import critical_path
 from .verilog import parse_ports
 
-__all__ = ["FPGA_SCRIPT", "FPGA_SCRIPT_ECP5_ABC", "script_hash", "synth_fpga"]
+__all__ = ["FPGA_SCRIPT", "FPGA_SCRIPT_ECP5_ABC", "MAPPINGS", "ROUTERS", "fpga_synthesis",
+           "script_hash", "synth_fpga"]
 
 log = logging.getLogger(__name__)
 
+#: Before synthesis: the replicated control registers (:mod:`hdl.fanout`, nets named
+#: ``*_rep<i>``) are marked ``keep`` so that opt_merge does not fold the copies back into one.
+KEEP_REPLICAS = f"proc\nsetattr -set keep 1 w:*{REPLICA_MARK}* %ci1:+$dff[Q]"
+
 FPGA_SCRIPT = """read_verilog -sv {files}
 hierarchy -check -top {top}
+{prep}
 {synth} -top {top} -json synth.json
 tee -q -o stat.json stat -json
+write_verilog -noattr netlist.v
 """
 
-#: ECP5 fallback when ABC9 fails: synth_ecp5's own steps, its map_luts replaced by classic ABC.
+#: ECP5 with classic ABC: synth_ecp5's own steps, its map_luts replaced by ``abc -lut 4``.
 FPGA_SCRIPT_ECP5_ABC = """read_verilog -sv {files}
 hierarchy -check -top {top}
+{prep}
 synth_ecp5 -top {top} -run begin:map_luts
 techmap -map +/lattice/latches_map.v
 abc -lut 4
 clean
 synth_ecp5 -top {top} -run map_cells: -json synth.json
 tee -q -o stat.json stat -json
+write_verilog -noattr netlist.v
 """
+
+#: ECP5 LUT mappings (``--mapping``).  ``abc9``: synth_ecp5's ABC9 after ``splitnets``, which
+#: avoids Yosys 0.70's ABC9 reintegration assertion on the head (rtlil.cc:3091, DESIGN.md §7);
+#: ``abc``: classic ABC; ``auto``: plain synth_ecp5 (ABC9), classic ABC if that asserts.
+MAPPINGS = {
+    "auto": ("synth_ecp5", KEEP_REPLICAS),
+    "abc9": ("synth_ecp5 (ABC9 after splitnets)",
+             KEEP_REPLICAS + "\nflatten\nsplitnets -ports -format __"),
+    "abc": ("synth_ecp5 (map_luts: abc -lut 4)", KEEP_REPLICAS),
+}
+
+#: nextpnr routers (``--router``).
+ROUTERS = ("router1", "router2")
 
 #: The resources worth a row in the utilisation table (others are always 0 for our blocks).
 _UTIL_KEYS = ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_DSP", "SB_IO", "TRELLIS_COMB",
@@ -55,31 +80,34 @@ _UTIL_KEYS = ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_DSP", "SB_IO", "TRELLIS_C
 
 def script_hash() -> str:
     """What decides an FPGA result besides the Verilog, the tool versions and the options."""
-    return _script_hash("fpga", FPGA_SCRIPT, FPGA_SCRIPT_ECP5_ABC,
+    return _script_hash("fpga", FPGA_SCRIPT, FPGA_SCRIPT_ECP5_ABC, repr(sorted(MAPPINGS.items())),
                         inspect.getsource(harness_verilog), str(HARNESS_CHAIN))
 
 
 def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                harness: str = "always", timeout_s: float = 3600.0,
-               freq_mhz: float | None = None) -> dict:
-    """Synthesise, pack-check, place and route ``top`` on an FPGA ``target``; cached."""
+               freq_mhz: float | None = None, mapping: str = "auto",
+               router: str = "router1") -> dict:
+    """Synthesise, pack-check, place and route ``top`` on an FPGA ``target``; cached.
+
+    ``mapping`` (ECP5 only, :data:`MAPPINGS`) picks the LUT mapping, ``router`` nextpnr's
+    router; both are recorded in the result with the tool versions."""
     tgt = TARGETS[target]
+    if mapping not in MAPPINGS or router not in ROUTERS:
+        raise SynthError(f"mapping must be one of {', '.join(MAPPINGS)} and router one of "
+                         f"{', '.join(ROUTERS)}, not {mapping!r} / {router!r}")
+    if tgt.family != "ecp5":
+        mapping = "auto"   # iCE40: synth_ice40's own mapping
     vtext = vfile.read_bytes()
     versions = tool_versions()
     ports = parse_ports(vtext.decode(), top)
     pins = sum(w for _, _, w in ports)
     use_harness = harness == "always" or (harness == "auto" and pins > tgt.package_io)
     freq = freq_mhz or tgt.freq_mhz
-    # Synthesis is shared by the parts of one family.
-    skey = cache.key("fpga-synth", tgt.family, vtext, top, use_harness, script_hash(),
-                     versions["yosys"])
-    with CACHE.lock(skey, f"{tgt.family} synthesis of {top}"):
-        syn = CACHE.get(skey) if not force else None
-        if syn is None:
-            syn = _synthesise(vfile, top, tgt, skey, ports if use_harness else None)
-            CACHE.put(skey, syn)
+    skey, syn = fpga_synthesis(vfile, top, tgt.family, harness=use_harness, mapping=mapping,
+                               force=force)
     pkey = cache.key("pnr", target, skey, freq, versions[f"nextpnr-{tgt.family}"],
-                     script_hash())
+                     script_hash(), router)
     # Shared on the synthesis (its netlist is nextpnr's input), exclusive on this part's result.
     with CACHE.lock(skey, f"{tgt.family} synthesis of {top}", shared=True), \
             CACHE.lock(pkey, f"place and route of {top} on {target}"):
@@ -96,15 +124,38 @@ def synth_fpga(vfile: Path, top: str, target: str, *, force: bool = False,
                    "mode": "shift-register harness" if use_harness else "direct",
                    **syn["harness_info"]},
             "constraint_mhz": freq, "synth_seconds": syn["seconds"], "cache_key": pkey,
-            "cached": False,
+            "cached": False, "mapping": mapping,
+            "synth_command": syn.get("synth_command"), "router": router,
+            "yosys_version": versions["yosys"],
+            "nextpnr_version": versions[f"nextpnr-{tgt.family}"],
         }
-        _place_and_route(result, CACHE.dir(skey) / "synth.json", tgt, pkey, freq, timeout_s)
+        _place_and_route(result, CACHE.dir(skey) / "synth.json", tgt, pkey, freq, timeout_s,
+                         router)
         CACHE.put(pkey, result)
     return result
 
 
+def fpga_synthesis(vfile: Path, top: str, family: str, *, harness: bool, mapping: str = "auto",
+                   force: bool = False) -> tuple[str, dict]:
+    """Yosys synthesis of ``top`` for an FPGA ``family`` (inside the I/O harness when
+    ``harness``), cached: ``(cache key, result)``; the folder ``CACHE.dir(key)`` holds the
+    netlist as nextpnr JSON (``synth.json``) and as Verilog (``netlist.v``).  Shared by the
+    parts of one family."""
+    tgt = next(t for t in TARGETS.values() if t.family == family)
+    vtext = vfile.read_bytes()
+    ports = parse_ports(vtext.decode(), top)
+    skey = cache.key("fpga-synth", family, vtext, top, harness, script_hash(),
+                     tool_versions()["yosys"], mapping)
+    with CACHE.lock(skey, f"{family} synthesis of {top}"):
+        syn = CACHE.get(skey) if not force else None
+        if syn is None:
+            syn = _synthesise(vfile, top, tgt, skey, ports if harness else None, mapping)
+            CACHE.put(skey, syn)
+    return skey, syn
+
+
 def _synthesise(vfile: Path, top: str, tgt: Target, skey: str,
-                harness_ports: list[tuple[str, str, int]] | None) -> dict:
+                harness_ports: list[tuple[str, str, int]] | None, mapping: str) -> dict:
     """Yosys synth_ice40 / synth_ecp5 of ``top`` (inside the harness when ``harness_ports``)."""
     t0 = time.monotonic()
     sdir = CACHE.fresh_dir(skey)
@@ -116,18 +167,23 @@ def _synthesise(vfile: Path, top: str, tgt: Target, skey: str,
         (sdir / "harness.v").write_text(htext)
         files += " harness.v"
     top_name = "harness_top" if harness_ports is not None else top
-    synth_cmd = "synth_ice40" if tgt.family == "ice40" else "synth_ecp5"
-    (sdir / "synth.ys").write_text(FPGA_SCRIPT.format(files=files, top=top_name,
-                                                      synth=synth_cmd))
+    synth_cmd, prep = MAPPINGS[mapping]
+    if tgt.family == "ice40":
+        synth_cmd = "synth_ice40"
+    script = (FPGA_SCRIPT_ECP5_ABC if mapping == "abc" else FPGA_SCRIPT).format(
+        files=files, top=top_name, synth=synth_cmd.split()[0], prep=prep)
+    (sdir / "synth.ys").write_text(script)
     rc, _ = run_logged([yosys_bin(), "-q", "-l", "yosys.log", "-s", "synth.ys"],
                        sdir, sdir / "yosys.log", f"{top} {synth_cmd}")
-    if rc != 0 and tgt.family == "ecp5" and "ABC_OPS_REINTEGRATE" in log_tail(sdir / "yosys.log"):
+    if rc != 0 and mapping == "auto" and tgt.family == "ecp5" and \
+            "ABC_OPS_REINTEGRATE" in log_tail(sdir / "yosys.log"):
         # Yosys 0.70's ABC9 LUT mapping asserts on the pipelined head (rtlil.cc:3091, a tool
         # bug; synth_ecp5 has no -noabc9 any more): run synth_ecp5 around its map_luts step
         # and map the LUTs with classic ABC instead.  The result says which was used.
         log.info("%s: synth_ecp5 ABC9 assertion, retrying with classic ABC LUT mapping", top)
-        synth_cmd = "synth_ecp5 (map_luts: abc -lut 4)"
-        (sdir / "synth.ys").write_text(FPGA_SCRIPT_ECP5_ABC.format(files=files, top=top_name))
+        synth_cmd = MAPPINGS["abc"][0] + " after the ABC9 assertion"
+        (sdir / "synth.ys").write_text(FPGA_SCRIPT_ECP5_ABC.format(files=files, top=top_name,
+                                                                   prep=prep))
         rc, _ = run_logged([yosys_bin(), "-q", "-l", "yosys.log", "-s", "synth.ys"], sdir,
                            sdir / "yosys.log", f"{top} {synth_cmd}")
     if rc != 0 or not (sdir / "stat.json").exists():
@@ -142,7 +198,7 @@ def _synthesise(vfile: Path, top: str, tgt: Target, skey: str,
 
 
 def _place_and_route(result: dict, netlist: Path, tgt: Target, pkey: str, freq: float,
-                     timeout_s: float) -> None:
+                     timeout_s: float, router: str) -> None:
     """Pack (utilisation; ``does not fit`` stops here), then place and route; fills ``result``."""
     top, target = result["top"], result["target"]
     pdir = CACHE.dir(pkey)
@@ -172,7 +228,8 @@ def _place_and_route(result: dict, netlist: Path, tgt: Target, pkey: str, freq: 
     # 2) place and route, routed Fmax from --report.
     t1 = time.monotonic()
     rc, timed_out = run_logged([*base, "--freq", f"{freq:g}", "--timing-allow-fail", "--report",
-                                "report.json", "-l", "pnr.log", "-q", "--seed", "1"], pdir,
+                                "report.json", "-l", "pnr.log", "-q", "--seed", "1",
+                                "--router", router], pdir,
                                pdir / "pnr.log", f"{top} {target} place & route",
                                timeout_s=timeout_s)
     result["pnr_seconds"] = round(time.monotonic() - t1, 1)
@@ -189,6 +246,7 @@ def _place_and_route(result: dict, netlist: Path, tgt: Target, pkey: str, freq: 
         result["fmax_mhz"] = min((c["achieved_mhz"] for c in clocks.values()), default=None)
         result["timing_met"] = all(c["achieved_mhz"] >= c["constraint_mhz"]
                                    for c in clocks.values()) if clocks else None
+        result["critical_path"] = critical_path(rep)
 
 
 def _log_error(log_file: Path) -> str | None:

@@ -36,7 +36,8 @@ def report_markdown(report: dict) -> str:
         f"{a['tile_cols']} columns, q {a['q_bits']} bit, count {a['count_bits']} bit, adder "
         f"pipelining every {report['config']['timing']['adder_pipeline_every']} levels.",
         f"Tools: {_short(report['tools'].get('yosys'))}; "
-        f"{_short(report['tools'].get('nextpnr-ecp5'))}. RTL: commit "
+        f"{_short(report['tools'].get('nextpnr-ecp5'))} (full: "
+        f"{report['tools'].get('yosys')}). RTL: commit "
         f"`{str(report.get('rtl_source', {}).get('commit', '?'))[:10]}`"
         + (" with uncommitted hdl/ edits" if report.get("rtl_source", {}).get(
             "hdl_uncommitted_changes") else "") + ".",
@@ -70,10 +71,11 @@ def report_markdown(report: dict) -> str:
             "",
             "## FPGA (Yosys `synth_ice40`/`synth_ecp5`, nextpnr; Fmax after routing)",
             "",
-            "| block | target | I/O | LUT | FF | carry | RAM | utilisation | constraint | "
-            "Fmax (routed) | status |",
-            "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|",
+            "| block | target | I/O | LUT | FF | carry | RAM | utilisation | mapping | router | "
+            "constraint | Fmax (routed) | P&R s | status |",
+            "|---|---|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|",
         ]
+        paths = []
         for b, t, r in rows:
             if "lut" not in r:
                 lines.append(f"| {b} | {t} | | | | | | | | | {r.get('status')}: "
@@ -87,7 +89,14 @@ def report_markdown(report: dict) -> str:
             status = r["status"] if r["status"] == "ok" else f"**{r['status']}**: {r['reason']}"
             fm = f"{r['fmax_mhz']:.1f} MHz" if r.get("fmax_mhz") else "–"
             lines.append(f"| {b} | {t} | {io} | {r['lut']} | {r['ff']} | {r['carry']} | "
-                         f"{r['ram']} | {util} | {r['constraint_mhz']:g} MHz | {fm} | {status} |")
+                         f"{r['ram']} | {util} | {r.get('synth_command', '?')} | "
+                         f"{r.get('router', '?')} | {r['constraint_mhz']:g} MHz | {fm} | "
+                         f"{r.get('pnr_seconds', '–')} | {status} |")
+            if cp := r.get("critical_path"):
+                paths.append(f"* {b} on {t}: `{cp['from_net']}` (cell `{cp['from_cell']}`) → "
+                             f"`{cp['to_net']}` (cell `{cp['to_cell']}`): {cp['segments']} "
+                             f"routed segments, {cp['logic_ns']} ns logic + "
+                             f"{cp['routing_ns']} ns routing = {cp['total_ns']} ns.")
         lines += [
             "",
             "The blocks' ports (hundreds to thousands of bits) exceed every package, so on the "
@@ -99,4 +108,7 @@ def report_markdown(report: dict) -> str:
             "`does not fit` = nextpnr's packer found a resource over 100 % (place-and-route is "
             "then not attempted).",
         ]
+        if paths:
+            lines += ["", "Critical paths (nextpnr's report: first and last routed net, with "
+                      "the cells they leave and reach):", "", *paths]
     return "\n".join(lines) + "\n"

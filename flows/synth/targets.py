@@ -21,7 +21,7 @@ BUILD = _BUILD / "synth"
 #: One folder per result key.
 CACHE = ResultCache(BUILD / "cache")
 #: Version of the result post-processing (depth analysis, parsing); part of every cache key.
-FLOW_VERSION = "2"
+FLOW_VERSION = "4"
 
 
 class SynthError(RuntimeError):

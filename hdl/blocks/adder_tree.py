@@ -8,11 +8,12 @@ binary tree per dimension; pipelining is a configuration parameter
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import HeadConfig
+from ..fanout import REPLICA_MARK
 from ..schedule import Schedule
 
 __all__ = ["AdderTreeBank"]
@@ -32,8 +33,11 @@ class AdderTreeBank(wiring.Component):
     -----
     i_counts : In(ArrayLayout(signed(count_width), n_tiles × d))
         Flat index ``tile * d + dim``, the layout of :class:`hdl.blocks.counter_bank.CounterBank`.
-    i_valid : In(1)
-        Qualifies ``i_counts``; delayed alongside the data.
+    i_valid : In(copies)
+        Qualifies ``i_counts``; delayed alongside the data.  ``copies`` (default 1) equal copies
+        (:mod:`hdl.fanout`): copy g isolates the flat inputs ``[g·N // copies, (g+1)·N //
+        copies)`` and, delayed in a chain of its own, enables the pipeline registers of the
+        trees ``[g·d // copies, (g+1)·d // copies)``.  The caller gives every copy the same value.
     o_sums : Out(ArrayLayout(signed(sum_width), d))
         ``o_sums[e] = Σ_tile i_counts[tile * d + e]``, exact: every tree node is as wide as the
         extreme sum of the leaves below it needs (±m·count_max for m leaves), the root is
@@ -57,12 +61,15 @@ class AdderTreeBank(wiring.Component):
     (combinational).  Throughput: one vector per cycle.
     """
 
-    def __init__(self, cfg: HeadConfig):
+    def __init__(self, cfg: HeadConfig, *, copies: int = 1):
         self._cfg = cfg
         a = cfg.array
+        if not 1 <= copies <= a.head_dim:
+            raise ValueError(f"copies must be from 1 to the {a.head_dim} trees, not {copies}")
+        self._copies = copies
         super().__init__({
             "i_counts": In(data.ArrayLayout(signed(a.count_width), a.n_channels)),
-            "i_valid": In(1),
+            "i_valid": In(copies),
             "o_sums": Out(data.ArrayLayout(signed(a.sum_width), a.head_dim)),
             "o_valid": Out(1),
         })
@@ -92,30 +99,36 @@ class AdderTreeBank(wiring.Component):
             return (leaves * a.count_max).bit_length() + 1
 
         gated = self._cfg.timing.clock_gating
+        c = self._copies
         leaves_in = self.i_counts
         if gated:
             # Operand isolation: the trees see the counts only in the cycle they are summed
             # (i_valid), zero otherwise, so the adders do not follow every count change.
             leaves_in = Signal.like(self.i_counts, name="counts_isolated")
-            m.d.comb += leaves_in.as_value().eq(
-                Mux(self.i_valid, self.i_counts.as_value(), 0))
+            flat, cw = self.i_counts.as_value(), a.count_width
+            m.d.comb += leaves_in.as_value().eq(Cat(
+                Mux(self.i_valid[g], flat[g * d * n // c * cw:(g + 1) * d * n // c * cw], 0)
+                for g in range(c)))
         # Per tree: list of (value, number of leaves below it).
         nodes = [[(leaves_in[t * d + e], 1) for t in range(n)] for e in range(d)]
-        valid = self.i_valid
+        valid = [self.i_valid[g] for g in range(c)]
+        trees = [range(g * d // c, (g + 1) * d // c) for g in range(c)]
         stages = 0
         for level in range(1, self.levels + 1):
             register = k > 0 and level % k == 0
             domain = m.d.sync if register else m.d.comb
             if register and gated:
                 # Clock gating: a pipeline register loads only when its token passes.
-                with m.If(valid):
-                    _level(nodes, level, m.d.sync, register, width)
+                for g in range(c):
+                    with m.If(valid[g]):
+                        _level(nodes, level, m.d.sync, register, width, trees[g])
             else:
-                _level(nodes, level, domain, register, width)
+                _level(nodes, level, domain, register, width, range(d))
             if register:
-                v = Signal(name=f"valid_l{level}_r")
-                m.d.sync += v.eq(valid)
-                valid = v
+                suffix = [""] if c == 1 else [f"{REPLICA_MARK}{g}" for g in range(c)]
+                vs = [Signal(name=f"valid_l{level}_r{x}") for x in suffix]
+                m.d.sync += [v.eq(u) for v, u in zip(vs, valid)]
+                valid = vs
                 stages += 1
         assert stages == self.latency, (stages, self.latency)
 
@@ -123,14 +136,14 @@ class AdderTreeBank(wiring.Component):
             (root, leaves), = nodes[e]
             assert leaves == n and width(n) == a.sum_width <= len(root)
             m.d.comb += self.o_sums[e].eq(root[:a.sum_width])   # |sum| ≤ n·count_max fits
-        m.d.comb += self.o_valid.eq(valid)
+        m.d.comb += self.o_valid.eq(valid[0])
         return m
 
 
-def _level(nodes, level, domain, register, width):
-    """One adder level of every tree: ``nodes[e]`` (value, leaves below) replaced by the level's
-    outputs, assigned in ``domain``."""
-    for e in range(len(nodes)):
+def _level(nodes, level, domain, register, width, trees):
+    """One adder level of the trees ``trees``: ``nodes[e]`` (value, leaves below) replaced by the
+    level's outputs, assigned in ``domain``."""
+    for e in trees:
         nxt = []
         for i in range(0, len(nodes[e]), 2):
             pair = nodes[e][i:i + 2]
@@ -139,7 +152,8 @@ def _level(nodes, level, domain, register, width):
             # Width by level (2**level leaves' worth), not by the leaves below: the two operands
             # of every adder then have equal widths (lint-clean Verilog at odd tile counts; at
             # powers of two it is the same width).
-            s = Signal(signed(width(1 << level)), name=name)
+            # Sums are not reset: a sum is only looked at with its valid (which is reset).
+            s = Signal(signed(width(1 << level)), name=name, reset_less=register)
             if len(pair) == 2:
                 domain += s.eq(pair[0][0] + pair[1][0])
             else:

@@ -43,11 +43,14 @@ class CounterBank(wiring.Component):
         Charge-to-pulse output of each channel.
     i_sign : In(N)
         Sign of each channel's pulse (1 = negative); sampled only at the pulse start.
-    i_enable : In(1)
+    i_enable : In(copies)
         Count window.  High cycles of a pulse outside the window are ignored.
-    i_clear : In(1)
+    i_clear : In(copies)
         Synchronous clear of all counts and latched signs (between tokens).  Has priority: a
         pulse cycle coinciding with a clear is not counted.
+
+    ``copies`` (default 1) equal copies of each control (:mod:`hdl.fanout`): copy g drives the
+    channels ``[g·N // copies, (g+1)·N // copies)``.  The caller gives every copy the same value.
     o_counts : Out(ArrayLayout(signed(count_bits + 1), N))
         ``-count`` if the latched sign is 1 else ``+count``, from registers (no input path).
 
@@ -60,6 +63,9 @@ class CounterBank(wiring.Component):
       the pulse, a gap in ``i_enable`` or a second pulse in the same window do not re-latch
       it, so the count and its sign always belong to the same (first) pulse.
 
+    The counts are not reset by the domain's reset (only by ``i_clear``): their owner clears
+    them before every count window.
+
     Timing
     ------
     latency = 1: a pulse cycle is visible in ``o_counts`` in the next cycle.  After the last
@@ -67,15 +73,18 @@ class CounterBank(wiring.Component):
     Throughput: one pulse cycle per channel per clock.
     """
 
-    def __init__(self, cfg: HeadConfig):
+    def __init__(self, cfg: HeadConfig, *, copies: int = 1):
         self._cfg = cfg
         a = cfg.array
         n = a.n_channels
+        if not 1 <= copies <= n:
+            raise ValueError(f"copies must be from 1 to the {n} channels, not {copies}")
+        self._copies = copies
         super().__init__({
             "i_pulse": In(n),
             "i_sign": In(n),
-            "i_enable": In(1),
-            "i_clear": In(1),
+            "i_enable": In(copies),
+            "i_clear": In(copies),
             "o_counts": Out(data.ArrayLayout(signed(a.count_width), n)),
         })
 
@@ -102,10 +111,15 @@ class CounterBank(wiring.Component):
         # cnt_r[j][ch] is bit j of channel ch.  The count is 0 exactly until the first counted
         # cycle after a clear (it never returns to 0 without one), so "no pulse seen yet" is
         # cnt == 0 and the latched sign is the count's own sign bit: no extra planes.
-        cnt_r = [Signal(n, name=f"cnt{j}_r") for j in range(w)]
+        # Not reset (reset_less): a clear precedes every count window, and a reset net to every
+        # count bit would be the design's largest fan-out (issue 12).
+        cnt_r = [Signal(n, name=f"cnt{j}_r", reset_less=True) for j in range(w)]
         msb = cnt_r[cb]
 
         # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
+        # Channel groups of the control copies: group g = channels [lo, hi), copy g.
+        c = self._copies
+        groups = [(g * n // c, (g + 1) * n // c) for g in range(c)]
         active = Signal(n)
         zero = Signal(n)
         down = Signal(n)
@@ -120,7 +134,8 @@ class CounterBank(wiring.Component):
         for j in range(1, cb):
             sat_expr = sat_expr & (cnt_r[j] ^ msb)
         m.d.comb += [
-            active.eq(Mux(self.i_enable, self.i_pulse, 0)),
+            active.eq(Cat(Mux(self.i_enable[g], self.i_pulse[lo:hi], 0)
+                          for g, (lo, hi) in enumerate(groups))),
             zero.eq(~any_bit),
             # Direction: the sign input at the pulse start (count still 0), else the latched
             # sign = the count's sign bit.  A changing i_sign mid-pulse is never looked at.
@@ -145,10 +160,14 @@ class CounterBank(wiring.Component):
         # Clock gating (timing.clock_gating): the planes load only on a clear or inside the
         # count window — outside it the next state equals the state (inc = 0), so the enable
         # changes no output; synthesis keeps it as the flip-flops' enable (a gated clock).
-        with m.If(self.i_clear):
-            m.d.sync += [plane.eq(0) for plane in cnt_r]
-        with m.Elif(self.i_enable if self._cfg.timing.clock_gating else 1):
-            m.d.sync += [plane.eq(nxt) for plane, nxt in zip(cnt_r, cnt_next)]
+        gated = self._cfg.timing.clock_gating
+        for g, (lo, hi) in enumerate(groups):
+            whole = (lo, hi) == (0, n)      # one copy: whole-plane assignments, as before
+            with m.If(self.i_clear[g]):
+                m.d.sync += [(p if whole else p[lo:hi]).eq(0) for p in cnt_r]
+            with m.Elif(self.i_enable[g] if gated else 1):
+                m.d.sync += [(p if whole else p[lo:hi]).eq(x if whole else x[lo:hi])
+                             for p, x in zip(cnt_r, cnt_next)]
 
         # o_counts is only rewiring of the planes: element ch, bit j = cnt_r[j][ch].  Built as
         # one assignment of a concatenation of per-chunk concatenations: N part-select assigns

@@ -81,7 +81,8 @@ class PwmBank(wiring.Component):
         a = self._cfg.array
         d, q_max = a.head_dim, a.q_max
 
-        codes_r = Signal(data.ArrayLayout(unsigned(a.q_bits), d))
+        # Latched at every start, never read before one: not reset.
+        codes_r = Signal(data.ArrayLayout(unsigned(a.q_bits), d), reset_less=True)
         # Index of the current frame cycle, 0 … q_max − 1, and the next one, ≤ q_max: both fit
         # q_bits (q_max = 2**q_bits − 1), so every compare below is of equal widths.
         pos_r = Signal(a.q_bits)

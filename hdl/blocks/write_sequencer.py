@@ -37,7 +37,9 @@ class WriteSequencer(wiring.Component):
         High when idle and in the last cycle of a V write (``o_done``), so a start then runs
         back-to-back.
     i_k, i_v : In(ArrayLayout(unsigned(kv_bits), d))
-        K and V DAC codes, latched in the accept cycle.
+        K and V DAC codes, latched in the accept cycle — or, with ``latch=False``, not latched:
+        the caller then holds them from the cycle after the accept to the end of the V write
+        (the head does, in its input register: no 2·d·kv_bits-bit enable on the accept).
     o_discharge_k, o_we_k, o_discharge_v, o_we_v : Out(1)
         Column discharge and write enable of the K and V arrays.
     o_dac_k, o_dac_v : Out(ArrayLayout(unsigned(kv_bits), d))
@@ -66,9 +68,10 @@ class WriteSequencer(wiring.Component):
     the latched codes AND-ed with the registered write enable.
     """
 
-    def __init__(self, cfg: HeadConfig) -> None:
+    def __init__(self, cfg: HeadConfig, *, latch: bool = True) -> None:
         self.cfg = cfg
         self.schedule = Schedule(cfg)
+        self._latch = latch
         codes = data.ArrayLayout(unsigned(cfg.array.kv_bits), cfg.array.head_dim)
         super().__init__({
             "i_start": In(1),
@@ -106,8 +109,8 @@ class WriteSequencer(wiring.Component):
         # OR of a few bits — no comparators, no constants of mismatched width in the Verilog,
         # one gate level per window.
         step = Signal(self.duration)
-        k_r = Signal.like(self.i_k.as_value())
-        v_r = Signal.like(self.i_v.as_value())
+        k_r = Signal.like(self.i_k.as_value()) if self._latch else self.i_k.as_value()
+        v_r = Signal.like(self.i_v.as_value()) if self._latch else self.i_v.as_value()
 
         accept = Signal()
         m.d.comb += [
@@ -119,7 +122,8 @@ class WriteSequencer(wiring.Component):
         step_nxt = Signal.like(step)
         with m.If(accept):
             m.d.comb += step_nxt.eq(1)
-            m.d.sync += [k_r.eq(self.i_k), v_r.eq(self.i_v)]
+            if self._latch:
+                m.d.sync += [k_r.eq(self.i_k), v_r.eq(self.i_v)]
         with m.Elif(busy & ~step[last]):
             m.d.comb += step_nxt.eq(step << 1)
         busy_nxt = step_nxt.any()

@@ -157,8 +157,8 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
                    sim: str | None = None, summary: str | Path | None = None,
                    tag: str = "run", fault_token: int | None = None,
                    max_cycles: int | None = None,
-                   codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-                   ) -> dict[str, Any]:
+                   codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                   netlist: Path | None = None) -> dict[str, Any]:
     """Run one co-simulation scenario; return the summary dict.
 
     Raises ``ValueError`` for a bad scenario, config or inputs file (before building), and
@@ -170,7 +170,10 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
     ``fault_token`` (tests only): corrupt that token's output on the pins and expect the
     scoreboard to report it (then a mismatch is the pass condition); ``max_cycles`` (tests
     only): the testbench's timeout; ``codes``: the (q, k, v) codes :func:`prepare_tokens`
-    already made for this scenario (the CLI checks its inputs first and does not load twice)."""
+    already made for this scenario (the CLI checks its inputs first and does not load twice);
+    ``netlist``: a Verilog file that replaces the RTL head (module ``attention_head`` with the
+    same ports, e.g. the FPGA-mapped netlist of :func:`flows.synth.mapped.mapped_head_verilog`;
+    Icarus only)."""
     resets = [reset_after] if isinstance(reset_after, int) else list(reset_after or [])
     check_scenario(tokens, backpressure, gaps, stall_bursts=stall_bursts, reset_after=resets,
                    seed=seed)
@@ -218,7 +221,7 @@ def _run_in(cfg: HeadConfig, work: Path, q, k, v, *, seed, backpressure, gaps, s
     try:
         ran = run_cocotb(toplevel=SHELL_TOP, verilog_dir=vdir,
                          test_module="tb.cosim.head_tb", build_dir=work, sim=sim,
-                         sources=[flat, shell], ports_only=True,
+                         sources=[netlist or flat, shell], ports_only=True,
                          extra_env={"GCA_SCENARIO": json.dumps(scenario)})
     except RunFailed as e:
         failure = e

@@ -26,6 +26,8 @@ CONFIGS = {
     "n7_c1": ["array.head_dim=4", "array.n_tiles=7", "array.q_bits=1", "array.count_bits=1"],
     "n256": ["array.head_dim=1", "array.n_tiles=256"],
 }
+#: Copies of i_valid (hdl/fanout.py) per config: the head's 40 at defaults, an uneven split.
+COPIES = {"default": 40, "n5_c6": 3}
 CASES = ([(name, k, True) for name in CONFIGS for k in (0, 1, 2)]
          + [("default", 3, True), ("n256", 3, True)]
          # the paper's ungated trees (registers load every cycle, no operand isolation)
@@ -38,7 +40,8 @@ def test_adder_tree_matches_reference(name, every, gating):
                                                        f"timing.clock_gating={gating}"])
     a = cfg.array
     d, n, cmax = a.head_dim, a.n_tiles, a.count_max
-    dut = AdderTreeBank(cfg)
+    copies = COPIES.get(name, 1)
+    dut = AdderTreeBank(cfg, copies=copies)
     assert dut.latency == Schedule(cfg).adder_latency
     ref = AdderTreeRef(cfg, dut.latency)
     rng = np.random.default_rng(7 + 10 * every + len(name))
@@ -58,7 +61,7 @@ def test_adder_tree_matches_reference(name, every, gating):
             x = counts[c % cycles]
             v = bool(valid[c % cycles]) and c < cycles
             ctx.set(dut.i_counts.as_value(), pack_array(x, a.count_width))
-            ctx.set(dut.i_valid, int(v))
+            ctx.set(dut.i_valid, (1 << copies) - 1 if v else 0)   # every copy equal
             exp = ref.step(x, v)
             got = unpack_array(ctx.get(dut.o_sums.as_value()), a.sum_width, d, signed=True)
             got_valid = ctx.get(dut.o_valid)

@@ -52,6 +52,9 @@ CASES = [
     ("flows.synth", ["--out", "{d}/a_file/sub"], "cannot be created"),
     ("flows.synth", ["--block", "nope"], "unknown block 'nope'"),
     ("flows.synth", ["--target", "nope"], "nope"),
+    ("flows.synth", ["--mapping", "abc10"], "argument --mapping: invalid choice: 'abc10'"),
+    ("flows.synth", ["--router", "router3"], "argument --router: invalid choice: 'router3'"),
+    ("flows.synth", ["--freq", "0"], "argument --freq: must be a positive number, not 0"),
     # flows.bench_golden
     ("flows.bench_golden", ["--threads", "0"], "argument --threads: must be an integer ≥ 1"),
     ("flows.bench_golden", ["--seed", "-1"], "argument --seed: must be an integer ≥ 0"),

@@ -37,12 +37,18 @@ CONFIGS = {
 }
 
 
+#: Copies of i_enable / i_clear (hdl/fanout.py) per config: the head's 40 at defaults, an
+#: uneven split.
+COPIES = {"default": 40, "c2": 3}
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_counter_bank_matches_reference(name):
     cfg = HeadConfig().with_overrides(CONFIGS[name])
     a = cfg.array
     n, cmax, w = a.n_channels, a.count_max, a.count_width
-    dut = CounterBank(cfg)
+    copies = COPIES.get(name, 1)
+    dut = CounterBank(cfg, copies=copies)
     ref = CounterBankRef(cfg)
     assert dut.latency == ref.latency == 1
     assert w == a.count_bits + 1
@@ -55,8 +61,8 @@ def test_counter_bank_matches_reference(name):
         for c, (pulse, sign, enable, clear, check) in enumerate(stim):
             ctx.set(dut.i_pulse, pack_array(pulse, 1))
             ctx.set(dut.i_sign, pack_array(sign, 1))
-            ctx.set(dut.i_enable, int(enable))
-            ctx.set(dut.i_clear, int(clear))
+            ctx.set(dut.i_enable, (1 << copies) - 1 if enable else 0)   # every copy equal
+            ctx.set(dut.i_clear, (1 << copies) - 1 if clear else 0)
             exp = ref.step(pulse, sign, enable, clear)
             got = unpack_array(ctx.get(dut.o_counts.as_value()), w, n, signed=True)
             if not np.array_equal(got, exp):

@@ -70,10 +70,36 @@ endmodule
     r = S.synth_generic(v, "and4")
     assert r["n_ff"] == 5
     assert r["depth"]["reg_to_reg"] == 2          # a 4-input AND is two 2-input levels
+    path = r["depth"]["reg_to_reg_path"]          # named by the registers that bound it
+    assert path["from"] in ("ar", "br", "cr", "dr") and path["to"] in ("qr", "q")  # q = qr
     assert r["depth"]["in_to_reg"] == 0 and r["depth"]["reg_to_out"] == 0
     assert r["transistors"]["gates"] == 3 * 6     # three $_AND_ (6 T each)
     again = S.synth_generic(v, "and4")
     assert again["cached"] and again["depth"] == r["depth"]
+
+
+def test_critical_path_from_a_nextpnr_report():
+    """Start and end of the slowest path, logic and routing split (nextpnr --report layout)."""
+    def seg(kind, a, b, delay, net=None):
+        s = {"type": kind, "from": {"cell": a, "port": "Q"}, "to": {"cell": b, "port": "D"},
+             "delay": delay}
+        return {**s, "net": net} if net else s
+
+    rep = {"critical_paths": [
+        {"from": "posedge clk", "to": "posedge clk", "path": [seg("clk-to-q", "f1", "f1", 0.5),
+                                                              seg("routing", "f1", "f2", 1.0,
+                                                                  "fast_q")]},
+        {"from": "posedge clk", "to": "posedge clk", "path": [
+            seg("clk-to-q", "ready_FF", "ready_FF", 0.5),
+            seg("routing", "ready_FF", "lut", 3.0, "ready"),
+            seg("logic", "lut", "lut", 0.4),
+            seg("routing", "lut", "tok_FF", 2.0, "tok_en"),
+            seg("setup", "tok_FF", "tok_FF", 0.1)]}]}
+    cp = S.critical_path(rep)
+    assert (cp["from_cell"], cp["to_cell"]) == ("ready_FF", "tok_FF")
+    assert (cp["from_net"], cp["to_net"], cp["segments"]) == ("ready", "tok_en", 2)
+    assert cp["routing_ns"] == 5.0 and cp["logic_ns"] == 1.0 and cp["total_ns"] == 6.0
+    assert S.critical_path({}) is None
 
 
 def test_too_big_design_is_reported_not_fit():
@@ -114,16 +140,16 @@ def test_harness_covers_every_port():
              ("input", "\\i_b.x", 2), ("output", "o_y", 4)]
     text, info = S.harness_verilog("blk", ports)
     assert info == {"harness_in_ffs": 5, "harness_out_ffs": 4, "in_bits": 5, "out_bits": 4,
-                    "harness_pins": 5}
+                    "harness_pins": 5, "harness_control_ffs": 2}   # registered rst and cap
     assert ".i_a(h_si[2:0])" in text and ".\\i_b.x (h_si[4:3])" in text
-    assert ".o_y(h_do[3:0])" in text and ".clk(clk)" in text and ".rst(rst)" in text
+    assert ".o_y(h_do[3:0])" in text and ".clk(clk)" in text and ".rst(h_rst)" in text
     # Long ports are split into parallel chains (one long chain overflows YoWASP's stack).
     text, info = S.harness_verilog("blk", [("input", "i_w", 1000), ("output", "o_w", 1)],
                                    chain=512)
     assert info["harness_pins"] == 3 + 2 + 1
     assert "h_si[511:0] <= {h_si[510:0], sin[0]}" in text
     assert "h_si[999:512] <= {h_si[998:512], sin[1]}" in text
-    assert "h_so[0:0] <= cap ? h_do[0:0] : 1'b0" in text
+    assert "h_so[0:0] <= h_cap_rep0 ? h_do[0:0] : 1'b0" in text   # registered capture
 
 
 def test_cli_writes_reports_outside_build(tmp_path, capsys):

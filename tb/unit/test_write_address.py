@@ -18,6 +18,8 @@ CONFIGS = {
     "n1_c1": (["array.n_tiles=1", "array.tile_cols=1"], 200, 0.6, 0.05),
     "n2_c32": (["array.n_tiles=2", "array.tile_cols=32"], 500, 0.8, 0.005),
 }
+#: Copies of i_advance (hdl/fanout.py) per config: the head's 8 at defaults, an uneven split.
+COPIES = {"default": 8, "n5_c8": 3}
 OUTPUTS = ("ptr", "tile", "col", "tile_sel", "col_sel", "valid", "full", "count")
 
 
@@ -26,7 +28,8 @@ def test_write_address(name: str) -> None:
     overrides, cycles, p_adv, p_clr = CONFIGS[name]
     cfg = HeadConfig().with_overrides(overrides)
     w = cfg.array.window
-    dut = WriteAddressController(cfg)
+    copies = COPIES.get(name, 1)
+    dut = WriteAddressController(cfg, copies=copies)
     ref = WriteAddressRef(cfg)
     assert dut.latency == 1  # the contract: registered state
 
@@ -45,7 +48,7 @@ def test_write_address(name: str) -> None:
         pending = [ref.outputs()] * dut.latency  # reset state until the first response
         before = ref.outputs()  # model state at the start of the cycle
         for k in range(cycles):
-            ctx.set(dut.i_advance, int(advance[k]))
+            ctx.set(dut.i_advance, (1 << copies) - 1 if advance[k] else 0)  # copies equal
             ctx.set(dut.i_clear, int(clear[k]))
             pending.append(ref.step({"advance": int(advance[k]), "clear": int(clear[k])}))
             exp = pending.pop(0)
