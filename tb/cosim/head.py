@@ -195,12 +195,12 @@ def run_head_cosim(cfg: HeadConfig, *, tokens: int = 64, seed: int = 0,
         return _run_in(cfg, work, q, k, v, seed=seed, backpressure=backpressure, gaps=gaps,
                        stall_bursts=stall_bursts, resets=resets, inputs=inputs, sim=sim,
                        summary=summary, fault_token=fault_token, max_cycles=max_cycles,
-                       vdir=vdir, flat=flat, shell=shell)
+                       vdir=vdir, flat=flat, shell=shell, netlist=netlist)
 
 
 def _run_in(cfg: HeadConfig, work: Path, q, k, v, *, seed, backpressure, gaps, stall_bursts,
-            resets, inputs, sim, summary, fault_token, max_cycles, vdir, flat, shell
-            ) -> dict[str, Any]:
+            resets, inputs, sim, summary, fault_token, max_cycles, vdir, flat, shell,
+            netlist) -> dict[str, Any]:
     """:func:`run_head_cosim` in its own run folder ``work``."""
     work.mkdir(parents=True, exist_ok=True)
     tokens_file = work / "tokens.npz"

@@ -17,17 +17,31 @@ HEAD = """module attention_head(clk, rst, o_wl_q, o_c2p1_integrate, o_c2p2_fire,
   input [11:0] i_c2p_pulse;
   input [11:0] i_c2p_sign;
   output [29:0] o_out__payload;
+  output o_c2p1_fire;
+  input i_tok__valid;
+  input [39:0] i_tok__payload;
+  input o_out__ready;
+  output [11:0] o_valid;
+  output [2:0] o_tile_sel;
+  output [3:0] o_col_sel;
+  output [15:0] o_dac_k;
+  output [15:0] o_dac_v;
+  output o_discharge_k;
+  output o_we_k;
+  output o_discharge_v;
+  output o_we_v;
 endmodule
 """
 CFG = HeadConfig().with_overrides(["array.head_dim=4", "array.n_tiles=3", "array.tile_cols=4"])
 
 
 def test_ports_are_read_from_the_head():
-    assert head_ports(HEAD) == [("output", 1, "o_out__valid"), ("output", 1, "i_tok__ready"),
-                                ("input", 1, "clk"), ("input", 1, "rst"),
-                                ("output", 4, "o_wl_q"), ("output", 1, "o_c2p1_integrate"),
-                                ("output", 1, "o_c2p2_fire"), ("input", 12, "i_c2p_pulse"),
-                                ("input", 12, "i_c2p_sign"), ("output", 30, "o_out__payload")]
+    assert head_ports(HEAD)[:10] == [("output", 1, "o_out__valid"), ("output", 1, "i_tok__ready"),
+                                     ("input", 1, "clk"), ("input", 1, "rst"),
+                                     ("output", 4, "o_wl_q"), ("output", 1, "o_c2p1_integrate"),
+                                     ("output", 1, "o_c2p2_fire"), ("input", 12, "i_c2p_pulse"),
+                                     ("input", 12, "i_c2p_sign"), ("output", 30, "o_out__payload")]
+    assert len(head_ports(HEAD)) == 23
 
 
 def test_shell_mirrors_the_pins_and_plays_the_pulses():
