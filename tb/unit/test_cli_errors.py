@@ -133,8 +133,13 @@ def test_a_tool_killed_by_a_signal_runs_once_more(tmp_path, caplog):
     with pytest.raises(RuntimeError, match=r"failed \(exit -7\)"):
         _run(["sh", "-c", "kill -BUS $$"])
     caplog.clear()
-    with pytest.raises(RuntimeError, match=r"failed \(exit -2\)"):       # Ctrl-C: no retry
-        _run(["sh", "-c", "kill -INT $$"])
+    # Ctrl-C: no retry.  The child restores SIGINT's default first: a job started in the
+    # background by a non-interactive shell (a CI runner's) inherits SIGINT ignored, and
+    # `sh -c "kill -INT $$"` would then just exit 0.
+    interrupt = ("import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                 "os.kill(os.getpid(), signal.SIGINT)")
+    with pytest.raises(RuntimeError, match=r"failed \(exit -2\)"):
+        _run([sys.executable, "-c", interrupt])
     assert "running it once more" not in caplog.text
 
 
