@@ -236,27 +236,29 @@ class AttentionHead(wiring.Component):
 
         # -- token timeline: bit o of a shift register = a token is at offset o ---------------
         # Tokens are ≥ ii cycles apart, so each bit holds at most one; every phase control
-        # below is a register loaded from a few bits (no decoding of per-token offsets).
+        # below is a register loaded from a few bits (no decoding of per-token offsets).  The
+        # phase pins have a bit per C2P set (token j uses set j mod c2p_sets): each set has the
+        # timeline of its own tokens, and the head's timeline is their OR (one set: the same).
         life = self.slot_life
-        tl = Signal(life, name="timeline")
-        tl_next = Cat(accept, tl[:-1])
-        m.d.sync += tl.eq(tl_next)
+        sets = s.c2p_sets
+        if sets == 1:
+            starts = [accept]
+            set_tl = [Signal(life, name="timeline")]
+        else:
+            turn = Signal(range(sets))       # the C2P set of the next token accepted
+            with m.If(accept):
+                m.d.sync += turn.eq(Mux(eq_const(turn, sets - 1), 0, turn + 1))
+            starts = [accept & eq_const(turn, c) for c in range(sets)]
+            set_tl = [Signal(life, name=f"timeline_set{c}") for c in range(sets)]
+        set_tl_next = [Cat(start, t[:-1]) for start, t in zip(starts, set_tl)]
+        m.d.sync += [t.eq(n) for t, n in zip(set_tl, set_tl_next)]
+        tl, tl_next = set_tl[0], set_tl_next[0]
+        for t, n in zip(set_tl[1:], set_tl_next[1:]):
+            tl, tl_next = tl | t, tl_next | n
 
         def at(offset: int):
             """Some token is at ``offset`` in the current cycle."""
             return tl[offset]
-
-        # the phase pins have a bit per C2P set: token j uses set j mod c2p_sets, and each set
-        # has a timeline of its own tokens (with one set, the timeline above)
-        sets = s.c2p_sets
-        set_tl_next = [tl_next]
-        if sets > 1:
-            turn = Signal(range(sets))       # the C2P set of the next token accepted
-            with m.If(accept):
-                m.d.sync += turn.eq(Mux(eq_const(turn, sets - 1), 0, turn + 1))
-            set_tl = [Signal(life, name=f"timeline_set{c}") for c in range(sets)]
-            set_tl_next = [Cat(accept & eq_const(turn, c), t[:-1]) for c, t in enumerate(set_tl)]
-            m.d.sync += [t.eq(n) for t, n in zip(set_tl, set_tl_next)]
 
         def phase_next(phase: tuple[int, int], c2p_set: int | None = None):
             """Some token (of C2P set ``c2p_set``, if given) will be inside ``phase`` in the next

@@ -151,7 +151,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
              "in": ("(|o_c2p1_integrate)",
                     "br_in_cyc <= cyc; br_in_set <= o_c2p1_integrate; br_in_fire1 <= o_c2p1_fire;"),
              "f2": ("(|o_c2p2_fire)", "br_f2_set <= o_c2p2_fire;")}
-    sets = width["o_c2p1_fire"]
+    sets = dict(rec)["in_set"]                    # C2P sets: the record's set-bit fields
     sw, dw = a.n_tiles + a.tile_cols, d * a.kv_bits
     regs = [f"  reg [{EVENT_BITS - 1}:0] br_n_{e} = 0;\n  reg br_d_{e} = 0;" for e in EVENTS]
     regs += [f"  reg [{CYC_BITS - 1}:0] br_dk_cyc = 0, br_in_cyc = 0;",
