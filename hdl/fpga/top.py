@@ -112,8 +112,11 @@ class BoardTop(Elaboratable):
     """:class:`PrototypeCore` on an amaranth-boards platform: ``uart`` 0 and ``led`` 0–2.
 
     ``baud`` sets the UART divisor = round(clock / baud) from the platform's default clock.
-    A platform with a ``uart_tx_enable`` output (the ULX3S: pin L3 beside the FTDI bridge)
-    gets it driven high for as long as the design runs.
+    Only ``uart.rx``/``uart.tx`` are used.  The ULX3S platform also lists a
+    ``uart_tx_enable`` output (pin L3), but on the board that pin is the FT231X's TXDEN, an
+    output of the USB bridge ("FPGA receives" in the board's own constraint file,
+    emard/ulx3s ``doc/constraints/ulx3s_v20.lpf``): driving it would fight the bridge, so the
+    top leaves it unrequested (an input).
     """
 
     def __init__(self, cfg: HeadConfig, tables: TwinTables, *, baud: int = 115200,
@@ -133,13 +136,6 @@ class BoardTop(Elaboratable):
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
         m.d.comb += [core.i_rx.eq(rx.i), tx.o.eq(core.o_tx)]
-        try:
-            tx_en = platform.request("uart_tx_enable", 0, dir="-")
-        except ResourceError:       # boards whose UART needs no enable
-            tx_en = None
-        if tx_en is not None:
-            m.submodules.tx_en_buf = en = io.Buffer("o", tx_en)
-            m.d.comb += en.o.eq(1)
         for i in range(3):
             try:
                 led = platform.request("led", i, dir="-")

@@ -4,6 +4,8 @@ integer reference agrees with the golden model."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,23 @@ def test_twin_agrees_with_golden(extra):
     assert r["equal_fraction"] >= 0.999 and r["max_abs_diff"] <= 1
     # every disagreement sits within the fixed-point error of a rounding boundary
     assert all(d["boundary_distance"] < 2e-3 for d in r["disagreements"])
+
+
+@pytest.mark.parametrize("board, uart_pins", [("ulx3s-85f", ("L4", "M1")),
+                                              ("icebreaker", ("9", "6"))])
+def test_board_top_drives_only_its_own_pins(board, uart_pins, monkeypatch):
+    """The constraints of the board top name the UART and LED pins — and on the ULX3S not L3
+    (the FT231X's TXDEN, an output of the USB bridge: driving it would fight the bridge)."""
+    from hdl.fpga.top import BoardTop
+    from sim.twin import twin_tables
+
+    monkeypatch.setenv("OPENFPGALOADER", "true")
+    spec = BOARDS[board]
+    cfg = HeadConfig().with_overrides(SIM_CFG)
+    plan = spec.platform().prepare(BoardTop(cfg, twin_tables(cfg), baud=spec.baud), name="top")
+    cons = next(text for name, text in plan.files.items() if name.endswith((".lpf", ".pcf")))
+    cons = cons.decode() if isinstance(cons, bytes) else cons
+    sites = set(re.findall(r'(?:SITE|set_io\s+\S+)\s+"?(\w+)"?', cons))
+    assert set(uart_pins) <= sites
+    if board == "ulx3s-85f":
+        assert "L3" not in sites, cons
