@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..synth.fpga import ECP5_CLASSIC_LUT_MAP
+
 __all__ = ["Board", "Resource", "BOARDS", "BAUD"]
 
 #: Default serial link speed (every FTDI bridge runs it).
@@ -38,10 +40,12 @@ class Board:
     synth_opts: str = ""                   # extra options of synth_<family> (iCE40: DSPs)
     token_credit: int = 4                  # depth of the link's token buffer
     script_after_read: str = ""            # Yosys commands before synth_<family>
+    script_after_synth: str = ""           # Yosys commands after it (the top is ``top``)
     baud: int = BAUD                       # serial link speed (an integer divisor of the clock)
     lanes: int | None = None               # twin lanes; None = derived (build.board_lanes)
     resources: tuple[Resource, ...] = ()   # the device, for the fit check before P&R
     nextpnr_opts: str = ""                 # extra nextpnr options
+    flow: str = ""                         # the synthesis/P&R path, for the report
 
 
 def _icebreaker():
@@ -58,6 +62,7 @@ BOARDS = {
     "icebreaker": Board("icebreaker", _icebreaker,
                         ("array.head_dim=8", "array.n_tiles=4", "array.tile_cols=16"),
                         "top.bin", ("iceprog",), synth_opts="-dsp", token_credit=2,
+                        flow="synth_ice40 -dsp, nextpnr-ice40",
                         # logic cells: a LUT4 each, flip-flops mostly packed beside them
                         # (0.8: the prototype's 2,907 LUT4 + 2,226 FF placed in 4,643 LCs)
                         resources=(Resource("LC", (("SB_LUT4", 1), ("SB_DFF", 0.8)), 5280),
@@ -65,17 +70,24 @@ BOARDS = {
                                    Resource("RAM", (("SB_RAM40_4K", 1),), 30),
                                    Resource("DSP", (("SB_MAC16", 1),), 8))),
     # the platform looks for openFPGALoader even when not programming (DESIGN.md §7)
-    # ABC9 of Yosys 0.70 asserts in synth_ecp5 on the full head unless the design is flattened
-    # and its nets split first (DESIGN.md §7)
+    # LUTs mapped by classic ABC (synth_ecp5 stopped before map_luts, resumed after): ABC9
+    # (after the splitnets work-around of its Yosys 0.70 assertion, DESIGN.md §7) mapped the
+    # default head + twin into 54,329 LUT4 (+ PFUMX/L6MUX) that router2 did not route in
+    # 28 min (over-use 199 at iteration 55, then 1,541 at 76); classic ABC maps the head alone
+    # into 22.6 k LUT4 where ABC9 took 41 k (issue 12's runs).
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s_85f, (), "top.bit",
                        ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),),
-                       script_after_read="proc\nflatten\nsplitnets -ports -format __",
+                       synth_opts="-run begin:map_luts",
+                       script_after_synth=ECP5_CLASSIC_LUT_MAP
+                       + "\nsynth_ecp5 -top top -run map_cells:",
                        # 25 MHz / 1 Mbaud: an exact divisor (25); the FT231X runs up to 3 Mbaud
                        baud=1_000_000,
                        # router1 did not converge on the default head in 25 min (190 k of
                        # 228 k arcs left, rip-ups growing); router2 routed the head before
                        # (DESIGN.md §7)
                        nextpnr_opts="--router router2",
+                       flow="synth_ecp5, LUTs mapped by classic ABC (abc -lut 4), "
+                            "nextpnr-ecp5 --router router2",
                        # a CCU2C is two LUT4s with their carry; a 16×4 distributed RAM ~4
                        resources=(Resource("LUT4", (("LUT4", 1), ("CCU2C", 2),
                                                     ("TRELLIS_DPR16X4", 4)), 83640, 0.85),

@@ -100,9 +100,9 @@ def _key(board: str, cfg: HeadConfig, lanes: int) -> str:
     spec = BOARDS[board]
     return cache.key("fpga-board", BUILD_VERSION, board, cfg.to_dict(), lanes, rtl_hash(),
                      spec.baud, tool_versions(), spec.overrides, spec.synth_opts,
-                     spec.token_credit, *([spec.script_after_read] if spec.script_after_read
-                                         else []), *([spec.nextpnr_opts] if spec.nextpnr_opts
-                                                     else []))
+                     spec.token_credit,
+                     *(opt for opt in (spec.script_after_read, spec.script_after_synth,
+                                       spec.nextpnr_opts) if opt))
 
 
 def _steps(board: str, cfg: HeadConfig, lanes: int, d: Path) -> list[str]:
@@ -117,7 +117,8 @@ def _steps(board: str, cfg: HeadConfig, lanes: int, d: Path) -> list[str]:
             BoardTop(cfg, twin_tables(cfg), baud=spec.baud, token_credit=spec.token_credit,
                      lanes=lanes),
             name="top", synth_opts=spec.synth_opts, **extra,
-            script_after_synth=f"tee -q -o {STAT} stat -json",
+            script_after_synth="\n".join(filter(None, [spec.script_after_synth,
+                                                         f"tee -q -o {STAT} stat -json"])),
             nextpnr_opts=f"--report top.report.json --timing-allow-fail {spec.nextpnr_opts}")
         plan.extract(str(d))
     finally:
@@ -225,6 +226,7 @@ def _build(board: str, cfg: HeadConfig, lanes: int, *, force: bool = False,
             "bitstream_sha256": hashlib.sha256((d / spec.bitstream).read_bytes()).hexdigest(),
             "pnr_s": round(pnr_s, 1),
             "build_s": round(res["synth_s"] + pnr_s, 1),
+            "flow": spec.flow,
             "tools": tool_versions(),
             "rtl_hash": rtl_hash(),
         }
@@ -247,6 +249,9 @@ def report_markdown(res: dict) -> str:
                              f"(twin: {res['lanes']} lanes)"),
             ("tokens/s", f"{res['tokens_per_s']:.0f} (head {res['head_tokens_per_s']:.0f}, "
                          f"link {res['link_tokens_per_s']:.0f} at {res['baud']} Bd)"),
+            ("flow", f"{res.get('flow') or BOARDS[res['board']].flow} (Yosys "
+                     f"{res['tools'].get('yosys', '?').split()[1]}); the twin has leakage and "
+                     "variability off"),
             ("bitstream", f"`{res['bitstream']}` sha256 {res['bitstream_sha256'][:16]}…"),
             ("build time", f"{res['build_s']} s (synthesis {res['synth_s']} s, place and "
                            f"route + pack {res['pnr_s']} s)")]

@@ -30,7 +30,7 @@ from .targets import script_hash as _script_hash
 from .timing import critical_path
 from .verilog import parse_ports
 
-__all__ = ["FPGA_SCRIPT", "FPGA_SCRIPT_ECP5_ABC", "MAPPINGS", "ROUTERS", "fpga_synthesis",
+__all__ = ["ECP5_CLASSIC_LUT_MAP", "FPGA_SCRIPT", "FPGA_SCRIPT_ECP5_ABC", "MAPPINGS", "ROUTERS", "fpga_synthesis",
            "script_hash", "synth_fpga"]
 
 log = logging.getLogger(__name__)
@@ -47,14 +47,18 @@ tee -q -o stat.json stat -json
 write_verilog -noattr netlist.v
 """
 
+#: ECP5 classic-ABC LUT mapping: what replaces synth_ecp5's map_luts step (run synth_ecp5
+#: ``-run begin:map_luts`` before and ``-run map_cells:`` after).  Also the board build's.
+ECP5_CLASSIC_LUT_MAP = """techmap -map +/lattice/latches_map.v
+abc -lut 4
+clean"""
+
 #: ECP5 with classic ABC: synth_ecp5's own steps, its map_luts replaced by ``abc -lut 4``.
 FPGA_SCRIPT_ECP5_ABC = """read_verilog -sv {files}
 hierarchy -check -top {top}
 {prep}
 synth_ecp5 -top {top} -run begin:map_luts
-techmap -map +/lattice/latches_map.v
-abc -lut 4
-clean
+""" + ECP5_CLASSIC_LUT_MAP + """
 synth_ecp5 -top {top} -run map_cells: -json synth.json
 tee -q -o stat.json stat -json
 write_verilog -noattr netlist.v
