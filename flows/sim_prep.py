@@ -1,32 +1,43 @@
 """Rewrites of Yosys-written Verilog that make an event-driven simulator (Icarus) fast.
 
-Icarus evaluates a continuous assignment whenever any net it reads changes, whatever its
-select says.  The head's read-out transposes the counter bit planes into per-column words once
-per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (40 such assigns, 5,120
-one-bit selects), yet the planes change in every counting cycle: each change re-ran ~1,100
-part-select nodes per plane (≈ two thirds of the simulator's time at full size).
-:func:`gate_wide_muxes` turns such a mux into a process, ``always @* if (reset) y = {…}; else
-y = 0;``, which only tests the select while it is 0.  A process and a continuous assignment of
-the same expression give the same values at every time step (an ``always @*`` also runs at time
-zero); only the event count differs.
+Icarus evaluates a continuous assignment whenever a net it reads changes, whatever its select
+says, and wakes every process that waits on an event; each event on a wide vector costs in
+proportion to its width.  Measured on the full head (``flows.tools.flatten_for_simulation``
+says how much each step gains):
 
-Used by :func:`flows.tools.flatten_for_simulation` (for both simulators: Verilator compiles
-either form to the same code).
+* :func:`gate_wide_muxes` — the read-out transposes the counter bit planes into per-column
+  words once per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (40 such
+  assigns, 5,120 one-bit selects), yet the planes change in every counting cycle, and each
+  change re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one
+  process, ``always @* if (reset) begin y1 = {…}; … end else begin y1 = 0; … end``, which
+  only tests the select while it is 0.
+* :func:`merge_clocked` — Yosys writes one ``always @(posedge clk)`` per flip-flop group (1,215
+  in the head; 40 slices of each 1,024-bit counter plane with the same enables, each slice an
+  event that re-evaluates every reader of the whole plane).  All processes on one edge become
+  one, slices of one register with the same conditions become one assignment, and statements
+  under the same ``if`` share it.
+
+Both keep behaviour: a process computing the same expression as a continuous assignment gives
+the same values at every time step (an ``always @*`` also runs at time zero); non-blocking
+assignments to different registers on one edge commute, and a slice merge only joins slices
+with the same conditions and matching source slices.  Verilator compiles either form alike.
+Anything that does not match the expected shapes is left as it is.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["gate_wide_muxes", "MIN_SELECTS"]
+__all__ = ["gate_wide_muxes", "merge_clocked", "MIN_SELECTS"]
 
 #: A mux is rewritten when its line has at least this many bit / part selects.
 MIN_SELECTS = 32
 
 _NAME = r"(?:\\\S+ |[A-Za-z_][\w$]*)"
 # `assign Y = S ? A : B;` with a plain select S; A and B may not hold another `?`
-_MUX = re.compile(rf"^(\s*)assign ({_NAME}) ?= ({_NAME}) ?\? ([^?]*) : ([^?]*);$")
+_MUX = re.compile(rf"^\s*assign ({_NAME}) ?= ({_NAME}) ?\? ([^?]*) : ([^?]*);$")
 _WIRE = re.compile(rf"^(\s*)wire ((?:\[\d+:\d+\] )?)({_NAME}) ?;$")
+_ALWAYS = re.compile(r"^  always @\((posedge|negedge) ([A-Za-z_][\w$]*)\)( begin)?$")
 
 
 def _bare(name: str) -> str:
@@ -35,32 +46,184 @@ def _bare(name: str) -> str:
 
 def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int]:
     """Rewrite every ``assign y = s ? a : b;`` whose line has ≥ ``min_selects`` bit or part
-    selects (``[``) into ``always @* if (s) y = a; else y = b;`` and declare ``y`` a ``reg``.
-    Only a ``y`` declared once as a plain ``wire`` and driven by that one assign is touched;
-    the rest of ``text`` is kept byte for byte.  Returns the text and how many were rewritten."""
-    lines = text.split("\n")
+    selects (``[``) into a process (one per select ``s``) and declare ``y`` a ``reg``.  Only a
+    ``y`` declared once as a plain ``wire`` and driven by that one assign is touched.  Returns
+    the text and how many muxes were rewritten."""
+    lines: list[str | None] = list(text.split("\n"))
     drivers: dict[str, int] = {}
-    for ln in lines:
+    wires: dict[str, int] = {}
+    for i, ln in enumerate(text.split("\n")):
         m = re.match(rf"^\s*assign ({_NAME}) ?[=\[]", ln)
         if m:
             drivers[_bare(m.group(1))] = drivers.get(_bare(m.group(1)), 0) + 1
-    wires: dict[str, list[int]] = {}
-    for i, ln in enumerate(lines):
-        m = _WIRE.match(ln)
-        if m:
-            wires.setdefault(_bare(m.group(3)), []).append(i)
-    done = 0
-    for i, ln in enumerate(lines):
+        w = _WIRE.match(ln)
+        if w:
+            name = _bare(w.group(3))
+            wires[name] = -1 if name in wires else i         # -1: declared twice, not touched
+    groups: dict[str, list[tuple[int, str, str, str]]] = {}
+    for i, ln in enumerate(text.split("\n")):
         m = _MUX.match(ln)
         if not m or ln.count("[") < min_selects:
             continue
-        indent, y, sel, a, b = m.groups()
-        name = _bare(y)
-        if drivers.get(name) != 1 or len(wires.get(name, ())) != 1:
+        y, sel, a, b = m.groups()
+        if drivers.get(_bare(y)) != 1 or wires.get(_bare(y), -1) < 0:
             continue
-        d = _WIRE.match(lines[wires[name][0]])
+        d = _WIRE.match(text.split("\n", wires[_bare(y)] + 1)[wires[_bare(y)]])
         assert d is not None
-        lines[wires[name][0]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
-        lines[i] = f"{indent}always @* if ({sel}) {y} = {a}; else {y} = {b};"
-        done += 1
-    return "\n".join(lines), done
+        lines[wires[_bare(y)]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
+        groups.setdefault(sel, []).append((i, y, a, b))
+    for sel, muxes in groups.items():
+        then = "".join(f"\n    {y} = {a};" for _, y, a, _ in muxes)
+        other = "".join(f"\n    {y} = {b};" for _, y, _, b in muxes)
+        lines[muxes[0][0]] = f"  always @* if ({sel}) begin{then}\n  end else begin{other}\n  end"
+        for i, *_ in muxes[1:]:
+            lines[i] = None
+    return "\n".join(ln for ln in lines if ln is not None), sum(map(len, groups.values()))
+
+
+# -- clocked processes ------------------------------------------------------------------------
+# one line of a register-slice statement: `[else ][if (cond) ]x [h:l] <= rhs;`, cond unsliced
+_SLICE_LINE = re.compile(rf"^(\s*(?:else )?(?:if \([^\[\]]*\) )?)({_NAME}) ?\[(\d+):(\d+)\]"
+                         r" <= (.*);$")
+_ZERO = re.compile(r"^\d+'h0+$")
+
+
+def _statements(body: list[str]) -> list[list[str]]:
+    """Split a process body (lines indented ≥ 4) into statements: a line at indent 4 that is
+    not an ``else`` starts one; deeper lines and ``else`` lines continue it."""
+    out: list[list[str]] = []
+    for ln in body:
+        if out and (ln.startswith("     ") or ln.startswith("    else")):
+            out[-1].append(ln)
+        else:
+            out.append([ln])
+    return out
+
+
+def _slice_key(stmt: list[str]) -> tuple[str, int, int] | None:
+    """``(shape, high, low)`` of a statement that assigns one slice ``x [h:l]`` on each line,
+    from a zero constant or the same slice ``[h:l]`` of one signal (conditions unsliced); the
+    shape is the statement with the range and the constants blanked.  Else None."""
+    shape, rng, target = [], None, None
+    for ln in stmt:
+        m = _SLICE_LINE.match(ln)
+        if not m or (rng or m.group(3, 4)) != m.group(3, 4) or (target or m.group(2)) != m.group(2):
+            return None
+        rng, target = m.group(3, 4), m.group(2)
+        rhs = m.group(5).strip()
+        src = re.fullmatch(rf"({_NAME}) ?\[(\d+):(\d+)\]", rhs)
+        if _ZERO.match(rhs):
+            rhs = "#ZERO#"
+        elif src and src.group(2, 3) == rng:
+            rhs = f"{src.group(1)}[#]"
+        else:
+            return None
+        shape.append(f"{m.group(1)}{m.group(2)}[#] <= {rhs};")
+    assert rng is not None
+    return "\n".join(shape), int(rng[0]), int(rng[1])
+
+
+def _merge_slices(stmts: list[list[str]]) -> list[list[str]]:
+    """Join statements that differ only in adjacent slices ``[h:l]`` (same shape)."""
+    runs: dict[str, list[tuple[int, int, int]]] = {}
+    for n, s in enumerate(stmts):
+        k = _slice_key(s)
+        if k:
+            runs.setdefault(k[0], []).append((k[2], k[1], n))
+    replace: dict[int, list[str] | None] = {}
+    for shape, parts in runs.items():
+        parts.sort()
+        start = 0
+        for j in range(1, len(parts) + 1):
+            if j < len(parts) and parts[j][0] == parts[j - 1][1] + 1:
+                continue
+            run = parts[start:j]
+            if len(run) > 1:
+                lo, hi = run[0][0], run[-1][1]
+                text = shape.replace("[#]", f" [{hi}:{lo}]").replace("#ZERO#",
+                                                                      f"{hi - lo + 1}'h0")
+                replace[run[0][2]] = text.split("\n")
+                replace.update({n: None for *_, n in run[1:]})
+            start = j
+    out = []
+    for n, s in enumerate(stmts):
+        r = replace.get(n, s)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def _lone_if(stmt: list[str]) -> tuple[str, str] | None:
+    """``(condition, statement)`` of a one-line ``if (c) x <= e;``, else None."""
+    if len(stmt) != 1 or not stmt[0].startswith("    if ("):
+        return None
+    text, depth = stmt[0][len("    if "):], 0
+    for n, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            rest = text[n + 1:].strip()
+            if rest.startswith("begin") or not rest.endswith(";") or "<=" not in rest:
+                return None
+            return text[1:n], rest
+    return None
+
+
+def _group_ifs(stmts: list[list[str]]) -> list[str]:
+    """Statements ``if (c) x <= e;`` (no ``else``) under one ``if (c) begin … end`` per c."""
+    groups: dict[str, list[str]] = {}
+    order: list[str | list[str]] = []
+    for s in stmts:
+        lone = _lone_if(s)
+        if lone:
+            if lone[0] not in groups:
+                groups[lone[0]] = []
+                order.append(lone[0])
+            groups[lone[0]].append(f"      {lone[1]}")
+        else:
+            order.append(s)
+    out: list[str] = []
+    for item in order:
+        if isinstance(item, str):
+            out += [f"    if ({item}) begin", *groups[item], "    end"]
+        else:
+            out += item
+    return out
+
+
+def merge_clocked(text: str) -> tuple[str, int]:
+    """All ``always @(posedge c)`` (or ``negedge``) processes of one edge into one, with their
+    register slices merged and their single-``if`` statements grouped by condition.  Returns
+    the text and how many processes were merged."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    # per edge: statements kept whole, statements to merge
+    bodies: dict[tuple[str, str], tuple[list[str], list[list[str]]]] = {}
+    merged, i = 0, 0
+    while i < len(lines):
+        m = _ALWAYS.match(lines[i])
+        if not m:
+            kept.append(lines[i])
+            i += 1
+            continue
+        body, i = [], i + 1
+        while i < len(lines) and lines[i].startswith("    "):
+            body.append(lines[i])
+            i += 1
+        stmts = bodies.setdefault((m.group(1), m.group(2)), ([], []))
+        if m.group(3):                                # `begin` … `  end`: kept whole
+            if i >= len(lines) or lines[i] != "  end":
+                raise ValueError(f"unexpected process shape near line {i + 1}")
+            i += 1
+            stmts[0].extend(["    begin", *body, "    end"])
+        else:
+            stmts[1].extend(_statements(body))
+        merged += 1
+    if not bodies:
+        return text, 0
+    end = max(n for n, ln in enumerate(kept) if ln.startswith("endmodule"))
+    block = []
+    for (edge, clk), (whole, stmts) in bodies.items():
+        block += [f"  always @({edge} {clk}) begin", *whole,
+                  *_group_ifs(_merge_slices(stmts)), "  end"]
+    kept[end:end] = block
+    return "\n".join(kept), merged

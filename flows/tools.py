@@ -144,7 +144,7 @@ def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
     cannot see /tmp paths, so Yosys runs in the cache folder with relative names.
     """
     from flows.cache import key, locked, write_atomic
-    from flows.sim_prep import gate_wide_muxes
+    from flows.sim_prep import gate_wide_muxes, merge_clocked
 
     src, out = Path(src).resolve(), Path(out).resolve()
     k = key(src.read_bytes(), top, SIM_FLATTEN_PASSES, source_hash("flows/tools.py"),
@@ -157,7 +157,7 @@ def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
             script = (f"read_verilog -sv {cached.stem}.src.v; hierarchy -top {top}; "
                       f"{SIM_FLATTEN_PASSES}; write_verilog -noattr {work.name}")
             _run([yosys_bin(), "-q", "-p", script], cwd=cached.parent)
-            text, _ = gate_wide_muxes(work.read_text())
+            text, _ = merge_clocked(gate_wide_muxes(work.read_text())[0])
             # Yosys writes a wide concatenation on one line (the clock-gated head's isolated
             # counts: ~100,000 characters), over Verilator's 40,000-token limit: wrapped.
             write_atomic(cached, wrap_long_lines(text))
