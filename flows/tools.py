@@ -123,32 +123,27 @@ SIM_FLATTEN_PASSES = "proc; flatten; opt -full; wreduce; opt -full; opt_clean -p
 
 
 def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
-    """The simulation copy of ``src``: one flat module, optimised, written for an event-driven
-    simulator.  Behaviour is unchanged — the co-simulation tests compare it with the golden
-    model (0 mismatches) — but not the netlist: it is for simulation only.
+    """The simulation copy of ``src`` (both simulators): one flat module, optimised by
+    ``proc; flatten; opt -full; wreduce; opt -full; opt_clean -purge`` — the head's replicated
+    enables (``count_en_rep0..39``) merged, Amaranth's debug alias nets (one part-select per
+    ArrayLayout field) dropped, wires narrowed.  Behaviour is unchanged (the co-simulation
+    tests compare it with the golden model: 0 mismatches) except that ``opt -full`` takes an
+    ``x`` mux input as "don't care" (the RTL's ``x`` defaults are never selected by a defined
+    select).  Icarus gets a further rewrite of it (:func:`flows.sim_prep.icarus_sources`).
 
-    * ``proc; flatten; opt -full; wreduce; opt -full; opt_clean -purge``: merges the head's
-      replicated enables (``count_en_rep0..39``), drops Amaranth's debug alias nets (one
-      part-select per ArrayLayout field), narrows wires.  ``opt -full`` treats an ``x`` mux
-      input as "don't care" (the RTL's ``x`` defaults are never selected with a defined select).
-    * :func:`flows.sim_prep.gate_wide_muxes`: the read-out's wide transposing muxes become
-      processes that test their select first.
+    Measured with Icarus 11 alone (a Verilog testbench driving the full head with random
+    tokens at full rate, no Python; CPU time on a shared 2-core machine, so ±20 %): Amaranth's
+    own Verilog ~23 cycles/s, flattened with ``opt_clean -purge`` only ~460 cycles/s, this copy
+    ~700 cycles/s, and the Icarus rewrite of it ~3,000 cycles/s.
 
-    Measured (bare Icarus 11, no Python: ``tb/cosim`` head alone under a Verilog testbench,
-    random tokens, full-rate; 1,000 cycles, CPU-s less start-up): Amaranth's own Verilog
-    ~25 cycles/s, flattened (``opt_clean -purge`` only) ~450 cycles/s, this copy ~2,000 cycles/s
-    (numbers from a machine shared with other jobs; the ratios hold).
-
-    Cached by content (:mod:`flows.cache`: source bytes, top, passes and this code); ``out`` is
+    Cached by content (:mod:`flows.cache`: source bytes, top, passes and this file); ``out`` is
     rewritten only when its text changes, so a simulator build keyed by it stays valid.  YoWASP
     cannot see /tmp paths, so Yosys runs in the cache folder with relative names.
     """
     from flows.cache import key, locked, write_atomic
-    from flows.sim_prep import gate_wide_muxes, merge_clocked
 
     src, out = Path(src).resolve(), Path(out).resolve()
-    k = key(src.read_bytes(), top, SIM_FLATTEN_PASSES, source_hash("flows/tools.py"),
-            source_hash("flows/sim_prep.py"))
+    k = key(src.read_bytes(), top, SIM_FLATTEN_PASSES, source_hash("flows/tools.py"))
     cached = BUILD / "simflat" / f"{top}-{k}.v"
     with locked(cached.with_suffix(".lock"), f"the simulation copy of {src.name}"):
         if not cached.exists():
@@ -157,10 +152,9 @@ def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
             script = (f"read_verilog -sv {cached.stem}.src.v; hierarchy -top {top}; "
                       f"{SIM_FLATTEN_PASSES}; write_verilog -noattr {work.name}")
             _run([yosys_bin(), "-q", "-p", script], cwd=cached.parent)
-            text, _ = merge_clocked(gate_wide_muxes(work.read_text())[0])
             # Yosys writes a wide concatenation on one line (the clock-gated head's isolated
             # counts: ~100,000 characters), over Verilator's 40,000-token limit: wrapped.
-            write_atomic(cached, wrap_long_lines(text))
+            write_atomic(cached, wrap_long_lines(work.read_text()))
             work.unlink()
             cached.with_suffix(".src.v").unlink()
     text = cached.read_text()
