@@ -32,8 +32,16 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["gate_wide_muxes", "procedural_wide_assigns", "merge_clocked", "prepare_for_icarus",
-           "icarus_sources", "MIN_SELECTS", "MIN_WIDTH", "T0"]
+__all__ = [
+    "MIN_SELECTS",
+    "MIN_WIDTH",
+    "T0",
+    "gate_wide_muxes",
+    "icarus_sources",
+    "merge_clocked",
+    "prepare_for_icarus",
+    "procedural_wide_assigns",
+]
 
 #: A mux is rewritten when its line has at least this many bit / part selects.
 MIN_SELECTS = 32
@@ -136,7 +144,7 @@ def _statements(body: list[str]) -> list[list[str]]:
     not an ``else`` starts one; deeper lines and ``else`` lines continue it."""
     out: list[list[str]] = []
     for ln in body:
-        if out and (ln.startswith("     ") or ln.startswith("    else")):
+        if out and ln.startswith(("     ", "    else")):
             out[-1].append(ln)
         else:
             out.append([ln])
@@ -286,7 +294,7 @@ def prepare_for_icarus(text: str) -> tuple[str, dict[str, int]]:
     text, wide = procedural_wide_assigns(text)
     text, clocked = merge_clocked(text)
     if muxes or wide:
-        m = re.search(r"^module [^;]*;$", text, re.M)
+        m = re.search(r"^module [^;]*;$", text, re.MULTILINE)
         assert m is not None
         text = (text[:m.end()] + f"\n  reg {T0} = 1'b0;\n  initial #0 {T0} = 1'b1;"
                 + text[m.end():])

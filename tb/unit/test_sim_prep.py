@@ -36,7 +36,7 @@ def _yosys_style_module() -> str:
         out += [f"  {d} {rng}{n};", f"  wire {rng}{n};"]
     out += [f"  reg [{W - 1}:0] \\bank.r  = {W}'h0;", f"  reg [{W - 1}:0] q = {W}'h0;",
             "  reg [7:0] s = 8'h00;", f"  wire [{W - 1}:0] \\bank.x ;",
-            f"  assign \\bank.x  = a ^ \\bank.r ;"]
+            "  assign \\bank.x  = a ^ \\bank.r ;"]
     step = W // 4
     for lo in range(0, W, step):
         hi = lo + step - 1
