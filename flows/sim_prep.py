@@ -1,27 +1,32 @@
 """Rewrites of Yosys-written Verilog that make an event-driven simulator (Icarus) fast.
 
 Icarus evaluates a continuous assignment whenever a net it reads changes, whatever its select
-says, and wakes every process that waits on an event; each event on a wide vector costs in
-proportion to its width.  Measured on the full head (``flows.tools.flatten_for_simulation``
-says how much each step gains):
+says, its continuous operators work bit by bit, and it wakes every process that waits on an
+event.  :func:`icarus_sources` (called by the Icarus branch of :func:`tb.cosim.runner.run_cocotb`)
+applies :func:`prepare_for_icarus` to each flat Yosys-written source — the head's simulation
+copy from :func:`flows.tools.flatten_for_simulation` — cached by content.  On the full head:
 
 * :func:`gate_wide_muxes` — the read-out transposes the counter bit planes into per-column
   words once per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (40 such
   assigns, 5,120 one-bit selects), yet the planes change in every counting cycle, and each
   change re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one
   process, ``always @* if (reset) begin y1 = {…}; … end else begin y1 = 0; … end``, which
-  only tests the select while it is 0.
+  only tests the select while it is 0.  (Bare head: ~3× faster.)
+* :func:`procedural_wide_assigns` — ``assign y = e;`` on ≥ 256-bit wires (the counter planes'
+  XOR/AND logic) becomes ``always @* y = e;``: process instructions work a word at a time.
 * :func:`merge_clocked` — Yosys writes one ``always @(posedge clk)`` per flip-flop group (1,215
   in the head; 40 slices of each 1,024-bit counter plane with the same enables, each slice an
   event that re-evaluates every reader of the whole plane).  All processes on one edge become
   one, slices of one register with the same conditions become one assignment, and statements
-  under the same ``if`` share it.
+  under the same ``if`` share it.  (With the previous one: another ~2.5×.)
 
-Both keep behaviour: a process computing the same expression as a continuous assignment gives
-the same values at every time step (an ``always @*`` also runs at time zero); non-blocking
-assignments to different registers on one edge commute, and a slice merge only joins slices
-with the same conditions and matching source slices.  Verilator compiles either form alike.
-Anything that does not match the expected shapes is left as it is.
+Behaviour is kept: a process computing the same expression as a continuous assignment gives
+the same values at every time step — every process made here also reads :data:`T0`, which
+rises once at time zero, so it runs then as the assignment would; non-blocking assignments to
+different registers on one edge commute, and a slice merge only joins slices with the same
+conditions and matching source slices (``tb/unit/test_sim_prep.py`` simulates before and
+after).  Anything that does not match the expected shapes is left as it is; a file with more
+than one module is not touched.  Icarus only: Verilator gets the Yosys copy as it is.
 """
 
 from __future__ import annotations
