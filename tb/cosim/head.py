@@ -69,11 +69,10 @@ def generate_head(cfg: HeadConfig) -> tuple[Path, Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     # parallel test workers may ask for the same config: one generates, the others wait
     with locked(out.parent / ".generate.lock", f"the head's Verilog for config {cfg.hash}"):
-        if not flat.exists() or not (out / "config.json").exists():
+        if not (out / "attention_head.v").exists() or not (out / "config.json").exists():
             generate(cfg, out, ["attention_head"])
-            tmp = flatten_for_simulation(out / "attention_head.v", "attention_head",
-                                         out / "attention_head.flat.tmp.v")
-            tmp.replace(flat)
+        # cached by content (and by flows/tools.py): rewritten only when the copy changes
+        flatten_for_simulation(out / "attention_head.v", "attention_head", flat)
         shell = out / f"{SHELL_TOP}.v"      # rewritten when tb/cosim/shell.py changes it
         text = shell_verilog(cfg, flat.read_text())
         if not shell.exists() or shell.read_text() != text:

@@ -8,6 +8,9 @@ command both call :func:`run_cocotb`.  The config reaches the cocotb test throug
 Simulator: ``sim=`` argument, else the ``SIM`` environment variable, else Icarus.  Waveforms with
 ``WAVES=1`` (written under the build folder, never the working directory).
 
+For Icarus, each flat Yosys-written source (the head's simulation copy) is replaced by its
+:func:`flows.sim_prep.icarus_sources` rewrite first (same behaviour, far fewer simulator events).
+
 Builds are cached by content: the simulator's build goes to ``build/simbuild/<sim>-<top>-<hash>``
 (hash of the simulator, top level, build options and the sources' bytes), built once under a
 lock and reused by every later run of the same Verilog (:class:`CocotbRun` says how long the
@@ -148,6 +151,7 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     from cocotb_tools.runner import get_runner
 
     from flows.cache import locked
+    from flows.sim_prep import icarus_sources
     from flows.tools import iverilog, verilator_env
 
     sim = selected_simulator(sim)
@@ -168,6 +172,8 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     build_args: list[str] = []
     if sim == "icarus":
         iverilog()  # clear error if missing
+        # flat Yosys-written sources get Icarus's rewrite (same behaviour, ~4× fewer events)
+        srcs = icarus_sources(srcs)
     else:
         os.environ.update({k: v for k, v in verilator_env().items()
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
