@@ -44,6 +44,10 @@ SIMULATORS = ("icarus", "verilator")
 #: Verilator with ``ports_only``: only the top level's ports visible to cocotb (the runner asks
 #: for every signal, ``--public-flat-rw``, which keeps Verilator from optimising the model).
 VERILATOR_PORTS_ONLY = ("--no-public-flat-rw", "--public-depth", "1")
+#: C++ optimisation of the Verilated model: Verilator's makefile compiles the model with
+#: ``OPT_FAST = -Os`` and puts the user's ``-CFLAGS`` after it, so this ``-O2`` wins (the model
+#: runs ~2× faster than at ``-Os``; part of the build key like every build option).
+VERILATOR_CFLAGS = ("-CFLAGS", "-O2")
 #: Content-addressed simulator builds (one folder per simulator, top level, options, sources).
 SIM_BUILDS = REPO_ROOT / "build" / "simbuild"
 
@@ -172,7 +176,7 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
         os.environ.update({k: v for k, v in verilator_env().items()
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
         build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-                      *(VERILATOR_PORTS_ONLY if ports_only else ())]
+                      *VERILATOR_CFLAGS, *(VERILATOR_PORTS_ONLY if ports_only else ())]
     runner = get_runner(sim)
     sim_dir = SIM_BUILDS / f"{sim}-{toplevel}-" \
         f"{_build_key(sim, toplevel, srcs, build_args + [f'waves={bool(waves)}'])}"
