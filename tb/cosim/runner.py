@@ -45,9 +45,10 @@ SIMULATORS = ("icarus", "verilator")
 #: for every signal, ``--public-flat-rw``, which keeps Verilator from optimising the model).
 VERILATOR_PORTS_ONLY = ("--no-public-flat-rw", "--public-depth", "1")
 #: C++ optimisation of the Verilated model: Verilator's makefile compiles the model with
-#: ``OPT_FAST = -Os`` and puts the user's ``-CFLAGS`` after it, so this ``-O2`` wins (the model
-#: runs ~2× faster than at ``-Os``; part of the build key like every build option).
-VERILATOR_CFLAGS = ("-CFLAGS", "-O2")
+#: ``OPT_FAST = -Os`` and puts the user's ``-CFLAGS`` after it, so this ``-O3`` wins (default
+#: head, 2,000 tokens: the model and cocotb take ~25 % less CPU than at ``-Os``, ~10 % less
+#: than at ``-O2``; the build is done once per Verilog: part of the build key like any option).
+VERILATOR_CFLAGS = ("-CFLAGS", "-O3")
 #: Content-addressed simulator builds (one folder per simulator, top level, options, sources).
 SIM_BUILDS = REPO_ROOT / "build" / "simbuild"
 
