@@ -107,14 +107,11 @@ class GainCellBank:
         alpha = a.ir_drop_alpha if a.ir_drop else 0.0
         self._f_row = line_attenuation(rows, alpha)   # column reads: position along the column
         self._f_col = line_attenuation(cols, alpha)   # row reads: position along the row
-        # All cells at once, with the same element-wise operations as _update.
-        tiles = np.arange(n_tiles)[:, None]
-        cols_ = np.arange(cols)[None, :]
-        term = self._cell_terms(self.volts.transpose(0, 2, 1), tiles, cols_)  # (n, nt, c, r)
-        self._p_col = np.ascontiguousarray(
-            self._weighted(term, cols_, "columns").transpose(1, 3, 0, 2))
-        self._p_row = np.ascontiguousarray(
-            self._weighted(term, cols_, "rows").transpose(1, 0, 2, 3))
+        self._unit_lines = not alpha                  # f = 1 exactly: weighting is a no-op
+        # P_col / P_row, each built on the first read that needs it (a K bank is only read
+        # by columns, a V bank by rows, the vectorised golden path reads neither) and then
+        # kept up to date by every write.
+        self._p: dict[str, np.ndarray] = {}
 
     @classmethod
     def for_head(cls, cfg: HeadConfig, kind: str) -> "GainCellBank":
@@ -175,15 +172,36 @@ class GainCellBank:
         return poly_terms(y, self.analog, self._powers, gain, off)
 
     def _weighted(self, term: np.ndarray, col: np.ndarray | int, read: str) -> np.ndarray:
-        """``term·f`` for ``read``: f_row along the last (row) axis, or f_col of ``col``."""
+        """``term·f`` for ``read``: f_row along the last (row) axis, or f_col of ``col``
+        (``term`` itself without IR drop: x·1.0 is x)."""
+        if self._unit_lines:
+            return term
         if read == "columns":
             return term * self._f_row
         return term * np.asarray(self._f_col[col])[..., None]
 
+    def _matrix(self, read: str) -> np.ndarray:
+        """P_col (n_tiles, rows, n, cols) for ``read="columns"``, P_row (n_tiles, n, cols,
+        rows) for ``"rows"``: built from every cell's state on first use, with the same
+        element-wise operations as :meth:`_update`."""
+        p = self._p.get(read)
+        if p is None:
+            tiles = np.arange(self.n_tiles)[:, None]
+            cols_ = np.arange(self.cols)[None, :]
+            term = self._cell_terms(self.volts.transpose(0, 2, 1), tiles, cols_)  # (n,nt,c,r)
+            order = (1, 3, 0, 2) if read == "columns" else (1, 0, 2, 3)
+            p = self._p[read] = np.ascontiguousarray(
+                self._weighted(term, cols_, read).transpose(order))
+        return p
+
     def _update(self, tile: int, col: int) -> None:
+        if not self._p:
+            return
         term = self._cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
-        self._p_col[tile, :, :, col] = self._weighted(term, col, "columns").T
-        self._p_row[tile, :, col, :] = self._weighted(term, col, "rows")
+        if "columns" in self._p:
+            self._p["columns"][tile, :, :, col] = self._weighted(term, col, "columns").T
+        if "rows" in self._p:
+            self._p["rows"][tile, :, col, :] = self._weighted(term, col, "rows")
 
     # -- writes -----------------------------------------------------------------------------
     def _check_cell(self, tile: int, col: int) -> None:
@@ -209,23 +227,29 @@ class GainCellBank:
         self._update(tile, col)
 
     # -- reads ------------------------------------------------------------------------------
-    def _decay_powers(self, t_s: float) -> np.ndarray | None:
-        """D_c^p (n_tiles, n_powers, cols), or None without leakage."""
+    def decay_at(self, t_s: float) -> np.ndarray | None:
+        """The leakage factors ``D_c^p`` (n_powers, n_tiles, cols) of a read at ``t_s``, or
+        None without leakage — what :meth:`read_columns`/:meth:`read_rows` weigh the terms
+        with (pass them as ``decay`` to a read at the same time of a bank with the same
+        write times and powers, to compute them once)."""
         if not self.analog.leakage or not self._powers:
             return None
         d = decay_factor(cell_age_s(t_s, self.t_write), self.analog.tau_retention_s)
-        return decay_powers(d, self._powers, axis=1)
+        return decay_powers(d, self._powers)
 
     def read_columns(self, pulse_fraction: np.ndarray, t_s: float,
-                     col_mask: np.ndarray | None = None) -> np.ndarray:
-        """K-style read: charge (n_tiles, cols) in µA·T_max for word-line pulses (rows,)."""
+                     col_mask: np.ndarray | None = None, *,
+                     decay: np.ndarray | None = None) -> np.ndarray:
+        """K-style read: charge (n_tiles, cols) in µA·T_max for word-line pulses (rows,);
+        ``decay``: :meth:`decay_at` at ``t_s``, if already computed."""
         x = np.asarray(pulse_fraction, dtype=np.float64)
         if x.shape != (self.rows,):
             raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
         nt, n, cols = self.n_tiles, len(self._powers), self.cols
-        m = np.matmul(x, self._p_col.reshape(nt, self.rows, n * cols)).reshape(nt, n, cols)
-        dp = self._decay_powers(t_s)
-        s = m.sum(axis=1) if dp is None else (m * dp).sum(axis=1)
+        m = np.matmul(x, self._matrix("columns").reshape(nt, self.rows, n * cols))
+        m = m.reshape(nt, n, cols)
+        dp = self.decay_at(t_s) if decay is None else decay
+        s = m.sum(axis=1) if dp is None else (m * dp.transpose(1, 0, 2)).sum(axis=1)
         if self._const_uA:
             s = s + self._const_uA * np.dot(x, self._f_row)
         if col_mask is not None:
@@ -233,20 +257,23 @@ class GainCellBank:
         return s
 
     def read_rows(self, pulse_fraction: np.ndarray, t_s: float,
-                  col_mask: np.ndarray | None = None) -> np.ndarray:
-        """V-style read: charge (n_tiles, rows) for one pulse per column (n_tiles, cols)."""
+                  col_mask: np.ndarray | None = None, *,
+                  decay: np.ndarray | None = None) -> np.ndarray:
+        """V-style read: charge (n_tiles, rows) for one pulse per column (n_tiles, cols);
+        ``decay``: :meth:`decay_at` at ``t_s``, if already computed."""
         a = np.asarray(pulse_fraction, dtype=np.float64)
         nt, n, cols = self.n_tiles, len(self._powers), self.cols
         if a.shape != (nt, cols):
             raise ValueError(f"pulse fractions must have shape ({nt}, {cols}), not {a.shape}")
         if col_mask is not None:
             a = np.where(col_mask, a, 0.0)
-        dp = self._decay_powers(t_s)
+        dp = self.decay_at(t_s) if decay is None else decay
         if dp is None:
             b = np.repeat(a[:, None, :], n, axis=1)
         else:
-            b = a[:, None, :] * dp
-        o = np.matmul(b.reshape(nt, 1, n * cols), self._p_row.reshape(nt, n * cols, self.rows))
+            b = a[:, None, :] * dp.transpose(1, 0, 2)
+        o = np.matmul(b.reshape(nt, 1, n * cols),
+                      self._matrix("rows").reshape(nt, n * cols, self.rows))
         o = o.reshape(nt, self.rows)
         if self._const_uA:
             o = o + (self._const_uA * np.matmul(a, self._f_col))[:, None]

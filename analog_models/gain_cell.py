@@ -90,16 +90,20 @@ def poly_terms(y: np.ndarray, params: AnalogConfig | None, powers: tuple[int, ..
     c = effective_poly(params)
     y = np.asarray(y, dtype=np.float64)
     out = np.empty((len(powers),) + y.shape)
-    ypow = np.ones_like(y)
-    done = 0
+    ypow, done = None, 0                # y**done by repeated multiplication (None: y**0 = 1)
     for k, p in enumerate(powers):
         while done < p:
-            ypow = ypow * y
+            ypow = y if ypow is None else ypow * y        # 1·y is y exactly
             done += 1
-        term = c[p] * ypow if p < len(c) else np.zeros_like(y)
+        term = out[k]
+        if p >= len(c):
+            term.fill(0.0)
+        elif ypow is None:
+            term.fill(c[p])
+        else:
+            np.multiply(c[p], ypow, out=term)
         if gain is not None:
-            term = gain * term
+            np.multiply(gain, term, out=term)
         if p == 0 and offset_uA is not None:
-            term = term + offset_uA
-        out[k] = term
+            np.add(term, offset_uA, out=term)
     return out

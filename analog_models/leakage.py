@@ -51,14 +51,23 @@ def decay_powers(d: np.ndarray, powers: tuple[int, ...], axis: int = 0) -> np.nd
     shape = list(d.shape)
     shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, len(powers))
     out = np.empty(shape)
-    planes = np.moveaxis(out, axis, 0)            # a view: plane i is D**powers[i]
-    dp = np.ones_like(d)
-    done = 0
+    planes = np.moveaxis(out, axis, 0) if axis else out   # a view: plane i is D**powers[i]
+    dp, done = None, 0                  # dp = D**done (None: D**0), multiplied up in place
     for i, p in enumerate(powers):
-        while done < p:
-            dp = dp * d if done else d
+        plane = planes[i]
+        if p == 0:
+            plane.fill(1.0)
+            continue
+        if done == 0:
+            np.copyto(plane, d)
+            done = 1
+        else:                           # D**(done+1) = D**done · D, as repeated multiplication
+            np.multiply(dp, d, out=plane)
             done += 1
-        planes[i] = dp
+        while done < p:
+            np.multiply(plane, d, out=plane)
+            done += 1
+        dp = plane
     return out
 
 

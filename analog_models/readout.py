@@ -71,8 +71,12 @@ def read_token(k_bank: GainCellBank, v_bank: GainCellBank, x: np.ndarray, t_read
     """Read one token: query pulses ``x`` (head_dim,) as fractions of T_max on the K bank's word
     lines at ``t_read_s``, masked by ``valid`` (n_tiles, tile_cols) bool; ReLU C2P; the A
     pulses on the V bank at the same time; signed C2P per tile and dimension."""
-    s = k_bank.read_columns(x, t_read_s, valid)
+    dk = k_bank.decay_at(t_read_s)
+    # the V columns were written with the K columns (write_token_column): same leakage factors
+    same = (dk is not None and v_bank.powers == k_bank.powers
+            and np.array_equal(v_bank.t_write, k_bank.t_write))
+    s = k_bank.read_columns(x, t_read_s, valid, decay=dk)
     a = relu_c2p(s, cfg)
-    o = v_bank.read_rows(a, t_read_s)
+    o = v_bank.read_rows(a, t_read_s, decay=dk if same else None)
     sign, count = signed_c2p(o, cfg)
     return Readout(s, a, o, sign, count)

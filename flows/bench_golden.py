@@ -3,11 +3,13 @@
 ``python -m flows.bench_golden [--tokens 2048] [--repeat 3] [--threads 1] [--outputs LIST]
 [--dense] [--config F] [--set k=v] [--json FILE]`` runs both paths of :mod:`sim.golden` on the
 seeded token stream of :func:`sim.stimuli.random_tokens` (q ∈ [0, 1], k, v ∈ [0, v_max]) at
-the configured head (defaults: d = 64, W = 1024, every output in the window layout), reports the
-best of ``--repeat`` runs — wall-clock and process CPU time (on a shared machine the CPU figure
-is the per-core rate) — the peak memory a run allocates (``tracemalloc``, numpy's buffers
-included), the process's peak RSS, and the ratio vectorised / token path (a figure that survives
-a noisy machine), and checks that both paths give the same counts (exit 1 when they do not).
+the configured head (defaults: d = 64, W = 1024, every output in the window layout), ``--repeat``
+runs of each, the two paths alternating (so a load change hits both), and reports the best and
+the median run — wall-clock and process CPU time (on a shared machine the CPU figure is the
+per-core rate; the best run is the one least disturbed, the median says how noisy it was) — the
+peak memory a run allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS,
+and the ratio vectorised / token path (a figure that survives a noisy machine), and checks that
+both paths give the same counts (exit 1 when they do not).
 
 BLAS threads are pinned to ``--threads`` (default 1: the figure is per core) through the
 environment before numpy is imported, so run it as a fresh process.
@@ -41,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--tokens", type=positive_int, default=2048,
                     help="sequence length (default 2048)")
-    ap.add_argument("--repeat", type=positive_int, default=3, help="runs per path, best kept")
+    ap.add_argument("--repeat", type=positive_int, default=5,
+                    help="runs per path, alternating (default 5): best and median reported")
     ap.add_argument("--threads", type=positive_int, default=1, help="BLAS threads (default 1)")
     ap.add_argument("--seed", type=nonnegative_int, default=0, help="input seed")
     ap.add_argument("--outputs", metavar="LIST", default="scores,activations,tile_outputs,"
@@ -77,40 +80,52 @@ def main(argv: list[str] | None = None) -> int:
         layout = "dense" if args.dense else "window"
         T, d = args.tokens, cfg.array.head_dim
         q, k, v = random_tokens(cfg, T, args.seed)
-        fig = {}
-        res = {}
-        for name, fn in (("vectorized", run_vectorized), ("token", run_token_by_token)):
-            best = cpu = float("inf")
-            for _ in range(args.repeat):
+        paths = {"vectorized": run_vectorized, "token": run_token_by_token}
+        res: dict = dict.fromkeys(paths)
+        runs: dict = {name: ([], []) for name in paths}      # (wall, CPU) seconds per run
+        for _ in range(args.repeat):
+            for name, fn in paths.items():
                 res[name] = None
                 t, c = time.perf_counter(), time.process_time()
                 res[name] = fn(q, k, v, cfg, outputs=outputs, layout=layout)
-                best = min(best, time.perf_counter() - t)
-                cpu = min(cpu, time.process_time() - c)
+                runs[name][0].append(time.perf_counter() - t)
+                runs[name][1].append(time.process_time() - c)
+        fig = {}
+        for name, fn in paths.items():
             res[name] = None
             tracemalloc.start()
             res[name] = fn(q, k, v, cfg, outputs=outputs, layout=layout)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            fig[name] = {"seconds": best, "tokens_per_s": T / best, "cpu_seconds": cpu,
-                         "tokens_per_cpu_s": T / cpu, "peak_alloc_MiB": peak / 2**20}
+            wall, cpu = runs[name]
+            fig[name] = {**_figures(T, min(wall), min(cpu)), "peak_alloc_MiB": peak / 2**20,
+                         "median": _figures(T, float(np.median(wall)), float(np.median(cpu))),
+                         "runs_seconds": wall, "runs_cpu_seconds": cpu}
         same = bool(np.array_equal(res["vectorized"].counts, res["token"].counts))
-        ratio = {"wall": fig["vectorized"]["tokens_per_s"] / fig["token"]["tokens_per_s"],
-                 "cpu": fig["vectorized"]["tokens_per_cpu_s"] / fig["token"]["tokens_per_cpu_s"]}
+        vec, tok = fig["vectorized"], fig["token"]
+        ratio = {"wall": vec["tokens_per_s"] / tok["tokens_per_s"],
+                 "cpu": vec["tokens_per_cpu_s"] / tok["tokens_per_cpu_s"],
+                 "wall_median": vec["median"]["tokens_per_s"] / tok["median"]["tokens_per_s"],
+                 "cpu_median": (vec["median"]["tokens_per_cpu_s"]
+                                / tok["median"]["tokens_per_cpu_s"])}
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = {"tokens": T, "head_dim": d, "window": cfg.array.window, "blas_threads":
-                  args.threads, "outputs": list(outputs), "layout": layout,
+                  args.threads, "repeats": args.repeat, "outputs": list(outputs),
+                  "layout": layout,
                   "config_hash": cfg.hash, "counts_agree": same, **fig,
                   "ratio_vectorized_over_token": ratio, "peak_rss_MiB": rss}
         print(f"golden benchmark: T = {T}, d = {d}, W = {cfg.array.window}, "
               f"BLAS threads = {args.threads}, {layout} layout of {','.join(outputs)}, "
               f"config {cfg.hash}")
+        print(f"  best (median) of {args.repeat} runs each, alternating")
         for name in ("token", "vectorized"):
-            f = fig[name]
-            print(f"  {name:11s} {f['tokens_per_s']:8.0f} tokens/s wall ({f['seconds']:.3f} s), "
-                  f"{f['tokens_per_cpu_s']:8.0f} tokens/s of CPU time ({f['cpu_seconds']:.3f} s), "
-                  f"peak {f['peak_alloc_MiB']:.0f} MiB allocated")
-        print(f"  vectorized / token: {ratio['wall']:.2f}× wall, {ratio['cpu']:.2f}× CPU; "
+            f, m = fig[name], fig[name]["median"]
+            print(f"  {name:11s} {f['tokens_per_s']:8.0f} ({m['tokens_per_s']:.0f}) tokens/s wall "
+                  f"({f['seconds']:.3f} s), {f['tokens_per_cpu_s']:8.0f} "
+                  f"({m['tokens_per_cpu_s']:.0f}) tokens/s of CPU time "
+                  f"({f['cpu_seconds']:.3f} s), peak {f['peak_alloc_MiB']:.0f} MiB allocated")
+        print(f"  vectorized / token: {ratio['wall']:.2f}× wall, {ratio['cpu']:.2f}× CPU "
+              f"(medians {ratio['wall_median']:.2f}×, {ratio['cpu_median']:.2f}×); "
               f"peak RSS {rss:.0f} MiB; counts agree: {same}")
         if json_out is not None:
             with open(json_out, "w") as f:
@@ -120,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_cli(ap.prog, body)
+
+
+def _figures(tokens: int, wall_s: float, cpu_s: float) -> dict[str, float]:
+    return {"seconds": wall_s, "tokens_per_s": tokens / wall_s, "cpu_seconds": cpu_s,
+            "tokens_per_cpu_s": tokens / max(cpu_s, 1e-9)}
 
 
 if __name__ == "__main__":

@@ -50,7 +50,18 @@ def to_signed(values: np.ndarray, width: int) -> np.ndarray:
 def pack_array(values: np.ndarray, width: int) -> int:
     """Pack integers (``width`` bits each, element 0 lowest, two's complement for negatives)
     into one int: the raw value of an ``ArrayLayout`` or of a bit vector (``width = 1``)."""
-    return bits_to_int(field_bits(np.asarray(values).ravel(), width))
+    v = np.asarray(values).ravel()
+    if width in (2, 4, 8):            # whole fields per byte: pack bytes, not bits (~5× faster)
+        k = 8 // width
+        b = (v.astype(np.int64) & ((1 << width) - 1)).astype(np.uint8)
+        if len(b) % k:
+            b = np.concatenate([b, np.zeros(k - len(b) % k, np.uint8)])
+        b = b.reshape(-1, k)
+        byte = b[:, 0].copy()
+        for j in range(1, k):
+            byte |= b[:, j] << np.uint8(j * width)
+        return int.from_bytes(byte.tobytes(), "little")
+    return bits_to_int(field_bits(v, width))
 
 
 def unpack_array(raw: int, width: int, n: int, signed: bool) -> np.ndarray:

@@ -42,11 +42,12 @@ clock started (a pin that changes at a rising edge is first seen in the cycle it
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from analog_models.array import GainCellBank
@@ -69,7 +70,7 @@ class ObservedToken:
     t_read_s: float | None = None
     q_widths: np.ndarray | None = None     # (d,) observed PWM widths in cycles
     sign: np.ndarray | None = None         # (n_tiles, d) bool, driven
-    count: np.ndarray | None = None        # (n_tiles, d) int, driven
+    count: np.ndarray | None = None        # (n_tiles, d) unsigned int, driven
 
 
 class AnalogBridge:
@@ -100,7 +101,11 @@ class AnalogBridge:
         self.fault_token: int | None = None
         #: Wake-ups of the bridge's coroutine (for the summary: events, not cycles).
         self.wakeups = 0
+        #: CPU seconds the bridge's own work took (read-out, array writes, pins; for the
+        #: summary: the rest of a run's CPU time is the simulator and cocotb).
+        self.cpu_s = 0.0
         self._fires = 0
+        self._count_dtype = np.min_scalar_type(cfg.array.count_max)
         self._writing: ObservedToken | None = None
 
     def start(self) -> None:
@@ -132,13 +137,14 @@ class AnalogBridge:
         return rec.int(f"n_{event}")
 
     def _select(self, rec: _Record, name: str) -> tuple[int, int]:
-        sel = rec.bits_of(name)
-        tile = np.flatnonzero(sel[: self.n])
-        col = np.flatnonzero(sel[self.n:])
-        if len(tile) != 1 or len(col) != 1:
-            raise AssertionError(f"write select is not one-hot: tiles {tile.tolist()}, "
-                                 f"columns {col.tolist()}")
-        return int(tile[0]), int(col[0])
+        sel = rec.int(name)
+        tiles, cols = sel & ((1 << self.n) - 1), sel >> self.n
+        if tiles & (tiles - 1) or cols & (cols - 1) or not tiles or not cols:
+            ones = [i for i in range(self.n + self.C) if sel >> i & 1]
+            raise AssertionError(f"write select is not one-hot: tiles "
+                                 f"{[i for i in ones if i < self.n]}, columns "
+                                 f"{[i - self.n for i in ones if i >= self.n]}")
+        return tiles.bit_length() - 1, cols.bit_length() - 1
 
     def _codes(self, rec: _Record, name: str) -> np.ndarray:
         return bits_fields(rec.bits_of(name), self.d, self.cfg.array.kv_bits)
@@ -156,6 +162,7 @@ class AnalogBridge:
         self._seen = counts
         cyc = rec.int("cyc")
         for bank, dis, wr in ((self.k_bank, "dk", "wk"), (self.v_bank, "dv", "wv")):
+            written = self._select(rec, f"{wr}_sel") if new[wr] else None
             if new[dis]:
                 where = self._select(rec, f"{dis}_sel")
                 if dis == "dk":
@@ -163,12 +170,11 @@ class AnalogBridge:
                     self._writing = tok
                     self.tokens.append(tok)
                 # a write of the same column right after leaves the same cells either way
-                if not (new[wr] and self._select(rec, f"{wr}_sel") == where):
+                if written != where:
                     bank.discharge_column(*where)
-            if new[wr]:
+            if written is not None:
                 volts = code_to_volts(self._codes(rec, f"{wr}_dac"), self.cfg)
-                bank.write_column(*self._select(rec, f"{wr}_sel"), volts,
-                                  self._writing.t_write_s)
+                bank.write_column(*written, volts, self._writing.t_write_s)
         return new
 
     def _follow_sets(self, rec: _Record, new: dict[str, int], tok: ObservedToken,
@@ -199,12 +205,17 @@ class AnalogBridge:
         """Each ReLU C2P fire: apply the token's writes, read it out, load the pulse player."""
         while True:
             await RisingEdge(self._fire1)
-            await ReadOnly()
+            # Read at the falling edge of the same cycle: the head and the shell change only at
+            # rising edges, so every record pin holds its value since the edge fire rose at
+            # (settled in any simulator), and the pulse player can be loaded at once — one
+            # trigger per token fewer than ReadOnly, then a falling edge to write.
+            await FallingEdge(self._clk)
             self.wakeups += 1
+            c0 = time.process_time()
             sign, count = self._on_fire()
-            await FallingEdge(self._clk)        # pins can be driven again (not in ReadOnly)
             write_bits(self._pp_sign, sign)
             write_fields(self._pp_count, count, self.cfg.array.count_bits)
+            self.cpu_s += time.process_time() - c0
 
     def _on_fire(self) -> tuple[np.ndarray, np.ndarray]:
         """The token's read-out: (signs, counts) for the pulse player."""
@@ -231,7 +242,9 @@ class AnalogBridge:
         tok.q_widths = widths
         r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
                        tok.t_read_s, valid, self.cfg)
-        tok.sign, tok.count = r.sign, r.count
+        # kept for the scoreboard: counts in the smallest integer type that holds count_max
+        # (a long run keeps one per token: 1 KiB, not 8, at the defaults)
+        tok.sign, tok.count = r.sign, r.count.astype(self._count_dtype)
         self._fires += 1
         sign, count = tok.sign.ravel(), tok.count.ravel()
         if (self.fault_token is not None and self.fault_token < len(self.tokens)

@@ -333,6 +333,7 @@ async def head_scenario(dut):
         "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "testbench_wakeups": wakeups,
         "bridge_wakeups": bridge.wakeups,
+        "bridge_cpu_s": round(bridge.cpu_s, 3),
         "segments": len(segments),
         "segment_figures": figs,
         "config_hash": cfg.hash,

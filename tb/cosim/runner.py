@@ -47,6 +47,11 @@ SIMULATORS = ("icarus", "verilator")
 #: Verilator with ``ports_only``: only the top level's ports visible to cocotb (the runner asks
 #: for every signal, ``--public-flat-rw``, which keeps Verilator from optimising the model).
 VERILATOR_PORTS_ONLY = ("--no-public-flat-rw", "--public-depth", "1")
+#: C++ optimisation of the Verilated model: Verilator's makefile compiles the model with
+#: ``OPT_FAST = -Os`` and puts the user's ``-CFLAGS`` after it, so this ``-O3`` wins (default
+#: head, 2,000 tokens: the model and cocotb take ~25 % less CPU than at ``-Os``, ~10 % less
+#: than at ``-O2``; the build is done once per Verilog: part of the build key like any option).
+VERILATOR_CFLAGS = ("-CFLAGS", "-O3")
 #: Content-addressed simulator builds (one folder per simulator, top level, options, sources).
 SIM_BUILDS = REPO_ROOT / "build" / "simbuild"
 
@@ -178,7 +183,7 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
         os.environ.update({k: v for k, v in verilator_env().items()
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
         build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-                      *(VERILATOR_PORTS_ONLY if ports_only else ())]
+                      *VERILATOR_CFLAGS, *(VERILATOR_PORTS_ONLY if ports_only else ())]
     runner = get_runner(sim)
     sim_dir = SIM_BUILDS / f"{sim}-{toplevel}-" \
         f"{_build_key(sim, toplevel, srcs, build_args + [f'waves={bool(waves)}'])}"

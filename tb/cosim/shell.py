@@ -240,13 +240,15 @@ module {SHELL_TOP}(
   assign i_tok__payload = f_tok[f_rd*{pw} +: {pw}];
   wire f_take = i_tok__valid & i_tok__ready;
   integer i;
+  reg [{lf - 1}:0] f_slot;              // ring slot of the i-th token of a batch (wraps)
   always @(posedge clk) begin
     f_seq_d <= i_tb_feed_seq;
     if (i_tb_feed_seq != f_seq_d) begin
       for (i = 0; i < {FEED}; i = i + 1)
         if (i < i_tb_feed_n) begin
-          f_tok[((f_wr + i) & {f2 - 1})*{pw} +: {pw}] <= i_tb_feed[i*{pw} +: {pw}];
-          f_gap[((f_wr + i) & {f2 - 1})*16 +: 16] <= i_tb_feed_gaps[i*16 +: 16];
+          f_slot = f_wr + i[{lf - 1}:0];
+          f_tok[f_slot*{pw} +: {pw}] <= i_tb_feed[i*{pw} +: {pw}];
+          f_gap[f_slot*16 +: 16] <= i_tb_feed_gaps[i*16 +: 16];
         end
       f_wr <= f_wr + i_tb_feed_n[{lf - 1}:0];
     end

@@ -202,12 +202,18 @@ def test_bench_smoke(tmp_path, capsys):
     assert "tokens/s" in capsys.readouterr().out
     r = rep["ratio_vectorized_over_token"]["wall"]
     assert r == rep["vectorized"]["tokens_per_s"] / rep["token"]["tokens_per_s"]
+    # best and median of the runs (one run: the same)
+    assert rep["repeats"] == 1 and len(rep["token"]["runs_seconds"]) == 1
+    assert rep["token"]["median"]["seconds"] == rep["token"]["seconds"]
     # peak allocation: the window-layout outputs alone are 40 × 8 × 8 B × 2 arrays
     assert rep["layout"] == "window" and rep["vectorized"]["peak_alloc_MiB"] > 5120 / 2**20
-    assert bench_golden.main(["--tokens", "40", "--repeat", "1", "--json", str(js),
+    assert bench_golden.main(["--tokens", "40", "--repeat", "2", "--json", str(js),
                               "--outputs", "out", "--dense", *SETS]) == 0
     rep = json.loads(js.read_text())
     assert rep["outputs"] == ["counts", "out"] and rep["layout"] == "dense"
+    runs = rep["vectorized"]["runs_cpu_seconds"]
+    assert len(runs) == 2 and rep["vectorized"]["cpu_seconds"] == min(runs)
+    assert rep["vectorized"]["median"]["cpu_seconds"] == sum(runs) / 2
 
 
 def test_evaluate_single_token_writes_valid_json(tmp_path, capsys):
