@@ -202,24 +202,41 @@ module {SHELL_TOP}(
     if (fire2 & pp_first) begin pp_count_r <= i_pp_count; pp_sign_r <= i_pp_sign; end
   end
   genvar j;
-  generate
-    for (j = 0; j < {lanes}; j = j + 1) begin : play
-      assign i_c2p_pulse[j] = fire2 & ({{1'b0, pp_count[j*{cb} +: {cb}]}} > pp_k);
-    end
-  endgenerate
+  // counts as {cb} bit planes (re-sorted when the counts change); count > k plane by plane
+  reg [{cb * lanes - 1}:0] pp_planes, pp_t;
+  reg [{lanes - 1}:0] pp_gt;
+  integer pj, pb, pk;
+  always @(pp_count) begin
+    for (pj = 0; pj < {lanes}; pj = pj + 1)
+      for (pb = 0; pb < {cb}; pb = pb + 1) pp_t[pb*{lanes} + pj] = pp_count[pj*{cb} + pb];
+    pp_planes = pp_t;
+  end
+  always @* begin
+    pp_gt = {lanes}'d0;
+    if (fire2)
+      for (pk = 0; pk < {kb}; pk = pk + 1)
+        if (pk < {cb}) pp_gt = pp_k[pk] ? (pp_planes[pk*{lanes} +: {lanes}] & pp_gt)
+                                         : (pp_planes[pk*{lanes} +: {lanes}] | pp_gt);
+        else if (pp_k[pk]) pp_gt = {lanes}'d0;
+  end
+  assign i_c2p_pulse = pp_gt;
   assign i_c2p_sign = fire2 ? pp_sign : {lanes}'d0;
   // PWM width counters: cycles each word line is high during the QK integrate
   reg integ_d = 0;
   always @(posedge clk) integ_d <= integ;
-  generate
-    for (j = 0; j < {d}; j = j + 1) begin : pwm
-      reg [{wb - 1}:0] w = 0;
-      always @(posedge clk)
-        if (integ)
-          w <= (integ_d ? (w == {{{wb}{{1'b1}}}} ? w : w + o_wl_q[j]) : {{{wb - 1}'d0, o_wl_q[j]}});
-      assign o_wl_width[j*{wb} +: {wb}] = w;
+  // (one vector register: a process updates every lane, one event per cycle)
+  reg [{d * wb - 1}:0] pwm_w = 0, pwm_n;
+  integer pwj;
+  always @(posedge clk)
+    if (integ) begin
+      for (pwj = 0; pwj < {d}; pwj = pwj + 1)
+        pwm_n[pwj*{wb} +: {wb}] = integ_d
+          ? (pwm_w[pwj*{wb} +: {wb}] == {{{wb}{{1'b1}}}} ? pwm_w[pwj*{wb} +: {wb}]
+             : pwm_w[pwj*{wb} +: {wb}] + o_wl_q[pwj])
+          : {{{wb - 1}'d0, o_wl_q[pwj]}};
+      pwm_w <= pwm_n;
     end
-  endgenerate
+  assign o_wl_width = pwm_w;
   // bridge record: each array event latched at the edge after it rose (pins as they were)
 {chr(10).join(regs)}
   always @(posedge clk) begin
