@@ -17,7 +17,7 @@ moment — so the bridge replays them in order:
   plus this cycle's ``o_wl_q`` if integrate is still on) and the valid-column mask:
   :func:`~analog_models.readout.read_token` (K-array charge, ReLU C2P, V-array charge, signed
   C2P), the golden path's call with the same arguments, so the floats are bit-identical;
-* the counts and signs go to the shell's pulse player (``i_pp_count``, ``i_pp_sign``), which
+* the counts and signs go to the shell's pulse player (``i_pp_planes``, ``i_pp_sign``), which
   drives ``i_c2p_pulse`` for ``count`` cycles per channel when the signed C2P fires.
 
 Each event counter must have moved by exactly one since the previous token (the schedule puts a
@@ -56,7 +56,7 @@ from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
 from sim.bits import bits_fields
-from tb.cosim.bus import write_bits, write_fields
+from tb.cosim.bus import bit_planes, write_bits
 from tb.cosim.shell import EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
 
 __all__ = ["AnalogBridge", "ObservedToken"]
@@ -87,7 +87,7 @@ class AnalogBridge:
         self.sets = len(dut.o_c2p1_fire)            # C2P sets per column, from the pins
         self.c2p = C2PSets(self.sets)                # the token each C2P set holds
         self._rec = dut.o_br_rec
-        self._pp_count, self._pp_sign = dut.i_pp_count, dut.i_pp_sign
+        self._pp_planes, self._pp_sign = dut.i_pp_planes, dut.i_pp_sign
         self._fields: dict[str, tuple[int, int]] = {}
         pos = 0
         for name, w in bridge_fields(cfg):
@@ -111,7 +111,7 @@ class AnalogBridge:
     def start(self) -> None:
         """Launch the coroutine that watches the ReLU C2P fire (once, after the clock
         started)."""
-        self._pp_count.value = 0
+        self._pp_planes.value = 0
         self._pp_sign.value = 0
         cocotb.start_soon(self._watch_fire())
 
@@ -214,7 +214,7 @@ class AnalogBridge:
             c0 = time.process_time()
             sign, count = self._on_fire()
             write_bits(self._pp_sign, sign)
-            write_fields(self._pp_count, count, self.cfg.array.count_bits)
+            write_bits(self._pp_planes, bit_planes(count, self.cfg.array.count_bits))
             self.cpu_s += time.process_time() - c0
 
     def _on_fire(self) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,8 @@ import numpy as np
 
 from sim.bits import bits_fields, bits_to_int, pack_array
 
-__all__ = ["read_bits", "write_bits", "read_fields", "pack_fields", "write_fields", "handle"]
+__all__ = ["read_bits", "write_bits", "read_fields", "pack_fields", "write_fields", "bit_planes",
+           "handle"]
 
 
 def handle(dut, name: str):
@@ -46,3 +47,11 @@ pack_fields = pack_array
 
 def write_fields(sig, values: np.ndarray, width: int) -> None:
     sig.value = pack_fields(values, width)
+
+
+def bit_planes(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` (n unsigned integers below 2**width) as ``width`` bit planes, LSB first: bit
+    ``b·n + i`` of the result is bit ``b`` of ``values[i]`` (the co-simulation shell's pulse
+    player compares counts with its cycle count plane by plane)."""
+    v = np.asarray(values, dtype=np.int64)
+    return ((v[None, :] >> np.arange(width)[:, None]) & 1).astype(bool).ravel()

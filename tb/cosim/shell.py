@@ -5,8 +5,8 @@ that would otherwise run in Python once per clock cycle or once per pin change:
 
 * **PWM width counters** ``o_wl_width`` (head_dim × 16 bits): cycles each query word line
   ``o_wl_q[i]`` was high while ``o_c2p1_integrate`` was high, restarted when integrate rises.
-* **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_count``
-  (n_tiles·head_dim × count_bits) and signs ``i_pp_sign`` of the next token to fire, once per
+* **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_planes``
+  (n_tiles·head_dim counts as count_bits bit planes, :func:`tb.cosim.bus.bit_planes`) and signs ``i_pp_sign`` of the next token to fire, once per
   token; the shell takes them in the first cycle of the signed C2P fire and holds them (a
   double buffer: the bridge may load the next token while this one plays, as the ping-pong
   schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since
@@ -125,7 +125,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     rec = bridge_fields(cfg)
     rec_w = sum(w for _, w in rec)
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN]
-    decls += [_decl("input", lanes * cb, "i_pp_count"), _decl("input", lanes, "i_pp_sign"),
+    decls += [_decl("input", lanes * cb, "i_pp_planes"), _decl("input", lanes, "i_pp_sign"),
               _decl("output", d * wb, "o_wl_width"), _decl("output", rec_w, "o_br_rec"),
               _decl("output", 1, "o_br_fire1"),
               _decl("input", FEED * pw, "i_tb_feed"), _decl("input", FEED * 16, "i_tb_feed_gaps"),
@@ -192,25 +192,19 @@ module {SHELL_TOP}(
   // pulse player: count > k in the k-th cycle of the signed C2P fire; the counts and signs
   // are taken from i_pp_* in the first fire cycle (k = 0) and held (double buffer)
   reg [{kb - 1}:0] pp_k = 0;
-  reg [{lanes * cb - 1}:0] pp_count_r = 0;
+  reg [{lanes * cb - 1}:0] pp_planes_r = 0;
   reg [{lanes - 1}:0] pp_sign_r = 0;
   wire pp_first = pp_k == {kb}'d0;
-  wire [{lanes * cb - 1}:0] pp_count = pp_first ? i_pp_count : pp_count_r;
+  wire [{cb * lanes - 1}:0] pp_planes = pp_first ? i_pp_planes : pp_planes_r;
   wire [{lanes - 1}:0] pp_sign = pp_first ? i_pp_sign : pp_sign_r;
   always @(posedge clk) begin
     pp_k <= fire2 ? (pp_k == {{{kb}{{1'b1}}}} ? pp_k : pp_k + 1'b1) : {kb}'d0;
-    if (fire2 & pp_first) begin pp_count_r <= i_pp_count; pp_sign_r <= i_pp_sign; end
+    if (fire2 & pp_first) begin pp_planes_r <= i_pp_planes; pp_sign_r <= i_pp_sign; end
   end
   genvar j;
-  // counts as {cb} bit planes (re-sorted when the counts change); count > k plane by plane
-  reg [{cb * lanes - 1}:0] pp_planes, pp_t;
+  // count > k, plane by plane from the LSB (the counts come as {cb} bit planes)
   reg [{lanes - 1}:0] pp_gt;
-  integer pj, pb, pk;
-  always @(pp_count) begin
-    for (pj = 0; pj < {lanes}; pj = pj + 1)
-      for (pb = 0; pb < {cb}; pb = pb + 1) pp_t[pb*{lanes} + pj] = pp_count[pj*{cb} + pb];
-    pp_planes = pp_t;
-  end
+  integer pk;
   always @* begin
     pp_gt = {lanes}'d0;
     if (fire2)

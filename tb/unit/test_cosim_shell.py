@@ -1,5 +1,6 @@
 """The co-simulation shell's generator (tb/cosim/shell.py): ports mirrored from the head."""
 
+import numpy as np
 import pytest
 
 from hdl.config import HeadConfig
@@ -51,7 +52,7 @@ def test_shell_mirrors_the_pins_and_plays_the_pulses():
     # the played pins are internal; every other head pin is a shell port of the same width
     assert "i_c2p_pulse" not in header and "i_c2p_sign" not in header
     assert "output [29:0] o_out__payload" in header and "output [3:0] o_wl_q" in header
-    assert "input [47:0] i_pp_count" in header          # 12 lanes × count_bits 4
+    assert "input [47:0] i_pp_planes" in header          # 12 lanes × count_bits 4
     assert "input [11:0] i_pp_sign" in header and "output [63:0] o_wl_width" in header
     assert ".i_c2p_pulse(i_c2p_pulse)" in v and ".o_wl_q(o_wl_q)" in v
     assert "input [31:0] i_tb_sleep" in header and "output o_tb_wake" in header
@@ -78,3 +79,14 @@ def test_shell_lints_clean(tmp_path):
     (tmp_path / "shell.v").write_text(shell_verilog(CFG, stub))
     out = lint_verilog([tmp_path / "head.v", tmp_path / "shell.v"], SHELL_TOP)
     assert "%Warning" not in out, out
+
+
+def test_bit_planes_layout():
+    """Plane b holds bit b of every count (the pulse player's layout), checked bit by bit."""
+    from tb.cosim.bus import bit_planes
+    counts = np.array([0, 1, 5, 15, 8, 6])
+    planes = bit_planes(counts, 4)
+    assert planes.shape == (24,)
+    for b in range(4):
+        for i, c in enumerate(counts):
+            assert planes[b * len(counts) + i] == bool((int(c) >> b) & 1)
