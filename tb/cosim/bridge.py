@@ -3,8 +3,9 @@
 :class:`AnalogBridge` owns the K and V gain-cell banks (``analog_models.array.GainCellBank``,
 as the golden model's :class:`sim.golden.TokenHead` does) and runs the token sequence of
 :mod:`analog_models.readout` — the functions the golden token path calls — from what it sees on
-the pins.  It wakes once per token, when the **ReLU C2P fires** (``o_c2p1_fire`` rises), and
-reads the co-simulation shell's bridge record (:func:`tb.cosim.shell.bridge_fields`, one bus):
+the pins.  It wakes once per token, when the **ReLU C2P fires** (``o_c2p1_fire`` rises; the
+shell's ``o_br_wake`` rises at the falling edge of that cycle), and reads the co-simulation
+shell's bridge record (:func:`tb.cosim.shell.bridge_fields`, one bus):
 the shell latched each array event of the head at the edge it happened — the pins of that
 moment — so the bridge replays them in order:
 
@@ -26,10 +27,10 @@ fire before the next token's ReLU fire); anything else is reported, never guesse
 reset the events latched so far are applied first (the arrays keep their charge).
 
 With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins are one bit per
-set (the number of sets is the width of ``o_c2p1_fire``); the bridge wakes on their OR
-(``o_br_fire1``) and follows, from the set bits the record latched, which token each set holds
-in :class:`analog_models.c2p_sets.C2PSets` — a set integrating over a held token or while it
-fires, or firing with nothing integrated, fails the run (with one set the same checks hold).
+set (the number of sets is the width of ``o_c2p1_fire``); the bridge wakes on their OR (the
+shell's ``o_br_wake``) and follows, from the set bits the record latched, which token each set
+holds in :class:`analog_models.c2p_sets.C2PSets` — a set integrating over a held token or while
+it fires, or firing with nothing integrated, fails the run (with one set the same checks hold).
 The next token's K discharge may fall in the cycle the A fire begins: the record latches it at
 the end of that cycle, so this token's read-out comes first.  The pulse player holds one token
 ahead (the shell takes the counts in the first cycle of the signed fire), so a token's counts
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import RisingEdge
 from cocotb.utils import get_sim_time
 
 from analog_models.array import GainCellBank
@@ -83,7 +84,7 @@ class AnalogBridge:
         self.t_clk_s = cfg.timing.t_clk_s
         self._period_ps = int(round(cfg.timing.t_clk_ns * 1000))
         self._t0_ps = get_sim_time("ps")      # the clock starts (rising) now
-        self._fire1, self._clk = dut.o_br_fire1, dut.clk
+        self._wake = dut.o_br_wake
         self.sets = len(dut.o_c2p1_fire)            # C2P sets per column, from the pins
         self.c2p = C2PSets(self.sets)                # the token each C2P set holds
         self._rec = dut.o_br_rec
@@ -204,12 +205,12 @@ class AnalogBridge:
     async def _watch_fire(self) -> None:
         """Each ReLU C2P fire: apply the token's writes, read it out, load the pulse player."""
         while True:
-            await RisingEdge(self._fire1)
-            # Read at the falling edge of the same cycle: the head and the shell change only at
-            # rising edges, so every record pin holds its value since the edge fire rose at
-            # (settled in any simulator), and the pulse player can be loaded at once — one
-            # trigger per token fewer than ReadOnly, then a falling edge to write.
-            await FallingEdge(self._clk)
+            # The shell's wake pin rises at the falling edge of the cycle fire rose in: the
+            # head and the shell change only at rising edges, so every record pin holds its
+            # value since the edge fire rose at (settled in any simulator), and the pulse
+            # player can be loaded at once — one trigger per token (a rise of the fire pin,
+            # then a falling clock edge, took two).
+            await RisingEdge(self._wake)
             self.wakeups += 1
             c0 = time.process_time()
             sign, count = self._on_fire()

@@ -34,7 +34,9 @@ that would otherwise run in Python once per clock cycle or once per pin change:
 With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins have a bit per
 set: the circuits above use their OR (one set integrates, one fires at a time), the record
 keeps the set bits (``*_set`` fields) so the bridge can check which set does what, and
-``o_br_fire1`` (the OR of ``o_c2p1_fire``) is the one-bit pin the bridge wakes on.
+``o_br_wake`` is the one-bit pin the bridge wakes on: high in the low half of the cycle in which
+the OR of ``o_c2p1_fire`` rose, so its rising edge is that cycle's falling edge (one trigger per
+token where a rise of the fire pin and then a falling clock edge took two).
 
 Cycle numbers in the logs are the shell's counter ``cyc`` (rising edges since the start); a
 logged event happened in the cycle that ended at that edge.  The port widths are read from the
@@ -127,7 +129,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN]
     decls += [_decl("input", lanes * cb, "i_pp_planes"), _decl("input", lanes, "i_pp_sign"),
               _decl("output", d * wb, "o_wl_width"), _decl("output", rec_w, "o_br_rec"),
-              _decl("output", 1, "o_br_fire1"),
+              _decl("output", 1, "o_br_wake"),
               _decl("input", FEED * pw, "i_tb_feed"), _decl("input", FEED * 16, "i_tb_feed_gaps"),
               _decl("input", 8, "i_tb_feed_n"), _decl("input", 1, "i_tb_feed_seq"),
               _decl("input", 1, "i_tb_more"), _decl("input", PATTERN, "i_tb_pat"),
@@ -188,7 +190,11 @@ module {SHELL_TOP}(
   assign o_tb_cyc = cyc;
   // the C2P phase pins have a bit per C2P set; one set integrates / fires at a time
   wire integ = |o_c2p1_integrate, fire2 = |o_c2p2_fire;
-  assign o_br_fire1 = |o_c2p1_fire;
+  // the bridge's wake-up: the low half of the cycle the ReLU C2P fire (any set) rose in
+  wire fire1 = |o_c2p1_fire;
+  reg fire1_d = 0;
+  always @(posedge clk) fire1_d <= fire1;
+  assign o_br_wake = fire1 & ~fire1_d & ~clk;
   // pulse player: count > k in the k-th cycle of the signed C2P fire; the counts and signs
   // are taken from i_pp_* in the first fire cycle (k = 0) and held (double buffer)
   reg [{kb - 1}:0] pp_k = 0;
