@@ -56,6 +56,7 @@ def test_shell_mirrors_the_pins_and_plays_the_pulses():
     assert "input [11:0] i_pp_sign" in header and "output [63:0] o_wl_width" in header
     assert ".i_c2p_pulse(i_c2p_pulse)" in v and ".o_wl_q(o_wl_q)" in v
     assert "input [31:0] i_tb_sleep" in header and "output o_tb_wake" in header
+    assert "output o_br_wake" in header
 
 
 def test_shell_needs_the_pins_it_drives():
