@@ -34,6 +34,7 @@ from hdl.cli import (
     run_cli,
     writable_file,
 )
+from flows.tools import blas_threads_env
 
 __all__ = ["main", "build_parser"]
 
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         json_out = writable_file(args.json, "--json") if args.json else None
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
+        os.environ.update(blas_threads_env(args.threads))
         import resource
         import tracemalloc
 

@@ -37,7 +37,8 @@ from hdl.toolchain import (  # the lookups hdl/ needs itself live there; re-expo
     yosys_bin,
 )
 
-__all__ = ["ROOT", "BUILD", "ToolMissing", "ensure_yosys_env", "yosys_bin", "nextpnr_bin",
+__all__ = ["ROOT", "BUILD", "BLAS_THREAD_VARS", "blas_threads_env", "ToolMissing",
+           "ensure_yosys_env", "yosys_bin", "nextpnr_bin",
            "iverilog", "vvp", "verilator_root", "verilator_bin", "verilator_env",
            "compile_icarus", "run_vvp", "lint_verilog", "flatten_for_simulation",
            "tool_versions", "rtl_source", "rtl_hash", "source_hash", "run_logged", "log_tail"]
@@ -51,6 +52,16 @@ BUILD = ROOT / "build"
 
 
 # -- lookup -----------------------------------------------------------------------------------
+#: The environment variables that set the BLAS/OpenMP thread count of a numpy process (read when
+#: numpy is first imported).
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def blas_threads_env(threads: int) -> dict[str, str]:
+    """The environment that gives a new numpy process ``threads`` BLAS threads."""
+    return dict.fromkeys(BLAS_THREAD_VARS, str(threads))
+
+
 def nextpnr_bin(family: str) -> str:
     """The YoWASP nextpnr of an FPGA ``family`` (``ice40`` or ``ecp5``)."""
     name = f"yowasp-nextpnr-{family}"

@@ -157,7 +157,7 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
 
     from flows.cache import locked
     from flows.sim_prep import icarus_sources
-    from flows.tools import iverilog, verilator_env
+    from flows.tools import blas_threads_env, iverilog, verilator_env
 
     sim = selected_simulator(sim)
     verilog_dir = Path(verilog_dir).resolve()
@@ -172,6 +172,11 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
         sys.path.append(str(REPO_ROOT))
     env = {
         "GCA_CONFIG": str(verilog_dir / "config.json"),
+        # one BLAS thread unless the caller's environment says otherwise: the bridge's
+        # matrix-vector products are too small to share (OpenBLAS splits them over the output
+        # rows — the same numbers — but its hand-off and spin-wait took ~40 % of their CPU time
+        # in a profile of the default head on a loaded 2-core machine)
+        **{k: v for k, v in blas_threads_env(1).items() if k not in os.environ},
         **(extra_env or {}),
     }
     build_args: list[str] = []
