@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Signal
 
-__all__ = ["FANOUT_PER_COPY", "REPLICA_MARK", "copies_for", "replicated"]
+__all__ = ["FANOUT_PER_COPY", "REPLICA_MARK", "copies_for", "replicated", "slices"]
 
 #: Part of the name of every replicated register (the synthesis scripts select on it).
 REPLICA_MARK = "_rep"
@@ -38,3 +38,9 @@ def replicated(m, next_value, copies: int, name: str, *, init: int = 0) -> list[
     regs = [Signal(name=f"{name}{REPLICA_MARK}{i}", init=init) for i in range(copies)]
     m.d.sync += [r.eq(next_value) for r in regs]
     return regs
+
+
+def slices(items: int, copies: int) -> list[range]:
+    """The items copy g of ``copies`` drives: ``range(g·items // copies, (g+1)·items // copies)``
+    (contiguous, every item once; the split every replicated control of a bank uses)."""
+    return [range(g * items // copies, (g + 1) * items // copies) for g in range(copies)]

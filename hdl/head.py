@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .blocks.adder_tree import AdderTreeBank
 from .blocks.counter_bank import CounterBank
+from .blocks.output_fifo import OutputFifo
 from .blocks.pulse_sum import PulseSum
 from .blocks.pwm_bank import PwmBank
 from .blocks.write_address import WriteAddressController
@@ -171,7 +171,6 @@ class AttentionHead(wiring.Component):
         m.submodules.wac = wac = WriteAddressController(
             cfg, copies=copies_for(a.window, at_most=a.n_tiles))
         fifo_depth = self.out_fifo_depth
-        m.submodules.fifo = fifo = SyncFIFO(width=a.head_dim * a.sum_width, depth=fifo_depth)
 
         ii = self.initiation_interval
         if seq.latency != 1:
@@ -205,7 +204,6 @@ class AttentionHead(wiring.Component):
         m.d.comb += [
             self.i_tok.ready.eq(ready),
             accept.eq(self.i_tok.valid & ready),
-            pop.eq(fifo.r_en & fifo.r_rdy),
         ]
         with m.If(accept):
             m.d.sync += gap.eq(ii - 1)
@@ -335,13 +333,20 @@ class AttentionHead(wiring.Component):
         if add.latency != s.readout_latency:
             raise ValueError(f"read-out latency {add.latency} differs from the schedule's "
                              f"{s.readout_latency}")
+        # The output FIFO is written by the read-out's valid copies (registers, each next to
+        # its slice of the sums) and never looks at its level: the credits above reserve an
+        # entry for every token admitted, so it cannot overflow (its o_overflow flag, checked
+        # in the tests, would say otherwise).
+        m.submodules.fifo = fifo = OutputFifo(add.o_sums.shape(), fifo_depth,
+                                              copies=len(add.o_valid))
         m.d.comb += [
             add.i_valid.eq(Cat(control(s.counts_final, loads, "sums_valid", most))),
-            fifo.w_data.eq(add.o_sums.as_value()),
+            fifo.w_data.eq(add.o_sums),
             fifo.w_en.eq(add.o_valid),
             self.o_out.payload.eq(fifo.r_data),
             self.o_out.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.o_out.ready),
+            pop.eq(fifo.r_en & fifo.r_rdy),
         ]
         return m
 
