@@ -315,11 +315,11 @@ class AttentionHead(wiring.Component):
         # The count window (= o_c2p2_fire), the clear and the sums' valid reach every channel:
         # replicated registers, one copy per slice of the bank.
         loads = n_ch * a.count_width
+        most = a.head_dim
         if cfg.timing.readout == "pulse_sum":
-            m.submodules.psum = add = front = PulseSum(cfg)
-            most = 1
+            m.submodules.psum = add = front = PulseSum(
+                cfg, copies=copies_for(loads, at_most=most))
         else:
-            most = a.head_dim
             m.submodules.cnt = front = CounterBank(cfg, copies=copies_for(loads, at_most=most))
             m.submodules.add = add = AdderTreeBank(cfg, copies=copies_for(loads, at_most=most))
             m.d.comb += add.i_counts.eq(front.o_counts)
