@@ -335,8 +335,10 @@ class AttentionHead(wiring.Component):
                              f"{s.readout_latency}")
         # The output FIFO is written by the read-out's valid copies (registers, each next to
         # its slice of the sums) and never looks at its level: the credits above reserve an
-        # entry for every token admitted, so it cannot overflow (its o_overflow flag, checked
-        # in the tests, would say otherwise).
+        # entry for every token admitted (``free`` starts at the FIFO's depth), so it cannot
+        # overflow: the FIFO's sticky o_overflow flag is checked by its own test, and in the
+        # head an overflow would overwrite an unread output, which the co-simulation's
+        # scoreboard compares with the golden model under output stalls.
         m.submodules.fifo = fifo = OutputFifo(add.o_sums.shape(), fifo_depth,
                                               copies=len(add.o_valid))
         m.d.comb += [
