@@ -20,7 +20,7 @@ from .blocks.write_address import WriteAddressController
 from .blocks.write_sequencer import WriteSequencer
 from .compare import eq_const
 from .config import HeadConfig
-from .fanout import copies_for, replicated
+from .fanout import copies_for, replicated, replicated_tree
 from .schedule import Schedule
 
 __all__ = ["AttentionHead", "token_layout"]
@@ -267,8 +267,12 @@ class AttentionHead(wiring.Component):
             return set_tl_next[c2p_set][lo:hi].any()
 
         def control(offset: int, loads: int, name: str, at_most: int) -> list[Signal]:
-            """Replicated registers equal to ``at(offset)`` (for a control with many loads)."""
-            return replicated(m, tl_next[offset], copies_for(loads, at_most=at_most), name)
+            """Replicated registers equal to ``at(offset)`` (for a control with many loads),
+            through a fan-out tree loaded from the timeline one offset earlier if there is one."""
+            copies = copies_for(loads, at_most=at_most)
+            if offset == 0:
+                return replicated(m, tl_next[offset], copies, name)
+            return replicated_tree(m, tl_next[offset - 1], copies, name)
 
         # -- writes: sequencer started with the accept; pointer advances when V is written ----
         m.d.comb += [
@@ -323,7 +327,10 @@ class AttentionHead(wiring.Component):
             m.submodules.cnt = front = CounterBank(cfg, copies=copies_for(loads, at_most=most))
             m.submodules.add = add = AdderTreeBank(cfg, copies=copies_for(loads, at_most=most))
             m.d.comb += add.i_counts.eq(front.o_counts)
-        fire = replicated(m, phase_next(s.count), copies_for(loads, at_most=most), "count_en")
+        lo, hi = s.count                     # the window one offset earlier feeds the tree
+        fire = (replicated_tree(m, phase_next((lo - 1, hi - 1)), copies_for(loads, at_most=most),
+                                "count_en") if lo >= 1 else
+                replicated(m, phase_next(s.count), copies_for(loads, at_most=most), "count_en"))
         m.d.comb += [                        # the pulses go to the counters or the pulse sums
             front.i_pulse.eq(self.i_c2p_pulse),
             front.i_sign.eq(self.i_c2p_sign),
