@@ -195,12 +195,16 @@ class AttentionHead(wiring.Component):
         # ready is a register: its next value is worked out from next-cycle state, so the port
         # sees the same ready, cycle for cycle, as the combinational rule "no accept in the
         # last ii − 1 cycles, and room in the output FIFO for every token in flight", and
-        # accept = valid & ready is one gate (issue 12: it no longer sets the clock).
+        # accept = valid & ready is one gate (issue 12: it no longer sets the clock).  An
+        # entry taken from the output FIFO comes back as a credit one cycle later (``pop`` is a
+        # register: the FIFO's read side, spread over the die with its slices, does not reach
+        # the admission and the input register's enables in the same cycle); with the output
+        # ready, credits never run out (depth > tokens in flight), so no rate changes.
         gap = Signal(range(ii + 1))          # cycles until the next accept is allowed
         free = Signal(range(fifo_depth + 1), init=fifo_depth)  # FIFO entries not yet claimed
         ready = Signal(init=1)
         accept = Signal()
-        pop = Signal()                       # the output FIFO gives an entry back
+        pop = Signal()                       # the output FIFO gave an entry back last cycle
         m.d.comb += [
             self.i_tok.ready.eq(ready),
             accept.eq(self.i_tok.valid & ready),
@@ -355,7 +359,7 @@ class AttentionHead(wiring.Component):
             self.o_out.payload.eq(fifo.r_data),
             self.o_out.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.o_out.ready),
-            pop.eq(fifo.r_en & fifo.r_rdy),
         ]
+        m.d.sync += pop.eq(fifo.r_en & fifo.r_rdy)
         return m
 

@@ -87,9 +87,10 @@ class OutputFifo(wiring.Component):
         wdata, rdata = self.w_data.as_value(), self.r_data.as_value()
         pop = Signal()
         full = Signal()
+        nonempty = Signal()                  # r_rdy from a flip-flop: level ≠ 0
         m.d.comb += [
-            self.r_rdy.eq(self.level.any()),
-            pop.eq(self.r_en & self.r_rdy),
+            self.r_rdy.eq(nonempty),
+            pop.eq(self.r_en & nonempty),
             full.eq(eq_const(self.level, depth)),
         ]
 
@@ -122,9 +123,9 @@ class OutputFifo(wiring.Component):
         # Level and the fault flag follow copy 0 (all copies are equal); not in the write path.
         write = self.w_en[0]
         with m.If(write & ~pop & ~full):
-            m.d.sync += self.level.eq(self.level + 1)
+            m.d.sync += [self.level.eq(self.level + 1), nonempty.eq(1)]
         with m.Elif(pop & ~write):
-            m.d.sync += self.level.eq(self.level - 1)
+            m.d.sync += [self.level.eq(self.level - 1), nonempty.eq(~eq_const(self.level, 1))]
         with m.If(write & full & ~pop):
             m.d.sync += self.o_overflow.eq(1)
         return m
