@@ -14,9 +14,12 @@ merge back into one flip-flop (the ASIC netlist decides its own buffering).
 
 from __future__ import annotations
 
+import math
+
 from amaranth.hdl import Signal
 
-__all__ = ["FANOUT_PER_COPY", "REPLICA_MARK", "copies_for", "replicated"]
+__all__ = ["FANOUT_PER_COPY", "REPLICA_MARK", "copies_for", "replicated", "replicated_tree",
+           "slices"]
 
 #: Part of the name of every replicated register (the synthesis scripts select on it).
 REPLICA_MARK = "_rep"
@@ -38,3 +41,22 @@ def replicated(m, next_value, copies: int, name: str, *, init: int = 0) -> list[
     regs = [Signal(name=f"{name}{REPLICA_MARK}{i}", init=init) for i in range(copies)]
     m.d.sync += [r.eq(next_value) for r in regs]
     return regs
+
+
+def replicated_tree(m, early_next, copies: int, name: str) -> list[Signal]:
+    """``copies`` one-bit registers equal to ``early_next`` two cycles before, fed through a
+    first level of ⌈√copies⌉ registers (``<name>_mid<REPLICA_MARK><j>``): no net reaches all
+    the copies, which sit next to their slices all over the bank.  The caller passes the value
+    one cycle early (e.g. the token timeline one offset earlier), so the copies equal what
+    :func:`replicated` would give for the value a cycle later."""
+    k = math.isqrt(copies - 1) + 1
+    mids = replicated(m, early_next, k, f"{name}_mid")
+    regs = [Signal(name=f"{name}{REPLICA_MARK}{i}") for i in range(copies)]
+    m.d.sync += [r.eq(mids[i * k // copies]) for i, r in enumerate(regs)]
+    return regs
+
+
+def slices(items: int, copies: int) -> list[range]:
+    """The items copy g of ``copies`` drives: ``range(g·items // copies, (g+1)·items // copies)``
+    (contiguous, every item once; the split every replicated control of a bank uses)."""
+    return [range(g * items // copies, (g + 1) * items // copies) for g in range(copies)]

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .blocks.adder_tree import AdderTreeBank
 from .blocks.counter_bank import CounterBank
+from .blocks.output_fifo import OutputFifo
 from .blocks.pulse_sum import PulseSum
 from .blocks.pwm_bank import PwmBank
 from .blocks.write_address import WriteAddressController
 from .blocks.write_sequencer import WriteSequencer
 from .compare import eq_const
 from .config import HeadConfig
-from .fanout import copies_for, replicated
+from .fanout import copies_for, replicated, replicated_tree
 from .schedule import Schedule
 
 __all__ = ["AttentionHead", "token_layout"]
@@ -171,7 +171,6 @@ class AttentionHead(wiring.Component):
         m.submodules.wac = wac = WriteAddressController(
             cfg, copies=copies_for(a.window, at_most=a.n_tiles))
         fifo_depth = self.out_fifo_depth
-        m.submodules.fifo = fifo = SyncFIFO(width=a.head_dim * a.sum_width, depth=fifo_depth)
 
         ii = self.initiation_interval
         if seq.latency != 1:
@@ -196,16 +195,19 @@ class AttentionHead(wiring.Component):
         # ready is a register: its next value is worked out from next-cycle state, so the port
         # sees the same ready, cycle for cycle, as the combinational rule "no accept in the
         # last ii − 1 cycles, and room in the output FIFO for every token in flight", and
-        # accept = valid & ready is one gate (issue 12: it no longer sets the clock).
+        # accept = valid & ready is one gate (issue 12: it no longer sets the clock).  An
+        # entry taken from the output FIFO comes back as a credit one cycle later (``pop`` is a
+        # register: the FIFO's read side, spread over the die with its slices, does not reach
+        # the admission and the input register's enables in the same cycle); with the output
+        # ready, credits never run out (depth > tokens in flight), so no rate changes.
         gap = Signal(range(ii + 1))          # cycles until the next accept is allowed
         free = Signal(range(fifo_depth + 1), init=fifo_depth)  # FIFO entries not yet claimed
         ready = Signal(init=1)
         accept = Signal()
-        pop = Signal()                       # the output FIFO gives an entry back
+        pop = Signal()                       # the output FIFO gave an entry back last cycle
         m.d.comb += [
             self.i_tok.ready.eq(ready),
             accept.eq(self.i_tok.valid & ready),
-            pop.eq(fifo.r_en & fifo.r_rdy),
         ]
         with m.If(accept):
             m.d.sync += gap.eq(ii - 1)
@@ -269,8 +271,12 @@ class AttentionHead(wiring.Component):
             return set_tl_next[c2p_set][lo:hi].any()
 
         def control(offset: int, loads: int, name: str, at_most: int) -> list[Signal]:
-            """Replicated registers equal to ``at(offset)`` (for a control with many loads)."""
-            return replicated(m, tl_next[offset], copies_for(loads, at_most=at_most), name)
+            """Replicated registers equal to ``at(offset)`` (for a control with many loads),
+            through a fan-out tree loaded from the timeline one offset earlier if there is one."""
+            copies = copies_for(loads, at_most=at_most)
+            if offset == 0:
+                return replicated(m, tl_next[offset], copies, name)
+            return replicated_tree(m, tl_next[offset - 1], copies, name)
 
         # -- writes: sequencer started with the accept; pointer advances when V is written ----
         m.d.comb += [
@@ -317,15 +323,18 @@ class AttentionHead(wiring.Component):
         # The count window (= o_c2p2_fire), the clear and the sums' valid reach every channel:
         # replicated registers, one copy per slice of the bank.
         loads = n_ch * a.count_width
+        most = a.head_dim
         if cfg.timing.readout == "pulse_sum":
-            m.submodules.psum = add = front = PulseSum(cfg)
-            most = 1
+            m.submodules.psum = add = front = PulseSum(
+                cfg, copies=copies_for(loads, at_most=most))
         else:
-            most = a.head_dim
             m.submodules.cnt = front = CounterBank(cfg, copies=copies_for(loads, at_most=most))
             m.submodules.add = add = AdderTreeBank(cfg, copies=copies_for(loads, at_most=most))
             m.d.comb += add.i_counts.eq(front.o_counts)
-        fire = replicated(m, phase_next(s.count), copies_for(loads, at_most=most), "count_en")
+        lo, hi = s.count                     # the window one offset earlier feeds the tree
+        fire = (replicated_tree(m, phase_next((lo - 1, hi - 1)), copies_for(loads, at_most=most),
+                                "count_en") if lo >= 1 else
+                replicated(m, phase_next(s.count), copies_for(loads, at_most=most), "count_en"))
         m.d.comb += [                        # the pulses go to the counters or the pulse sums
             front.i_pulse.eq(self.i_c2p_pulse),
             front.i_sign.eq(self.i_c2p_sign),
@@ -335,13 +344,22 @@ class AttentionHead(wiring.Component):
         if add.latency != s.readout_latency:
             raise ValueError(f"read-out latency {add.latency} differs from the schedule's "
                              f"{s.readout_latency}")
+        # The output FIFO is written by the read-out's valid copies (registers, each next to
+        # its slice of the sums) and never looks at its level: the credits above reserve an
+        # entry for every token admitted (``free`` starts at the FIFO's depth), so it cannot
+        # overflow: the FIFO's sticky o_overflow flag is checked by its own test, and in the
+        # head an overflow would overwrite an unread output, which the co-simulation's
+        # scoreboard compares with the golden model under output stalls.
+        m.submodules.fifo = fifo = OutputFifo(add.o_sums.shape(), fifo_depth,
+                                              copies=len(add.o_valid))
         m.d.comb += [
             add.i_valid.eq(Cat(control(s.counts_final, loads, "sums_valid", most))),
-            fifo.w_data.eq(add.o_sums.as_value()),
+            fifo.w_data.eq(add.o_sums),
             fifo.w_en.eq(add.o_valid),
             self.o_out.payload.eq(fifo.r_data),
             self.o_out.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.o_out.ready),
         ]
+        m.d.sync += pop.eq(fifo.r_en & fifo.r_rdy)
         return m
 

@@ -13,7 +13,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import HeadConfig
-from ..fanout import REPLICA_MARK
+from ..fanout import REPLICA_MARK, slices
 from ..schedule import Schedule
 
 __all__ = ["AdderTreeBank"]
@@ -35,15 +35,16 @@ class AdderTreeBank(wiring.Component):
         Flat index ``tile * d + dim``, the layout of :class:`hdl.blocks.counter_bank.CounterBank`.
     i_valid : In(copies)
         Qualifies ``i_counts``; delayed alongside the data.  ``copies`` (default 1) equal copies
-        (:mod:`hdl.fanout`): copy g isolates the flat inputs ``[g·N // copies, (g+1)·N //
-        copies)`` and, delayed in a chain of its own, enables the pipeline registers of the
-        trees ``[g·d // copies, (g+1)·d // copies)``.  The caller gives every copy the same value.
+        (:mod:`hdl.fanout`): copy g belongs to the trees ``fanout.slices(d, copies)[g]`` — it
+        isolates their inputs (every tile) and, delayed in a chain of its own, enables their
+        pipeline registers.  The caller gives every copy the same value.
     o_sums : Out(ArrayLayout(signed(sum_width), d))
         ``o_sums[e] = Σ_tile i_counts[tile * d + e]``, exact: every tree node is as wide as the
         extreme sum of the leaves below it needs (±m·count_max for m leaves), the root is
         ``sum_width`` bits.
-    o_valid : Out(1)
-        ``i_valid`` delayed by ``latency``.
+    o_valid : Out(copies)
+        ``i_valid`` delayed by ``latency``: bit g is the end of copy g's chain, next to the
+        sums of its trees (a consumer can enable their slice with it, e.g. the output FIFO).
 
     With ``cfg.timing.clock_gating`` (operand isolation + enables): the trees add zeros in a
     cycle without ``i_valid`` and each pipeline register loads only when the valid beside it is
@@ -71,7 +72,7 @@ class AdderTreeBank(wiring.Component):
             "i_counts": In(data.ArrayLayout(signed(a.count_width), a.n_channels)),
             "i_valid": In(copies),
             "o_sums": Out(data.ArrayLayout(signed(a.sum_width), a.head_dim)),
-            "o_valid": Out(1),
+            "o_valid": Out(copies),
         })
 
     @property
@@ -100,19 +101,30 @@ class AdderTreeBank(wiring.Component):
 
         gated = self._cfg.timing.clock_gating
         c = self._copies
+        trees = slices(d, c)
         leaves_in = self.i_counts
         if gated:
             # Operand isolation: the trees see the counts only in the cycle they are summed
             # (i_valid), zero otherwise, so the adders do not follow every count change.
+            # Copy g isolates the leaves of its own trees (all tiles of dims trees[g]), the
+            # trees whose pipeline registers it also enables: each copy's net stays within
+            # its trees (issue 12: a copy spanning a slice of every tree set the clock).
+            # Built per tile (dims t·d … t·d + d − 1 are contiguous, so each copy's trees are a
+            # slice), then one concatenation of the tiles: no per-leaf part-select drivers.
             leaves_in = Signal.like(self.i_counts, name="counts_isolated")
             flat, cw = self.i_counts.as_value(), a.count_width
-            m.d.comb += leaves_in.as_value().eq(Cat(
-                Mux(self.i_valid[g], flat[g * d * n // c * cw:(g + 1) * d * n // c * cw], 0)
-                for g in range(c)))
+            tiles = []
+            for t in range(n):
+                iso = Signal(d * cw, name=f"counts_isolated_t{t}")
+                m.d.comb += iso.eq(Cat(
+                    Mux(self.i_valid[g], flat[(t * d + dims.start) * cw:(t * d + dims.stop) * cw],
+                        0)
+                    for g, dims in enumerate(trees)))
+                tiles.append(iso)
+            m.d.comb += leaves_in.as_value().eq(Cat(*tiles))
         # Per tree: list of (value, number of leaves below it).
         nodes = [[(leaves_in[t * d + e], 1) for t in range(n)] for e in range(d)]
         valid = [self.i_valid[g] for g in range(c)]
-        trees = [range(g * d // c, (g + 1) * d // c) for g in range(c)]
         stages = 0
         for level in range(1, self.levels + 1):
             register = k > 0 and level % k == 0
@@ -136,7 +148,7 @@ class AdderTreeBank(wiring.Component):
             (root, leaves), = nodes[e]
             assert leaves == n and width(n) == a.sum_width <= len(root)
             m.d.comb += self.o_sums[e].eq(root[:a.sum_width])   # |sum| ≤ n·count_max fits
-        m.d.comb += self.o_valid.eq(valid[0])
+        m.d.comb += self.o_valid.eq(Cat(valid))
         return m
 
 

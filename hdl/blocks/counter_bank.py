@@ -20,6 +20,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import HeadConfig
+from ..fanout import slices
 
 __all__ = ["CounterBank"]
 
@@ -50,7 +51,9 @@ class CounterBank(wiring.Component):
         pulse cycle coinciding with a clear is not counted.
 
     ``copies`` (default 1) equal copies of each control (:mod:`hdl.fanout`): copy g drives the
-    channels ``[g·N // copies, (g+1)·N // copies)``.  The caller gives every copy the same value.
+    channels of the dims ``fanout.slices(head_dim, copies)[g]``, every tile — the channels that
+    feed the same adder trees (whose valid copy g also drives), so each copy's net stays where
+    its trees are placed (issue 12).  The caller gives every copy the same value.
     o_counts : Out(ArrayLayout(signed(count_bits + 1), N))
         ``-count`` if the latched sign is 1 else ``+count``, from registers (no input path).
 
@@ -77,8 +80,10 @@ class CounterBank(wiring.Component):
         self._cfg = cfg
         a = cfg.array
         n = a.n_channels
-        if not 1 <= copies <= n:
-            raise ValueError(f"copies must be from 1 to the {n} channels, not {copies}")
+        if not 1 <= copies <= a.head_dim:
+            self._MustUse__silence = True    # never built: no "unused" warning on top
+            raise ValueError(f"copies must be from 1 to the {a.head_dim} dimensions, "
+                             f"not {copies}")
         self._copies = copies
         super().__init__({
             "i_pulse": In(n),
@@ -116,10 +121,21 @@ class CounterBank(wiring.Component):
         cnt_r = [Signal(n, name=f"cnt{j}_r", reset_less=True) for j in range(w)]
         msb = cnt_r[cb]
 
-        # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
-        # Channel groups of the control copies: group g = channels [lo, hi), copy g.
+        # The planes hold the channels in dim-major order (bit e·n_tiles + tile): the channels
+        # of a copy's dims are then one contiguous slice [lo, hi) of every plane.  Only wiring:
+        # the ports keep the flat order tile·d + dim.
+        d, nt = a.head_dim, a.n_tiles
         c = self._copies
-        groups = [(g * n // c, (g + 1) * n // c) for g in range(c)]
+        groups = [(r.start * nt, r.stop * nt) for r in slices(d, c)]
+        pulse, sign = Signal(n), Signal(n)
+        m.d.comb += [
+            pulse.eq(_dim_major(m, self.i_pulse, d, nt, "pulse")),
+            sign.eq(_dim_major(m, self.i_sign, d, nt, "sign")),
+        ]
+        # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
+        # Clock-gated, the planes load only inside the window (or on a clear), so the window
+        # needs no gate here: the enable reaches the flip-flops' enables, not the count logic.
+        gated = self._cfg.timing.clock_gating
         active = Signal(n)
         zero = Signal(n)
         down = Signal(n)
@@ -134,12 +150,12 @@ class CounterBank(wiring.Component):
         for j in range(1, cb):
             sat_expr = sat_expr & (cnt_r[j] ^ msb)
         m.d.comb += [
-            active.eq(Cat(Mux(self.i_enable[g], self.i_pulse[lo:hi], 0)
-                          for g, (lo, hi) in enumerate(groups))),
+            active.eq(pulse if gated else Cat(Mux(self.i_enable[g], pulse[lo:hi], 0)
+                                              for g, (lo, hi) in enumerate(groups))),
             zero.eq(~any_bit),
             # Direction: the sign input at the pulse start (count still 0), else the latched
             # sign = the count's sign bit.  A changing i_sign mid-pulse is never looked at.
-            down.eq((zero & self.i_sign) | (~zero & msb)),
+            down.eq((zero & sign) | (~zero & msb)),
             sat.eq(sat_expr),
             inc.eq(active & ~sat),
         ]
@@ -160,7 +176,6 @@ class CounterBank(wiring.Component):
         # Clock gating (timing.clock_gating): the planes load only on a clear or inside the
         # count window — outside it the next state equals the state (inc = 0), so the enable
         # changes no output; synthesis keeps it as the flip-flops' enable (a gated clock).
-        gated = self._cfg.timing.clock_gating
         for g, (lo, hi) in enumerate(groups):
             whole = (lo, hi) == (0, n)      # one copy: whole-plane assignments, as before
             with m.If(self.i_clear[g]):
@@ -174,11 +189,16 @@ class CounterBank(wiring.Component):
         # to the same net make Icarus re-resolve the whole N·w-bit net on every driver change
         # (~1000× slower), and one flat N·w-term Cat overflows the Amaranth simulator's
         # expression compiler (RecursionError).
+        flat = []                           # the planes back in the flat channel order
+        for j, plane in enumerate(cnt_r):
+            f = Signal(n, name=f"cnt{j}_flat")
+            m.d.comb += f.eq(_flat_order(m, plane, d, nt, f"cnt{j}"))
+            flat.append(f)
         pieces = []
         for c0 in range(0, n, _CHUNK):
             c1 = min(n, c0 + _CHUNK)
             chunks = []
-            for j, plane in enumerate(cnt_r):
+            for j, plane in enumerate(flat):
                 ch = Signal(c1 - c0, name=f"cnt{j}_c{c0 // _CHUNK}")
                 m.d.comb += ch.eq(plane[c0:c1])
                 chunks.append(ch)
@@ -188,3 +208,24 @@ class CounterBank(wiring.Component):
         m.d.comb += self.o_counts.as_value().eq(Cat(*pieces))
         return m
 
+
+
+def _dim_major(m: Module, vec, d: int, nt: int, name: str):
+    """``vec`` in the flat channel order (bit tile·d + dim) rewired to the dim-major order (bit
+    dim·nt + tile): a signal per dim, then one concatenation (short expressions)."""
+    dims = []
+    for e in range(d):
+        x = Signal(nt, name=f"{name}_d{e}")
+        m.d.comb += x.eq(Cat(vec[t * d + e] for t in range(nt)))
+        dims.append(x)
+    return Cat(*dims)
+
+
+def _flat_order(m: Module, plane, d: int, nt: int, name: str):
+    """The inverse of :func:`_dim_major`: a dim-major ``plane`` back in the flat order."""
+    tiles = []
+    for t in range(nt):
+        x = Signal(d, name=f"{name}_t{t}")
+        m.d.comb += x.eq(Cat(plane[e * nt + t] for e in range(d)))
+        tiles.append(x)
+    return Cat(*tiles)

@@ -39,15 +39,22 @@ CONFIGS = {
 }
 
 
+#: Copies of enable / clear / valid (hdl/fanout.py) per config: as many as the dims, an uneven
+#: split (with and without the mid-tree register).
+COPIES = {"tiny": 4, "n5_c2": 3, "n16_split": 3, "n5_split_ungated": 5}
+
+
 def _cfg(name: str) -> HeadConfig:
     return HeadConfig().with_overrides(CONFIGS[name] + ["timing.readout=pulse_sum"])
 
 
-def _simulate(cfg: HeadConfig, stim, check) -> None:
-    """Drive ``stim`` = [(pulse, sign, enable, clear, valid)] and call ``check(cycle, sums,
-    valid)`` with the block's outputs of every cycle."""
+def _simulate(cfg: HeadConfig, stim, check, copies: int = 1) -> None:
+    """Drive ``stim`` = [(pulse, sign, enable, clear, valid)] (every control copy equal) and call
+    ``check(cycle, sums, valid)`` with the block's outputs of every cycle (every valid copy
+    must be equal)."""
     a = cfg.array
-    dut = PulseSum(cfg)
+    dut = PulseSum(cfg, copies=copies)
+    ones = (1 << copies) - 1
     assert dut.latency == Schedule(cfg).readout_latency == PulseSumRef(cfg).latency == (
         2 if cfg.timing.pulse_tree_register else 1)
 
@@ -55,12 +62,14 @@ def _simulate(cfg: HeadConfig, stim, check) -> None:
         for c, (pulse, sign, enable, clear, valid) in enumerate(stim):
             ctx.set(dut.i_pulse, pack_array(pulse, 1))
             ctx.set(dut.i_sign, pack_array(sign, 1))
-            ctx.set(dut.i_enable, int(enable))
-            ctx.set(dut.i_clear, int(clear))
-            ctx.set(dut.i_valid, int(valid))
+            ctx.set(dut.i_enable, ones if enable else 0)
+            ctx.set(dut.i_clear, ones if clear else 0)
+            ctx.set(dut.i_valid, ones if valid else 0)
             got = unpack_array(ctx.get(dut.o_sums.as_value()), a.sum_width, a.head_dim,
                                signed=True)
-            check(c, got, bool(ctx.get(dut.o_valid)))
+            got_valid = ctx.get(dut.o_valid)
+            assert got_valid in (0, ones), (c, got_valid)
+            check(c, got, bool(got_valid))
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -87,7 +96,7 @@ def test_pulse_sum_matches_reference(name):
         seen["negative"] += int((got < 0).sum())
         seen["valid"] += int(valid)
 
-    _simulate(cfg, stim, check)
+    _simulate(cfg, stim, check, COPIES.get(name, 1))
     assert seen["nonzero"] and seen["negative"] and seen["valid"]
 
 
@@ -132,7 +141,7 @@ def test_pulse_sum_equals_counters_plus_adder_trees(name):
             assert np.array_equal(got, paper[c - lat]), (c, got, paper[c - lat])
             compared.append(got.copy())
 
-    _simulate(cfg, [(p, s, e, c, False) for p, s, e, c in stim], check)
+    _simulate(cfg, [(p, s, e, c, False) for p, s, e, c in stim], check, COPIES.get(name, 1))
     n, cmax = a.n_tiles, a.count_max
     # the extremes (tokens 0 and 1) reached their closed form ±n·count_max
     assert any(np.all(g == n * cmax) for g in compared)
