@@ -129,8 +129,8 @@ class CounterBank(wiring.Component):
         groups = [(r.start * nt, r.stop * nt) for r in slices(d, c)]
         pulse, sign = Signal(n), Signal(n)
         m.d.comb += [
-            pulse.eq(_dim_major(m, self.i_pulse, d, nt, "pulse")),
-            sign.eq(_dim_major(m, self.i_sign, d, nt, "sign")),
+            pulse.eq(_regroup(m, self.i_pulse, d, nt, "pulse_d")),
+            sign.eq(_regroup(m, self.i_sign, d, nt, "sign_d")),
         ]
         # p = i_pulse & i_enable, written as a Mux so no N-bit replicate of i_enable is built.
         # Clock-gated, the planes load only inside the window (or on a clear), so the window
@@ -192,7 +192,7 @@ class CounterBank(wiring.Component):
         flat = []                           # the planes back in the flat channel order
         for j, plane in enumerate(cnt_r):
             f = Signal(n, name=f"cnt{j}_flat")
-            m.d.comb += f.eq(_flat_order(m, plane, d, nt, f"cnt{j}"))
+            m.d.comb += f.eq(_regroup(m, plane, nt, d, f"cnt{j}_t"))
             flat.append(f)
         pieces = []
         for c0 in range(0, n, _CHUNK):
@@ -209,23 +209,14 @@ class CounterBank(wiring.Component):
         return m
 
 
-
-def _dim_major(m: Module, vec, d: int, nt: int, name: str):
-    """``vec`` in the flat channel order (bit tile·d + dim) rewired to the dim-major order (bit
-    dim·nt + tile): a signal per dim, then one concatenation (short expressions)."""
-    dims = []
-    for e in range(d):
-        x = Signal(nt, name=f"{name}_d{e}")
-        m.d.comb += x.eq(Cat(vec[t * d + e] for t in range(nt)))
-        dims.append(x)
-    return Cat(*dims)
-
-
-def _flat_order(m: Module, plane, d: int, nt: int, name: str):
-    """The inverse of :func:`_dim_major`: a dim-major ``plane`` back in the flat order."""
-    tiles = []
-    for t in range(nt):
-        x = Signal(d, name=f"{name}_t{t}")
-        m.d.comb += x.eq(Cat(plane[e * nt + t] for e in range(d)))
-        tiles.append(x)
-    return Cat(*tiles)
+def _regroup(m: Module, vec, groups: int, per: int, name: str):
+    """``vec`` with bit ``i·groups + g`` moved to bit ``g·per + i`` (a transpose of ``per``
+    rows of ``groups`` bits): a signal ``{name}{g}`` per group, then one concatenation (short
+    expressions).  Flat channel order (bit tile·d + dim) → dim-major (bit dim·nt + tile) is
+    ``groups = d, per = nt``; the way back is ``groups = nt, per = d``."""
+    parts = []
+    for g in range(groups):
+        x = Signal(per, name=f"{name}{g}")
+        m.d.comb += x.eq(Cat(vec[i * groups + g] for i in range(per)))
+        parts.append(x)
+    return Cat(*parts)
