@@ -70,11 +70,11 @@ BOARDS = {
                                    Resource("RAM", (("SB_RAM40_4K", 1),), 30),
                                    Resource("DSP", (("SB_MAC16", 1),), 8))),
     # the platform looks for openFPGALoader even when not programming (DESIGN.md §7)
-    # LUTs mapped by classic ABC (synth_ecp5 stopped before map_luts, resumed after): ABC9
-    # (after the splitnets work-around of its Yosys 0.70 assertion, DESIGN.md §7) mapped the
-    # default head + twin into 54,329 LUT4 (+ PFUMX/L6MUX) that router2 did not route in
-    # 28 min (over-use 199 at iteration 55, then 1,541 at 76); classic ABC maps the head alone
-    # into 22.6 k LUT4 where ABC9 took 41 k (issue 12's runs).
+    # LUTs mapped by classic ABC (synth_ecp5 stopped before map_luts, resumed after): the
+    # default head + 16-lane twin in 52,653 LUT4 (ABC9 after the splitnets work-around of its
+    # Yosys 0.70 assertion, DESIGN.md §7: 54,329 + PFUMX/L6MUX).  Neither routed yet: router2
+    # got to 41 (classic) / 199 (ABC9) over-used wires, then diverged (1,134 / 1,541 after
+    # ~35 min); see the issue-10 notes for what to try next.
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s_85f, (), "top.bit",
                        ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),),
                        synth_opts="-run begin:map_luts",
