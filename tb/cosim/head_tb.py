@@ -334,6 +334,7 @@ async def head_scenario(dut):
         "testbench_wakeups": wakeups,
         "bridge_wakeups": bridge.wakeups,
         "bridge_cpu_s": round(bridge.cpu_s, 3),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "segments": len(segments),
         "segment_figures": figs,
         "config_hash": cfg.hash,

@@ -73,6 +73,8 @@ def check_event_driven(res: dict) -> None:
     assert cycles >= 31 * (tokens - 1)
     assert res["testbench_wakeups"] <= 6 * tokens + 200 < cycles
     assert 0 < res["bridge_wakeups"] <= 16 * tokens
+    # the simulator process ran with one BLAS thread unless the caller asked otherwise
+    assert res["blas_threads"] == os.environ.get("OPENBLAS_NUM_THREADS", "1")
 
 
 #: Architecture variants beside the default (clock-gated, tile counters): the paper's ungated
