@@ -44,12 +44,7 @@ class C2PSets:
         """ReLU set ``s`` starts integrating ``token``'s QK read; ``firing``: the set's fire
         control is on (it is still firing the previous token)."""
         self._check_set(s)
-        if self.relu[s] is not None:
-            raise AssertionError(f"ReLU C2P set {s} integrates a token while it still holds "
-                                 f"one that never fired")
-        if firing:
-            raise AssertionError(f"ReLU C2P set {s} integrates a token while it fires the "
-                                 f"previous one")
+        _check_free("ReLU", s, self.relu[s], firing)
         self.relu[s] = token
 
     def holds(self, s: int) -> Any:
@@ -64,12 +59,7 @@ class C2PSets:
         token = self.relu[s]
         if token is None:
             raise AssertionError(f"ReLU C2P set {s} fired without a QK read")
-        if self.signed[s] is not None:
-            raise AssertionError(f"signed C2P set {s} integrates a token while it still holds "
-                                 f"one that never fired")
-        if signed_firing:
-            raise AssertionError(f"signed C2P set {s} integrates a token while it fires the "
-                                 f"previous one")
+        _check_free("signed", s, self.signed[s], signed_firing)
         self.relu[s], self.signed[s] = None, token
         return token
 
@@ -81,3 +71,14 @@ class C2PSets:
             raise AssertionError(f"signed C2P set {s} fired with nothing integrated")
         self.signed[s] = None
         return token
+
+
+def _check_free(kind: str, s: int, held: Any, firing: bool) -> None:
+    """A ``kind`` C2P set ``s`` may start integrating only empty (``held`` None) and not
+    firing."""
+    if held is not None:
+        raise AssertionError(f"{kind} C2P set {s} integrates a token while it still holds "
+                             f"one that never fired")
+    if firing:
+        raise AssertionError(f"{kind} C2P set {s} integrates a token while it fires the "
+                             f"previous one")

@@ -121,9 +121,10 @@ class AnalogBridge:
         """The RTL is in reset: apply the array events latched so far (they happened), then
         forget the token in flight (the arrays keep their charge; the valid mask, cleared by
         the reset, hides it)."""
-        self._apply(self._read_record(), self.cycle_now())
+        rec = self._read_record()
+        self._apply(rec, self.cycle_now())
         self._writing = None
-        self._fires = self._count(self._read_record(), "f2")
+        self._fires = self._count(rec, "f2")
         self.c2p = C2PSets(self.sets)
 
     def cycle_now(self) -> int:

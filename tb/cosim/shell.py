@@ -6,8 +6,8 @@ that would otherwise run in Python once per clock cycle or once per pin change:
 * **PWM width counters** ``o_wl_width`` (head_dim × 16 bits): cycles each query word line
   ``o_wl_q[i]`` was high while ``o_c2p1_integrate`` was high, restarted when integrate rises.
 * **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_planes``
-  (n_tiles·head_dim counts as count_bits bit planes, :func:`tb.cosim.bus.bit_planes`) and signs ``i_pp_sign`` of the next token to fire, once per
-  token; the shell takes them in the first cycle of the signed C2P fire and holds them (a
+  (n_tiles·head_dim counts as count_bits bit planes, :func:`tb.cosim.bus.bit_planes`) and
+  signs ``i_pp_sign`` of the next token to fire, once per token; the shell takes them in the first cycle of the signed C2P fire and holds them (a
   double buffer: the bridge may load the next token while this one plays, as the ping-pong
   schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since
   ``o_c2p2_fire`` rose, and ``i_c2p_sign = fire ? sign : 0`` — what the head samples at its
