@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 SIMULATORS = ("icarus", "verilator")
 #: Verilator with ``ports_only``: only the top level's ports visible to cocotb (the runner asks
 #: for every signal, ``--public-flat-rw``, which keeps Verilator from optimising the model).
-VERILATOR_PORTS_ONLY = ("--no-public-flat-rw", "--public-depth", "1")
+VERILATOR_PORTS_ONLY = ("--no-public-flat-rw",)
 #: C++ optimisation of the Verilated model: Verilator's makefile compiles the model with
 #: ``OPT_FAST = -Os`` and puts the user's ``-CFLAGS`` after it, so this ``-O3`` wins (default
 #: head, 2,000 tokens: the model and cocotb take ~25 % less CPU than at ``-Os``, ~10 % less

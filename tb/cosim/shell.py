@@ -7,9 +7,11 @@ that would otherwise run in Python once per clock cycle or once per pin change:
   ``o_wl_q[i]`` was high while ``o_c2p1_integrate`` was high, restarted when integrate rises.
 * **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_planes``
   (n_tiles·head_dim counts as count_bits bit planes, :func:`tb.cosim.bus.bit_planes`) and
-  signs ``i_pp_sign`` of the next token to fire, once per token; the shell takes them in the first cycle of the signed C2P fire and holds them (a
-  double buffer: the bridge may load the next token while this one plays, as the ping-pong
-  schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since
+  signs ``i_pp_sign`` of the next token to fire, once per token; the shell samples them at
+  every rising edge (so no logic depends on an input pin combinationally: Verilator re-evaluates
+  such logic at every pin write), takes them in the first cycle of the signed C2P fire and
+  holds them (a double buffer: the bridge may load the next token while this one plays, as the
+  ping-pong schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since
   ``o_c2p2_fire`` rose, and ``i_c2p_sign = fire ? sign : 0`` — what the head samples at its
   falling edges.
 * **Bridge record** ``o_br_rec`` (:func:`bridge_fields`): each array event of the head latched
@@ -104,7 +106,10 @@ def capture_fields(out_width: int) -> list[tuple[str, int]]:
 
 
 def _decl(d: str, width: int, name: str) -> str:
-    return f"  {d} {'' if width == 1 else f'[{width - 1}:0] '}{name}"
+    # the ports are the only signals cocotb sees (Verilator: public just these, so every other
+    # signal is the model's own and no logic is re-evaluated because cocotb might write it)
+    access = "public_flat_rw" if d == "input" else "public_flat_rd"
+    return f"  {d} {'' if width == 1 else f'[{width - 1}:0] '}{name} /*verilator {access}*/"
 
 
 def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
@@ -196,16 +201,20 @@ module {SHELL_TOP}(
   always @(posedge clk) fire1_d <= fire1;
   assign o_br_wake = fire1 & ~fire1_d & ~clk;
   // pulse player: count > k in the k-th cycle of the signed C2P fire; the counts and signs
-  // are taken from i_pp_* in the first fire cycle (k = 0) and held (double buffer)
+  // are sampled from i_pp_* at every rising edge (pp_in_*: no logic of the head depends on
+  // an input pin combinationally, so Verilator evaluates none of it when a pin is written),
+  // taken in the first fire cycle (k = 0) and held (double buffer)
   reg [{kb - 1}:0] pp_k = 0;
-  reg [{lanes * cb - 1}:0] pp_planes_r = 0;
-  reg [{lanes - 1}:0] pp_sign_r = 0;
+  reg [{lanes * cb - 1}:0] pp_planes_r = 0, pp_in_planes = 0;
+  reg [{lanes - 1}:0] pp_sign_r = 0, pp_in_sign = 0;
   wire pp_first = pp_k == {kb}'d0;
-  wire [{cb * lanes - 1}:0] pp_planes = pp_first ? i_pp_planes : pp_planes_r;
-  wire [{lanes - 1}:0] pp_sign = pp_first ? i_pp_sign : pp_sign_r;
+  wire [{cb * lanes - 1}:0] pp_planes = pp_first ? pp_in_planes : pp_planes_r;
+  wire [{lanes - 1}:0] pp_sign = pp_first ? pp_in_sign : pp_sign_r;
   always @(posedge clk) begin
     pp_k <= fire2 ? (pp_k == {{{kb}{{1'b1}}}} ? pp_k : pp_k + 1'b1) : {kb}'d0;
-    if (fire2 & pp_first) begin pp_planes_r <= i_pp_planes; pp_sign_r <= i_pp_sign; end
+    pp_in_planes <= i_pp_planes;
+    pp_in_sign <= i_pp_sign;
+    if (fire2 & pp_first) begin pp_planes_r <= pp_in_planes; pp_sign_r <= pp_in_sign; end
   end
   genvar j;
   // count > k, plane by plane from the LSB (the counts come as {cb} bit planes)
