@@ -96,12 +96,13 @@ class GainCellBank:
         else:
             self.gain = None
             self.offset_uA = None
+        self._coeffs = effective_poly(a)
         powers = term_powers(a, with_constant=a.variability)
         # Without mismatch the C0 term is the same for every cell: keep it out of the matrices
         # (a quarter less memory traffic per read) and add it as a rank-one term.
         self._const_uA = 0.0
         if not a.variability and powers[0] == 0:
-            self._const_uA = effective_poly(a)[0]
+            self._const_uA = self._coeffs[0]
             powers = powers[1:]
         self._powers = powers
         alpha = a.ir_drop_alpha if a.ir_drop else 0.0
@@ -166,10 +167,10 @@ class GainCellBank:
         volts = np.asarray(volts, dtype=np.float64)
         y = volts - self.analog.v_mid_V
         if self.gain is None:
-            return poly_terms(y, self.analog, self._powers)
+            return poly_terms(y, self.analog, self._powers, coeffs=self._coeffs)
         gain = self.gain[tile, :, col]
         off = self.offset_uA[tile, :, col]
-        return poly_terms(y, self.analog, self._powers, gain, off)
+        return poly_terms(y, self.analog, self._powers, gain, off, coeffs=self._coeffs)
 
     def _weighted(self, term: np.ndarray, col: np.ndarray | int, read: str) -> np.ndarray:
         """``term·f`` for ``read``: f_row along the last (row) axis, or f_col of ``col``

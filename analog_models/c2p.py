@@ -21,7 +21,8 @@ def relu_c2p(S: np.ndarray, cfg: HeadConfig) -> np.ndarray:
     """A = clip(S/S_sat1, 0, 1) (float64, same shape as S; S in µA·T_max)."""
     analog = getattr(cfg, "analog", cfg)
     a = np.asarray(S, dtype=np.float64) / analog.s_sat1_uA
-    return np.clip(a, 0.0, 1.0, out=a)
+    np.maximum(a, 0.0, out=a)          # clip(a, 0, 1), without np.clip's Python wrapper
+    return np.minimum(a, 1.0, out=a)
 
 
 def signed_c2p(O: np.ndarray, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -79,15 +79,16 @@ def term_powers(params: AnalogConfig | None = None, *, with_constant: bool = Fal
 
 
 def poly_terms(y: np.ndarray, params: AnalogConfig | None, powers: tuple[int, ...],
-               gain: np.ndarray | None = None, offset_uA: np.ndarray | None = None
-               ) -> np.ndarray:
+               gain: np.ndarray | None = None, offset_uA: np.ndarray | None = None, *,
+               coeffs: tuple[float, ...] | None = None) -> np.ndarray:
     """Stack of per-cell terms ``gain·C_i·y^i`` (+ ``offset_uA`` in the i = 0 term).
 
     Shape ``(len(powers),) + y.shape``.  The cell current is ``x·Σ_i D^i·term_i``; this is the
     one place the per-cell polynomial is expanded (arrays and the vectorised golden path both
-    call it, so their per-cell numbers are identical bit for bit).
+    call it, so their per-cell numbers are identical bit for bit).  ``coeffs``:
+    ``effective_poly(params)`` if the caller keeps it (a bank writing a column per token).
     """
-    c = effective_poly(params)
+    c = effective_poly(params) if coeffs is None else coeffs
     y = np.asarray(y, dtype=np.float64)
     out = np.empty((len(powers),) + y.shape)
     ypow, done = None, 0                # y**done by repeated multiplication (None: y**0 = 1)

@@ -107,6 +107,8 @@ class AnalogBridge:
         self.cpu_s = 0.0
         self._fires = 0
         self._count_dtype = np.min_scalar_type(cfg.array.count_max)
+        #: code_to_volts of every DAC code, looked up per written column (the same floats)
+        self._volts_of_code = code_to_volts(np.arange(cfg.array.kv_max + 1), cfg)
         self._writing: ObservedToken | None = None
 
     def start(self) -> None:
@@ -175,7 +177,7 @@ class AnalogBridge:
                 if written != where:
                     bank.discharge_column(*where)
             if written is not None:
-                volts = code_to_volts(self._codes(rec, f"{wr}_dac"), self.cfg)
+                volts = self._volts_of_code[self._codes(rec, f"{wr}_dac")]
                 bank.write_column(*written, volts, self._writing.t_write_s)
         return new
 
