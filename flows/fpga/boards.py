@@ -70,18 +70,18 @@ BOARDS = {
                                    Resource("RAM", (("SB_RAM40_4K", 1),), 30),
                                    Resource("DSP", (("SB_MAC16", 1),), 8))),
     # the platform looks for openFPGALoader even when not programming (DESIGN.md §7)
-    # LUTs mapped by classic ABC (synth_ecp5 stopped before map_luts, resumed after): the
-    # default head + 16-lane twin in 52,653 LUT4 (ABC9 after the splitnets work-around of its
-    # Yosys 0.70 assertion, DESIGN.md §7: 54,329 + PFUMX/L6MUX).  Neither routed yet: router2
-    # got to 41 (classic) / 199 (ABC9) over-used wires, then diverged (1,134 / 1,541 after
-    # ~35 min); see the issue-10 notes for what to try next.
+    # LUTs mapped by classic ABC (synth_ecp5 stopped before map_luts, resumed after).  The
+    # twin has 8 lanes, not the 16 with which the head would keep up with the 1 Mbaud link:
+    # the default head + 16-lane twin (52,653 LUT4, 62 %) did not route (router2 got to 41
+    # over-used wires, then diverged; ABC9: 199, then diverged), with 8 lanes (47,741 LUT4,
+    # 57 %) router2 converges in 40 iterations: 34.7 MHz, R = 1094, 737 tokens/s (head-bound).
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s_85f, (), "top.bit",
                        ("openFPGALoader", "-b", "ulx3s"), (("OPENFPGALOADER", "true"),),
                        synth_opts="-run begin:map_luts",
                        script_after_synth=ECP5_CLASSIC_LUT_MAP
                        + "\nsynth_ecp5 -top top -run map_cells:",
                        # 25 MHz / 1 Mbaud: an exact divisor (25); the FT231X runs up to 3 Mbaud
-                       baud=1_000_000,
+                       baud=1_000_000, lanes=8,
                        # router1 did not converge on the default head in 25 min (190 k of
                        # 228 k arcs left, rip-ups growing); router2 routed the head before
                        # (DESIGN.md §7)

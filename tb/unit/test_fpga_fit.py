@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from flows.fpga import build as B
@@ -85,8 +87,12 @@ def test_build_refuses_a_config_that_does_not_fit_before_place_and_route(tmp_pat
     assert B.synth_use("icebreaker", cfg)["RAM"]["used"] == 4     # cached synthesis
 
 
-def test_lanes_derived_from_the_link():
-    """The fewest lanes with which the head keeps up with the board's serial link."""
+def test_lanes_derived_from_the_link(monkeypatch):
+    """The fewest lanes with which the head keeps up with the board's serial link, unless the
+    board fixes them (the ULX3S: 8, the most with which the default head routes)."""
+    assert B.board_lanes("ulx3s-85f", HeadConfig()) == BOARDS["ulx3s-85f"].lanes == 8
+    monkeypatch.setitem(BOARDS, "ulx3s-85f", dataclasses.replace(BOARDS["ulx3s-85f"],
+                                                                 lanes=None))
     for board, want in (("icebreaker", 1), ("ulx3s-85f", 16)):
         spec = BOARDS[board]
         cfg = B.board_config(board)
