@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: A mux is rewritten when its line has at least this many bit / part selects.
-MIN_SELECTS = 32
+MIN_SELECTS = 5
 #: A continuous assignment this wide or wider becomes a process (word-wise operators).
 MIN_WIDTH = 256
 #: A register that rises once at time zero (``initial #0``): every process made here reads
@@ -59,6 +59,7 @@ T0 = "sim_prep_t0"
 _NAME = r"(?:\\\S+ |[A-Za-z_][\w$]*)"
 # `assign Y = S ? A : B;` with a plain select S; A and B may not hold another `?`
 _MUX = re.compile(rf"^\s*assign ({_NAME}) ?= ({_NAME}) ?\? ([^?]*) : ([^?]*);$")
+_CONST = re.compile(r"^\s*\d+'[bhd][0-9a-fA-F_]+\s*$")
 _WIRE = re.compile(rf"^(\s*)wire ((?:\[\d+:\d+\] )?)({_NAME}) ?;$")
 _ALWAYS = re.compile(r"^  always @\((posedge|negedge) ([A-Za-z_][\w$]*)\)( begin)?$")
 
@@ -98,8 +99,15 @@ def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int
     for sel, muxes in groups.items():
         then = "".join(f"\n    {y} = {a};" for _, y, a, _ in muxes)
         other = "".join(f"\n    {y} = {b};" for _, y, _, b in muxes)
-        lines[muxes[0][0]] = (f"  always @* if ({T0}) begin\n  if ({sel}) begin{then}\n  end else "
-                              f"begin{other}\n  end\n  end")
+        if all(_CONST.match(b) for *_, b in muxes):
+            # constant "else" values (operand isolation): set only when the select changes, so
+            # a change of an operand while the select is 0 costs one test, not every assignment
+            lines[muxes[0][0]] = (f"  always @* if ({T0}) if ({sel}) begin{then}\n  end\n"
+                                  f"  always @({sel} or {T0}) if ({T0}) if ({sel}) ; "
+                                  f"else begin{other}\n  end")
+        else:
+            lines[muxes[0][0]] = (f"  always @* if ({T0}) begin\n  if ({sel}) begin{then}\n  end "
+                                  f"else begin{other}\n  end\n  end")
         for i, *_ in muxes[1:]:
             lines[i] = None
     return "\n".join(ln for ln in lines if ln is not None), sum(map(len, groups.values()))
