@@ -23,7 +23,8 @@ Cell current ``I(r, c) = f_line · (gain·g(D_c·y) + offset)``, ``y = V − v_m
 ``Σ_i D^i·term_i`` with ``term_i = gain·C_i·y^i`` precomputed at write time, so a read is one
 matrix-vector product per tile; the float operations are:
 
-    read_columns: m = x @ P_col  (per tile, P_col[r, k, c] = term_k[r, c]·f_row[r]);
+    read_columns: m = x @ P_col  (all tiles in one product, P_col[r, t, k, c] =
+                  term_k[r, c]·f_row[r] of tile t);
                   S = Σ_k m[k, c]·D_c^(p_k)  (numpy sum over k);  S = S + C0·(x·f_row);
                   S = where(mask, S, 0)
     read_rows:    B[k, c] = A_c·D_c^(p_k);  O = B.ravel() @ P_row  (P_row[k, c, r] =
@@ -182,7 +183,7 @@ class GainCellBank:
         return term * np.asarray(self._f_col[col])[..., None]
 
     def _matrix(self, read: str) -> np.ndarray:
-        """P_col (n_tiles, rows, n, cols) for ``read="columns"``, P_row (n_tiles, n, cols,
+        """P_col (rows, n_tiles, n, cols) for ``read="columns"``, P_row (n_tiles, n, cols,
         rows) for ``"rows"``: built from every cell's state on first use, with the same
         element-wise operations as :meth:`_update`."""
         p = self._p.get(read)
@@ -190,7 +191,7 @@ class GainCellBank:
             tiles = np.arange(self.n_tiles)[:, None]
             cols_ = np.arange(self.cols)[None, :]
             term = self._cell_terms(self.volts.transpose(0, 2, 1), tiles, cols_)  # (n,nt,c,r)
-            order = (1, 3, 0, 2) if read == "columns" else (1, 0, 2, 3)
+            order = (3, 1, 0, 2) if read == "columns" else (1, 0, 2, 3)
             p = self._p[read] = np.ascontiguousarray(
                 self._weighted(term, cols_, read).transpose(order))
         return p
@@ -200,7 +201,7 @@ class GainCellBank:
             return
         term = self._cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
         if "columns" in self._p:
-            self._p["columns"][tile, :, :, col] = self._weighted(term, col, "columns").T
+            self._p["columns"][:, tile, :, col] = self._weighted(term, col, "columns").T
         if "rows" in self._p:
             self._p["rows"][tile, :, col, :] = self._weighted(term, col, "rows")
 
@@ -247,7 +248,8 @@ class GainCellBank:
         if x.shape != (self.rows,):
             raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
         nt, n, cols = self.n_tiles, len(self._powers), self.cols
-        m = np.matmul(x, self._matrix("columns").reshape(nt, self.rows, n * cols))
+        # one matrix-vector product over every tile (x drives all of them): one BLAS call
+        m = np.matmul(x, self._matrix("columns").reshape(self.rows, nt * n * cols))
         m = m.reshape(nt, n, cols)
         dp = self.decay_at(t_s) if decay is None else decay
         s = m.sum(axis=1) if dp is None else (m * dp.transpose(1, 0, 2)).sum(axis=1)
