@@ -11,9 +11,14 @@ that would otherwise run in Python once per clock cycle or once per pin change:
   every rising edge (so no logic depends on an input pin combinationally: Verilator re-evaluates
   such logic at every pin write), takes them in the first cycle of the signed C2P fire and
   holds them (a double buffer: the bridge may load the next token while this one plays, as the
-  ping-pong schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the cycles since
-  ``o_c2p2_fire`` rose, and ``i_c2p_sign = fire ? sign : 0`` — what the head samples at its
-  falling edges.
+  ping-pong schedule needs), and drives ``i_c2p_pulse[j] = fire ∧ (count[j] > k)`` with k the
+  cycles since ``o_c2p2_fire`` rose, and ``i_c2p_sign = fire ? sign : 0`` — what the head
+  samples at its falling edges.
+* **Clock** ``clk`` (an output): a delay loop, high for the first half period from the moment
+  the testbench raises ``i_clk_run`` — no simulator callback or pin write per edge (Verilator
+  builds with ``--timing``).  Only the ports are public to Verilator (``/*verilator
+  public_flat_rw*/`` on inputs, ``public_flat_rd`` on outputs), so it optimises everything
+  else and re-evaluates nothing because cocotb might write it.
 * **Bridge record** ``o_br_rec`` (:func:`bridge_fields`): each array event of the head latched
   when it happens — the K/V discharge and write enables with the tile/column select and DAC
   codes on the pins at that moment, the cycle the K discharge and the QK integrate began, a
@@ -129,7 +134,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     pw, ow = width["i_tok__payload"], width["o_out__payload"]
     f2, lf = 2 * FEED, (2 * FEED).bit_length() - 1
     cw = sum(w for _, w in capture_fields(ow))
-    half_ps = round(cfg.timing.t_clk_ns * 1000) / 2 / 1000     # in ns (the 1ns/1ps timescale)
+    half_ns = round(cfg.timing.t_clk_ns * 1000) / 2 / 1000    # whole ps (1ns/1ps timescale)
     rec = bridge_fields(cfg)
     rec_w = sum(w for _, w in rec)
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN + ("clk",)]
@@ -197,7 +202,7 @@ module {SHELL_TOP}(
   initial begin
     clk = 1'b0;
     wait (i_clk_run);
-    forever begin clk = 1'b1; #{half_ps}; clk = 1'b0; #{half_ps}; end
+    forever begin clk = 1'b1; #{half_ns}; clk = 1'b0; #{half_ns}; end
   end
   reg [{CYC_BITS - 1}:0] cyc = 0;
   always @(posedge clk) cyc <= cyc + 1'b1;
