@@ -35,6 +35,8 @@ import logging
 import re
 from pathlib import Path
 
+from flows.sim_prep_words import word_ops
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -149,7 +151,7 @@ def procedural_wide_assigns(text: str, min_width: int = MIN_WIDTH) -> tuple[str,
 # one line of a register-slice statement: `[else ][if (cond) ]x [h:l] <= rhs;`, cond unsliced
 _SLICE_LINE = re.compile(rf"^(\s*(?:else )?(?:if \([^\[\]]*\) )?)({_NAME}) ?\[(\d+):(\d+)\]"
                          r" <= (.*);$")
-_ZERO = re.compile(r"^\d+'h0+$")
+_ZERO = re.compile(r"^\d+'[bdh]0+$")
 
 
 def _statements(body: list[str]) -> list[list[str]]:
@@ -305,13 +307,15 @@ def prepare_for_icarus(text: str) -> tuple[str, dict[str, int]]:
     text = _WRAPPED.sub(", ", text)
     text, muxes = gate_wide_muxes(text)
     text, wide = procedural_wide_assigns(text)
+    text, words = word_ops(text, T0)
     text, clocked = merge_clocked(text)
     if muxes or wide:
         m = re.search(r"^module [^;]*;$", text, re.MULTILINE)
         assert m is not None
         text = (text[:m.end()] + f"\n  reg {T0} = 1'b0;\n  initial #0 {T0} = 1'b1;"
                 + text[m.end():])
-    return text, {"gated_muxes": muxes, "wide_assigns": wide, "clocked_processes": clocked}
+    return text, {"gated_muxes": muxes, "wide_assigns": wide, **words,
+                  "clocked_processes": clocked}
 
 
 def icarus_sources(sources: list[Path]) -> list[Path]:
