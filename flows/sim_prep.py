@@ -35,7 +35,7 @@ import logging
 import re
 from pathlib import Path
 
-from flows.sim_prep_words import word_ops
+from flows.sim_prep_words import declared_widths, word_ops, word_slices
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +98,23 @@ def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int
         assert d is not None
         lines[wires[_bare(y)]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
         groups.setdefault(sel, []).append((i, y, a, b))
-    for sel, muxes in groups.items():
-        then = "".join(f"\n    {y} = {a};" for _, y, a, _ in muxes)
+    widths = declared_widths(text)
+    for g, (sel, muxes) in enumerate(groups.items()):
+        # the selected values read word-wide slices of the wide signals, taken once
+        decls, sets, values = word_slices([a for *_, a, _ in muxes], widths, f"sim_prep_g{g}")
+        then = "".join(f"\n    {s}" for s in sets) + "".join(
+            f"\n    {y} = {a};" for (_, y, _, _), a in zip(muxes, values))
         other = "".join(f"\n    {y} = {b};" for _, y, _, b in muxes)
         if all(_CONST.match(b) for *_, b in muxes):
             # constant "else" values (operand isolation): set only when the select changes, so
             # a change of an operand while the select is 0 costs one test, not every assignment
-            lines[muxes[0][0]] = (f"  always @* if ({T0}) if ({sel}) begin{then}\n  end\n"
+            lines[muxes[0][0]] = ("".join(f"{d}\n" for d in decls) +
+                                  f"  always @* if ({T0}) if ({sel}) begin{then}\n  end\n"
                                   f"  always @({sel} or {T0}) if ({T0}) if ({sel}) ; "
                                   f"else begin{other}\n  end")
         else:
-            lines[muxes[0][0]] = (f"  always @* if ({T0}) begin\n  if ({sel}) begin{then}\n  end "
+            lines[muxes[0][0]] = ("".join(f"{d}\n" for d in decls) +
+                                  f"  always @* if ({T0}) begin\n  if ({sel}) begin{then}\n  end "
                                   f"else begin{other}\n  end\n  end")
         for i, *_ in muxes[1:]:
             lines[i] = None
