@@ -7,18 +7,35 @@ applies :func:`prepare_for_icarus` to each flat Yosys-written source — the hea
 copy from :func:`flows.tools.flatten_for_simulation` — cached by content.  On the full head:
 
 * :func:`gate_wide_muxes` — the read-out transposes the counter bit planes into per-column
-  words once per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (40 such
-  assigns, 5,120 one-bit selects), yet the planes change in every counting cycle, and each
-  change re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one
-  process, ``always @* if (reset) begin y1 = {…}; … end else begin y1 = 0; … end``, which
-  only tests the select while it is 0.  (Bare head: ~3× faster.)
+  words once per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (since
+  issue 12's per-tree operand isolation: 640 such assigns, 5,120 one-bit selects, all with the
+  select ``sums_valid_rep0``), yet the planes change in every counting cycle, and each change
+  re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one process,
+  ``always @* if (reset) begin y1 = {…}; … end``, which only tests the select while it is 0;
+  constant ``else`` values are set by a second process only when the select changes.  The
+  selected values read 64-bit slices of the planes taken once when the select is 1
+  (:func:`flows.sim_prep_words.word_slices`): a bit select of a 1,024-bit plane in a process
+  loads the whole plane.  (Bare head: ~3× faster; the slices ~10 % more.)
 * :func:`procedural_wide_assigns` — ``assign y = e;`` on ≥ 256-bit wires (the counter planes'
-  XOR/AND logic) becomes ``always @* y = e;``: process instructions work a word at a time.
-* :func:`merge_clocked` — Yosys writes one ``always @(posedge clk)`` per flip-flop group (1,215
+  XOR/AND logic) becomes ``always @* y = e;``: process instructions work a word at a time —
+  except vvp's XOR, written ``(a | b) & ~(a & b)`` instead, and bit gathers such as the
+  transposes of the C2P pulse and sign inputs into the bank's dimension-first planes, done by
+  delta swaps in a process of their own (:func:`flows.sim_prep_words.word_ops`).
+* :func:`merge_clocked` — Yosys writes one ``always @(posedge clk)`` per flip-flop group (1,340
   in the head; 40 slices of each 1,024-bit counter plane with the same enables, each slice an
   event that re-evaluates every reader of the whole plane).  All processes on one edge become
-  one, slices of one register with the same conditions become one assignment, and statements
-  under the same ``if`` share it.  (With the previous one: another ~2.5×.)
+  one, slices of one register with the same conditions become one assignment (a zero written
+  ``16'h0000`` or ``32'd0`` alike), and statements under the same ``if`` share it.
+
+Measured on the bare default head (a Verilog testbench driving ``attention_head`` with random
+tokens at full rate, 4,000 cycles, 128 outputs, vvp 11 CPU time on the shared 2-core machine;
+the outputs' checksum is the same for every variant): 062ca40's head with that day's rewrite
+0.52–0.72 s; issue 12's head with that rewrite 2.9–3.3 s, of which the counter planes' slices
+left unmerged (their zeros written ``32'd0``: 400 slice writes per cycle instead of 10) cost
+~2.2 s and the two 1,024-bit transposes by bit selects (~260 µs per evaluation, ~24 µs by
+delta swaps) ~0.4 s; with all rewrites here 0.34–0.56 s.  Co-simulation at defaults
+(``python -m tb.cosim.head --sim icarus --tokens 40 --seed 3``): ~50–84 tokens per CPU-s
+before, ~113–152 after, alternated runs.
 
 Behaviour is kept: a process computing the same expression as a continuous assignment gives
 the same values at every time step — every process made here also reads :data:`T0`, which
