@@ -12,10 +12,9 @@ copy from :func:`flows.tools.flatten_for_simulation` — cached by content.  On 
   select ``sums_valid_rep0``), yet the planes change in every counting cycle, and each change
   re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one process,
   ``always @* if (reset) begin y1 = {…}; … end``, which only tests the select while it is 0;
-  constant ``else`` values are set by a second process only when the select changes.  The
-  selected values read 64-bit slices of the planes taken once when the select is 1
-  (:func:`flows.sim_prep_words.word_slices`): a bit select of a 1,024-bit plane in a process
-  loads the whole plane.  (Bare head: ~3× faster; the slices ~10 % more.)
+  constant ``else`` values are set by a second process only when the select changes.  (Bare
+  head: ~3× faster.  Reading 64-bit slices of the planes there instead of bit selects of the
+  1,024-bit planes, each of which loads the whole plane, was tried: no measurable gain.)
 * :func:`procedural_wide_assigns` — ``assign y = e;`` on ≥ 256-bit wires (the counter planes'
   XOR/AND logic) becomes ``always @* y = e;``: process instructions work a word at a time —
   except vvp's XOR, written ``(a | b) & ~(a & b)`` instead, and bit gathers such as the
@@ -28,14 +27,14 @@ copy from :func:`flows.tools.flatten_for_simulation` — cached by content.  On 
   ``16'h0000`` or ``32'd0`` alike), and statements under the same ``if`` share it.
 
 Measured on the bare default head (a Verilog testbench driving ``attention_head`` with random
-tokens at full rate, 4,000 cycles, 128 outputs, vvp 11 CPU time on the shared 2-core machine;
-the outputs' checksum is the same for every variant): 062ca40's head with that day's rewrite
-0.52–0.72 s; issue 12's head with that rewrite 2.9–3.3 s, of which the counter planes' slices
-left unmerged (their zeros written ``32'd0``: 400 slice writes per cycle instead of 10) cost
-~2.2 s and the two 1,024-bit transposes by bit selects (~260 µs per evaluation, ~24 µs by
-delta swaps) ~0.4 s; with all rewrites here 0.34–0.56 s.  Co-simulation at defaults
-(``python -m tb.cosim.head --sim icarus --tokens 40 --seed 3``): ~50–84 tokens per CPU-s
-before, ~113–152 after, alternated runs.
+tokens at full rate, 4,000 cycles, 128 outputs, vvp 11 CPU time on the shared 2-core machine,
+medians of 5 alternated runs; the outputs' checksum is the same for every variant): 062ca40's
+head with that day's rewrite 0.55 s; issue 12's head with it 3.02 s; merging the counter
+planes' slices whose zeros Yosys now writes ``32'd0`` (400 slice writes per cycle → 10)
+1.13 s; word-wise XOR 0.85 s; the two 1,024-bit transposes by delta swaps (~260 → ~24 µs per
+evaluation) 0.41 s.  Co-simulation at defaults (``python -m tb.cosim.head --sim icarus
+--tokens 40 --seed 3``, alternated with the previous rewrite): median 52.3 → 132.2 tokens per
+CPU-s (5 runs each); ``--tokens 200 --seed 4``: 46.0 → 124.1 (3 runs each); 0 mismatches.
 
 Behaviour is kept: a process computing the same expression as a continuous assignment gives
 the same values at every time step — every process made here also reads :data:`T0`, which
@@ -52,7 +51,7 @@ import logging
 import re
 from pathlib import Path
 
-from flows.sim_prep_words import declared_widths, word_ops, word_slices
+from flows.sim_prep_words import word_ops
 
 log = logging.getLogger(__name__)
 
@@ -115,23 +114,17 @@ def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int
         assert d is not None
         lines[wires[_bare(y)]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
         groups.setdefault(sel, []).append((i, y, a, b))
-    widths = declared_widths(text)
-    for g, (sel, muxes) in enumerate(groups.items()):
-        # the selected values read word-wide slices of the wide signals, taken once
-        decls, sets, values = word_slices([a for *_, a, _ in muxes], widths, f"sim_prep_g{g}")
-        then = "".join(f"\n    {s}" for s in sets) + "".join(
-            f"\n    {y} = {a};" for (_, y, _, _), a in zip(muxes, values))
+    for sel, muxes in groups.items():
+        then = "".join(f"\n    {y} = {a};" for _, y, a, _ in muxes)
         other = "".join(f"\n    {y} = {b};" for _, y, _, b in muxes)
         if all(_CONST.match(b) for *_, b in muxes):
             # constant "else" values (operand isolation): set only when the select changes, so
             # a change of an operand while the select is 0 costs one test, not every assignment
-            lines[muxes[0][0]] = ("".join(f"{d}\n" for d in decls) +
-                                  f"  always @* if ({T0}) if ({sel}) begin{then}\n  end\n"
+            lines[muxes[0][0]] = (f"  always @* if ({T0}) if ({sel}) begin{then}\n  end\n"
                                   f"  always @({sel} or {T0}) if ({T0}) if ({sel}) ; "
                                   f"else begin{other}\n  end")
         else:
-            lines[muxes[0][0]] = ("".join(f"{d}\n" for d in decls) +
-                                  f"  always @* if ({T0}) begin\n  if ({sel}) begin{then}\n  end "
+            lines[muxes[0][0]] = (f"  always @* if ({T0}) begin\n  if ({sel}) begin{then}\n  end "
                                   f"else begin{other}\n  end\n  end")
         for i, *_ in muxes[1:]:
             lines[i] = None

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIN_GATHER", "WORD", "bit_permutation_swaps", "declared_widths", "word_ops",
-           "word_slices"]
+__all__ = ["MIN_GATHER", "bit_permutation_swaps", "declared_widths", "word_ops"]
 
 #: A concatenation of at least this many single-bit selects of one signal is a gather.
 MIN_GATHER = 64
-#: vvp holds a vector of up to this many bits without a heap allocation.
-WORD = 64
 
 _NAME = r"(?:\\\S+ |[A-Za-z_][\w$]*)"
 _PROC = re.compile(r"^(  always @\* if \((\w+)\) )(" + _NAME + r") ?= (.*);$")
@@ -38,34 +35,14 @@ _DECL = re.compile(rf"^\s*(?:input|output|inout|wire|reg)(?: signed)? \[(\d+):0\
                    re.MULTILINE)
 
 
+def _ref(name: str) -> str:
+    """``name`` as written before an operator: an escaped name ends in a space."""
+    return f"{name} " if name.startswith("\\") else name
+
+
 def declared_widths(text: str) -> dict[str, int]:
     """Width of every signal declared ``[n-1:0]`` in ``text`` (names without trailing space)."""
     return {m.group(2).strip(): int(m.group(1)) + 1 for m in _DECL.finditer(text)}
-
-
-def word_slices(values: list[str], widths: dict[str, int], prefix: str
-                ) -> tuple[list[str], list[str], list[str]]:
-    """Bit selects ``s[i]`` of signals wider than :data:`WORD` in ``values`` read from
-    word-wide slices instead (each select of a wide ``s`` in a process loads all of ``s``):
-    returns the slice registers' declarations, the statements that set them (to run before
-    the values are used) and the values rewritten."""
-    used: dict[tuple[str, int], str] = {}
-
-    def narrow(m: re.Match) -> str:
-        sig, bit = m.group(1).strip(), int(m.group(2))
-        if widths.get(sig, 0) <= WORD:
-            return m.group(0)
-        name = used.setdefault((sig, bit // WORD), f"{prefix}_s{len(used)}")
-        return f"{name}[{bit % WORD}]"
-
-    out = [re.sub(rf"({_NAME}) ?\[(\d+)\]", narrow, v) for v in values]
-    decls, sets = [], []
-    for (sig, j), name in used.items():
-        hi = min(widths[sig], (j + 1) * WORD) - 1
-        decls.append(f"  reg [{hi - j * WORD}:0] {name};")
-        ref = f"{sig} " if sig.startswith("\\") else sig          # an escaped name ends in " "
-        sets.append(f"{name} = {ref}[{hi}:{j * WORD}];")
-    return decls, sets, out
 
 
 def bit_permutation_swaps(src: list[int]) -> list[tuple[int, int]] | None:
@@ -143,8 +120,8 @@ def word_ops(text: str, t0: str, min_gather: int = MIN_GATHER) -> tuple[str, dic
                 steps.append(f"    {name}_x = ({name}_x & {name}_k{s}) | (({name}_x >> {d}) "
                              f"& {name}_m{s}) | (({name}_x & {name}_m{s}) << {d});")
             decls.extend([f"  reg [{n - 1}:0] {name}_x;", f"  reg [{n - 1}:0] {name};",
-                          f"  always @({sig} or {t0}) if ({t0}) begin",
-                          f"    {name}_x = {sig};", *steps, f"    {name} = {name}_x;", "  end"])
+                          f"  always @({_ref(sig)} or {t0}) if ({t0}) begin",
+                          f"    {name}_x = {_ref(sig)};", *steps, f"    {name} = {name}_x;", "  end"])
             return name
 
         expr = _CONCAT.sub(permute, expr)

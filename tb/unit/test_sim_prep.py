@@ -27,7 +27,7 @@ N_SEL = 2 * MIN_SELECTS            # selects in the transposing mux
 def _yosys_style_module() -> str:
     """A register bank in the shapes Yosys writes for the head: slices of one register under
     the same conditions (zero written ``'h0…`` or ``'d0``), a wide XOR, a gated transposing
-    mux, ``if``-only registers, a wide transpose of an input (a permutation of index bits:
+    mux, ``if``-only registers, a wide transpose of the bank (a permutation of index bits:
     made word-wise) and a reversal (not one: left as it is)."""
     ports = [("input", 1, "clk"), ("input", 1, "clr"), ("input", 1, "en"), ("input", 1, "rd"),
              ("input", W, "a"), ("input", W, "b"), ("output", N_SEL, "y"), ("output", W, "z"),
@@ -56,9 +56,10 @@ def _yosys_style_module() -> str:
     sel = ", ".join(f"\\bank.r [{(i * 7) % W}]" for i in range(N_SEL))
     out += [f"  assign y = rd ? {{ {sel} }} : {N_SEL}'h{'0' * (N_SEL // 4)};",
             "  assign z = \\bank.x  | q;"]
-    # p = q & a transposed as a 16 x 16 bit matrix (bit 16 r + c of the gather is a[16 c + r])
+    # p = q & the bank transposed as a 16 x 16 bit matrix (bit 16 r + c of the gather is bit
+    # 16 c + r of the bank)
     rows = W // 16
-    tr = ", ".join(f"a[{16 * (i % rows) + i // rows}]" for i in reversed(range(W)))
+    tr = ", ".join(f"\\bank.r [{16 * (i % rows) + i // rows}]" for i in reversed(range(W)))
     rev = ", ".join(f"b[{i}]" for i in range(W))
     out += [f"  assign p = q & {{ {tr} }};", f"  assign u = {{ {rev} }};", "endmodule", ""]
     return "\n".join(out)
