@@ -33,8 +33,8 @@ head with that day's rewrite 0.55 s; issue 12's head with it 3.02 s; merging the
 planes' slices whose zeros Yosys now writes ``32'd0`` (400 slice writes per cycle → 10)
 1.13 s; word-wise XOR 0.85 s; the two 1,024-bit transposes by delta swaps (~260 → ~24 µs per
 evaluation) 0.41 s.  Co-simulation at defaults (``python -m tb.cosim.head --sim icarus
---tokens 40 --seed 3``, alternated with the previous rewrite): median 52.3 → 132.2 tokens per
-CPU-s (5 runs each); ``--tokens 200 --seed 4``: 46.0 → 124.1 (3 runs each); 0 mismatches.
+--tokens 40 --seed 3``, alternated with the previous rewrite): median 56.4 → 122.3 tokens per
+CPU-s (5 runs each); ``--tokens 200 --seed 4``: 52.3 → 139.7 (3 runs each); 0 mismatches.
 
 Behaviour is kept: a process computing the same expression as a continuous assignment gives
 the same values at every time step — every process made here also reads :data:`T0`, which
