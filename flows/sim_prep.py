@@ -7,18 +7,34 @@ applies :func:`prepare_for_icarus` to each flat Yosys-written source — the hea
 copy from :func:`flows.tools.flatten_for_simulation` — cached by content.  On the full head:
 
 * :func:`gate_wide_muxes` — the read-out transposes the counter bit planes into per-column
-  words once per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (40 such
-  assigns, 5,120 one-bit selects), yet the planes change in every counting cycle, and each
-  change re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one
-  process, ``always @* if (reset) begin y1 = {…}; … end else begin y1 = 0; … end``, which
-  only tests the select while it is 0.  (Bare head: ~3× faster.)
+  words once per token, in ``assign y = reset ? {cnt4_r[511], cnt3_r[511], …} : 0`` (since
+  issue 12's per-tree operand isolation: 640 such assigns, 5,120 one-bit selects, all with the
+  select ``sums_valid_rep0``), yet the planes change in every counting cycle, and each change
+  re-ran ~1,100 part-select nodes per plane.  The muxes sharing a select become one process,
+  ``always @* if (reset) begin y1 = {…}; … end``, which only tests the select while it is 0;
+  constant ``else`` values are set by a second process only when the select changes.  (Bare
+  head: ~3× faster.  Reading 64-bit slices of the planes there instead of bit selects of the
+  1,024-bit planes, each of which loads the whole plane, was tried: no measurable gain.)
 * :func:`procedural_wide_assigns` — ``assign y = e;`` on ≥ 256-bit wires (the counter planes'
-  XOR/AND logic) becomes ``always @* y = e;``: process instructions work a word at a time.
-* :func:`merge_clocked` — Yosys writes one ``always @(posedge clk)`` per flip-flop group (1,215
+  XOR/AND logic) becomes ``always @* y = e;``: process instructions work a word at a time —
+  except vvp's XOR, written ``(a | b) & ~(a & b)`` instead, and bit gathers such as the
+  transposes of the C2P pulse and sign inputs into the bank's dimension-first planes, done by
+  delta swaps in a process of their own (:func:`flows.sim_prep_words.word_ops`).
+* :func:`merge_clocked` — Yosys writes one ``always @(posedge clk)`` per flip-flop group (1,340
   in the head; 40 slices of each 1,024-bit counter plane with the same enables, each slice an
   event that re-evaluates every reader of the whole plane).  All processes on one edge become
-  one, slices of one register with the same conditions become one assignment, and statements
-  under the same ``if`` share it.  (With the previous one: another ~2.5×.)
+  one, slices of one register with the same conditions become one assignment (a zero written
+  ``16'h0000`` or ``32'd0`` alike), and statements under the same ``if`` share it.
+
+Measured on the bare default head (a Verilog testbench driving ``attention_head`` with random
+tokens at full rate, 4,000 cycles, 128 outputs, vvp 11 CPU time on the shared 2-core machine,
+medians of 5 alternated runs; the outputs' checksum is the same for every variant): 062ca40's
+head with that day's rewrite 0.55 s; issue 12's head with it 3.02 s; merging the counter
+planes' slices whose zeros Yosys now writes ``32'd0`` (400 slice writes per cycle → 10)
+1.13 s; word-wise XOR 0.85 s; the two 1,024-bit transposes by delta swaps (~260 → ~24 µs per
+evaluation) 0.41 s.  Co-simulation at defaults (``python -m tb.cosim.head --sim icarus
+--tokens 40 --seed 3``, alternated with the previous rewrite): median 56.4 → 122.3 tokens per
+CPU-s (5 runs each); ``--tokens 200 --seed 4``: 52.3 → 139.7 (3 runs each); 0 mismatches.
 
 Behaviour is kept: a process computing the same expression as a continuous assignment gives
 the same values at every time step — every process made here also reads :data:`T0`, which
@@ -34,6 +50,8 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+
+from flows.sim_prep_words import word_ops
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +167,7 @@ def procedural_wide_assigns(text: str, min_width: int = MIN_WIDTH) -> tuple[str,
 # one line of a register-slice statement: `[else ][if (cond) ]x [h:l] <= rhs;`, cond unsliced
 _SLICE_LINE = re.compile(rf"^(\s*(?:else )?(?:if \([^\[\]]*\) )?)({_NAME}) ?\[(\d+):(\d+)\]"
                          r" <= (.*);$")
-_ZERO = re.compile(r"^\d+'h0+$")
+_ZERO = re.compile(r"^\d+'[bdh]0+$")
 
 
 def _statements(body: list[str]) -> list[list[str]]:
@@ -305,13 +323,15 @@ def prepare_for_icarus(text: str) -> tuple[str, dict[str, int]]:
     text = _WRAPPED.sub(", ", text)
     text, muxes = gate_wide_muxes(text)
     text, wide = procedural_wide_assigns(text)
+    text, words = word_ops(text, T0)
     text, clocked = merge_clocked(text)
     if muxes or wide:
         m = re.search(r"^module [^;]*;$", text, re.MULTILINE)
         assert m is not None
         text = (text[:m.end()] + f"\n  reg {T0} = 1'b0;\n  initial #0 {T0} = 1'b1;"
                 + text[m.end():])
-    return text, {"gated_muxes": muxes, "wide_assigns": wide, "clocked_processes": clocked}
+    return text, {"gated_muxes": muxes, "wide_assigns": wide, **words,
+                  "clocked_processes": clocked}
 
 
 def icarus_sources(sources: list[Path]) -> list[Path]:
@@ -320,13 +340,14 @@ def icarus_sources(sources: list[Path]) -> list[Path]:
     from flows.cache import key, locked, write_atomic
     from flows.tools import BUILD, source_hash
 
+    sources_key = source_hash("flows/sim_prep.py", "flows/sim_prep_words.py")
     out = []
     for src in map(Path, sources):
         data = src.read_bytes()
         if not data.startswith(b"/* Generated by Yosys"):
             out.append(src)
             continue
-        copy = BUILD / "simprep" / f"{src.stem}-{key(data, source_hash('flows/sim_prep.py'))}.v"
+        copy = BUILD / "simprep" / f"{src.stem}-{key(data, sources_key)}.v"
         with locked(copy.with_suffix(".lock"), f"the Icarus copy of {src.name}"):
             if not copy.exists():
                 text, made = prepare_for_icarus(data.decode())
