@@ -144,7 +144,8 @@ def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
     Measured with Icarus 11 alone (a Verilog testbench driving the full head with random
     tokens at full rate, 2,000 cycles, no Python; CPU time on a shared 2-core machine):
     Amaranth's own Verilog ~19 cycles/s, flattened with ``opt_clean -purge`` only ~370
-    cycles/s, this copy ~1,400 cycles/s, and its Icarus rewrite ~3,700 cycles/s.  (The
+    cycles/s, this copy ~1,400 cycles/s, and its Icarus rewrite ~3,700 cycles/s (the head
+    after issue 12: ~9,700 cycles/s, 4,000 cycles, :mod:`flows.sim_prep`).  (The
     "~1000× faster flattened" once said here was measured before the channel banks were
     bit-sliced; it is ~20× now.)  Verilator on this copy: 2,000 tokens at defaults 546–577
     tokens per CPU-s and a 129-s build, against 502–530 and 159 s on the ``opt_clean``-only one.
