@@ -66,6 +66,26 @@ def test_default_head_full_rate_measures_latency_and_ii():
     check_event_driven(res)
 
 
+@pytest.mark.xdist_group("cosim_default")
+def test_default_head_icarus_copy_keeps_its_fast_shapes():
+    """The Icarus rewrite still matches the default head's shapes (issue 12 once changed them
+    unnoticed and Icarus ran 3× slower): the read-out muxes are gated, the counter bank's two
+    input transposes run word-wise, every counter plane is written whole, one clocked process."""
+    import re
+
+    from flows.sim_prep import _MUX, MIN_SELECTS, prepare_for_icarus
+    from tb.cosim.head import generate_head
+
+    _, flat, _ = generate_head(HeadConfig())      # the default tests' copy (cached)
+    text, made = prepare_for_icarus(flat.read_text())
+    assert made["gated_muxes"] >= 64 and made["bit_permutations"] == 2, made
+    assert not [ln for ln in text.split("\n") if _MUX.match(ln) and ln.count("[") >= MIN_SELECTS]
+    assert text.count("always @(posedge") == 1
+    lanes = HeadConfig().array.n_tiles * HeadConfig().array.head_dim
+    writes = re.findall(r"\\cnt\.cnt\d_r\s*(\[\d+:\d+\])?\s*<=", text)
+    assert writes and set(writes) == {f"[{lanes - 1}:0]"}, set(writes)
+
+
 def check_event_driven(res: dict) -> None:
     """Neither the testbench nor the analog bridge ran once per clock cycle: the testbench woke
     a few times per token (handshakes), the bridge at its ~a dozen control-pin changes."""
