@@ -134,7 +134,8 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     pw, ow = width["i_tok__payload"], width["o_out__payload"]
     f2, lf = 2 * FEED, (2 * FEED).bit_length() - 1
     cw = sum(w for _, w in capture_fields(ow))
-    half_ns = round(cfg.timing.t_clk_ns * 1000) / 2 / 1000    # whole ps (1ns/1ps timescale)
+    # whole ps (1ns/1ps timescale; tb.cosim.head refuses a period of an odd number of ps)
+    half_ns = round(cfg.timing.t_clk_ns * 1000) / 2 / 1000
     rec = bridge_fields(cfg)
     rec_w = sum(w for _, w in rec)
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN + ("clk",)]

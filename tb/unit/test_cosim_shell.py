@@ -91,3 +91,14 @@ def test_bit_planes_layout():
     for b in range(4):
         for i, c in enumerate(counts):
             assert planes[b * len(counts) + i] == bool((int(c) >> b) & 1)
+
+
+@pytest.mark.parametrize("t_clk_ns, high, low", [(1.0, "0.5", "0.5"), (1.25, "0.625", "0.625")])
+def test_shell_clock_is_high_then_low_for_the_period(t_clk_ns, high, low):
+    """The shell's own clock: high for the first half period once i_clk_run rises (the
+    testbench and the bridge count cycles as elapsed time / period from that moment)."""
+    cfg = CFG.with_overrides([f"timing.t_clk_ns={t_clk_ns}"])
+    v = shell_verilog(cfg, HEAD)
+    assert f"forever begin clk = 1'b1; #{high}; clk = 1'b0; #{low}; end" in v
+    assert "output reg clk /*verilator public_flat_rd*/" in v
+    assert "wait (i_clk_run);" in v
