@@ -51,7 +51,7 @@ import logging
 import re
 from pathlib import Path
 
-from flows.sim_prep_words import word_ops
+from flows.sim_prep_words import NAME as _NAME, word_ops
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ MIN_WIDTH = 256
 #: it, so each runs once at time zero as the continuous assignment it replaces would.
 T0 = "sim_prep_t0"
 
-_NAME = r"(?:\\\S+ |[A-Za-z_][\w$]*)"
 # `assign Y = S ? A : B;` with a plain select S; A and B may not hold another `?`
 _MUX = re.compile(rf"^\s*assign ({_NAME}) ?= ({_NAME}) ?\? ([^?]*) : ([^?]*);$")
 _CONST = re.compile(r"^\s*\d+'[bhd][0-9a-fA-F_]+\s*$")
@@ -86,15 +85,12 @@ def _bare(name: str) -> str:
     return name.strip()
 
 
-def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int]:
-    """Rewrite every ``assign y = s ? a : b;`` whose line has ≥ ``min_selects`` bit or part
-    selects (``[``) into a process (one per select ``s``) and declare ``y`` a ``reg``.  Only a
-    ``y`` declared once as a plain ``wire`` and driven by that one assign is touched.  Returns
-    the text and how many muxes were rewritten."""
-    lines: list[str | None] = list(text.split("\n"))
+def _sole_wires(lines: list[str]) -> dict[str, int]:
+    """Line index of the declaration of each ``wire`` declared once and driven by exactly one
+    ``assign`` (the only nets a rewrite may turn into a ``reg``)."""
     drivers: dict[str, int] = {}
     wires: dict[str, int] = {}
-    for i, ln in enumerate(text.split("\n")):
+    for i, ln in enumerate(lines):
         m = re.match(rf"^\s*assign ({_NAME}) ?[=\[]", ln)
         if m:
             drivers[_bare(m.group(1))] = drivers.get(_bare(m.group(1)), 0) + 1
@@ -102,17 +98,28 @@ def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int
         if w:
             name = _bare(w.group(3))
             wires[name] = -1 if name in wires else i         # -1: declared twice, not touched
+    return {n: i for n, i in wires.items() if i >= 0 and drivers.get(n) == 1}
+
+
+def gate_wide_muxes(text: str, min_selects: int = MIN_SELECTS) -> tuple[str, int]:
+    """Rewrite every ``assign y = s ? a : b;`` whose line has ≥ ``min_selects`` bit or part
+    selects (``[``) into a process (one per select ``s``) and declare ``y`` a ``reg``.  Only a
+    ``y`` declared once as a plain ``wire`` and driven by that one assign is touched.  Returns
+    the text and how many muxes were rewritten."""
+    orig = text.split("\n")
+    lines: list[str | None] = list(orig)
+    sole = _sole_wires(orig)
     groups: dict[str, list[tuple[int, str, str, str]]] = {}
-    for i, ln in enumerate(text.split("\n")):
+    for i, ln in enumerate(orig):
         m = _MUX.match(ln)
         if not m or ln.count("[") < min_selects:
             continue
         y, sel, a, b = m.groups()
-        if drivers.get(_bare(y)) != 1 or wires.get(_bare(y), -1) < 0:
+        if _bare(y) not in sole:
             continue
-        d = _WIRE.match(text.split("\n", wires[_bare(y)] + 1)[wires[_bare(y)]])
+        d = _WIRE.match(orig[sole[_bare(y)]])
         assert d is not None
-        lines[wires[_bare(y)]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
+        lines[sole[_bare(y)]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
         groups.setdefault(sel, []).append((i, y, a, b))
     for sel, muxes in groups.items():
         then = "".join(f"\n    {y} = {a};" for _, y, a, _ in muxes)
@@ -137,27 +144,20 @@ def procedural_wide_assigns(text: str, min_width: int = MIN_WIDTH) -> tuple[str,
     work bit by bit, its process instructions a machine word at a time.  Returns the text and
     how many were rewritten."""
     lines = text.split("\n")
-    wires: dict[str, int] = {}
-    drivers: dict[str, int] = {}
-    for i, ln in enumerate(lines):
-        w = _WIRE.match(ln)
-        if w and w.group(2):
-            name = _bare(w.group(3))
-            wires[name] = -1 if name in wires else i
-        m = re.match(rf"^\s*assign ({_NAME}) ?[=\[]", ln)
-        if m:
-            drivers[_bare(m.group(1))] = drivers.get(_bare(m.group(1)), 0) + 1
+    sole = _sole_wires(lines)
     done = 0
     for i, ln in enumerate(lines):
         m = re.match(rf"^(\s*)assign ({_NAME}) ?= (.*);$", ln)
-        if not m or drivers.get(_bare(m.group(2))) != 1 or wires.get(_bare(m.group(2)), -1) < 0:
+        if not m or _bare(m.group(2)) not in sole:
             continue
-        d = _WIRE.match(lines[wires[_bare(m.group(2))]])
+        d = _WIRE.match(lines[sole[_bare(m.group(2))]])
         assert d is not None
+        if not d.group(2):                          # a one-bit wire
+            continue
         hi, lo = map(int, re.findall(r"\d+", d.group(2)))
         if abs(hi - lo) + 1 < min_width:
             continue
-        lines[wires[_bare(m.group(2))]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
+        lines[sole[_bare(m.group(2))]] = f"{d.group(1)}reg {d.group(2)}{d.group(3)};"
         lines[i] = f"{m.group(1)}always @* if ({T0}) {m.group(2)} = {m.group(3)};"
         done += 1
     return "\n".join(lines), done

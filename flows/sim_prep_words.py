@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIN_GATHER", "bit_permutation_swaps", "declared_widths", "word_ops"]
+__all__ = ["MIN_GATHER", "NAME", "bit_permutation_swaps", "declared_widths", "word_ops"]
 
 #: A concatenation of at least this many single-bit selects of one signal is a gather.
 MIN_GATHER = 64
 
-_NAME = r"(?:\\\S+ |[A-Za-z_][\w$]*)"
-_PROC = re.compile(r"^(  always @\* if \((\w+)\) )(" + _NAME + r") ?= (.*);$")
-_XOR = re.compile(rf"^({_NAME}) ?\^ ({_NAME})$")
+#: A Verilog identifier as Yosys writes it (an escaped name ends in a space).
+NAME = r"(?:\\\S+ |[A-Za-z_][\w$]*)"
+_PROC = re.compile(r"^(  always @\* if \((\w+)\) )(" + NAME + r") ?= (.*);$")
+_XOR = re.compile(rf"^({NAME}) ?\^ ({NAME})$")
 _CONCAT = re.compile(r"\{([^{}]*)\}")
-_BIT = re.compile(rf"^({_NAME}) ?\[(\d+)\]$")
-_DECL = re.compile(rf"^\s*(?:input|output|inout|wire|reg)(?: signed)? \[(\d+):0\] ({_NAME}) ?[;=]",
+_BIT = re.compile(rf"^({NAME}) ?\[(\d+)\]$")
+_DECL = re.compile(rf"^\s*(?:input|output|inout|wire|reg)(?: signed)? \[(\d+):0\] ({NAME}) ?[;=]",
                    re.MULTILINE)
 
 

@@ -54,8 +54,8 @@ def bit_planes(values: np.ndarray, width: int) -> np.ndarray:
     ``b·n + i`` of the result is bit ``b`` of ``values[i]`` (the co-simulation shell's pulse
     player compares counts with its cycle count plane by plane)."""
     v = np.asarray(values)
-    if v.dtype == np.uint8 and width <= 8:     # the counts' own type: one unpack, no shifts
-        return np.unpackbits(v[:, None], axis=1, bitorder="little")[:, :width].T.ravel() \
-            .view(bool)
+    if width <= 8:                             # a byte per value: one unpack, no shifts
+        return np.unpackbits(v.astype(np.uint8, copy=False)[:, None], axis=1,
+                             bitorder="little")[:, :width].T.ravel().view(bool)
     v = v.astype(np.int64)
     return ((v[None, :] >> np.arange(width)[:, None]) & 1).astype(bool).ravel()
