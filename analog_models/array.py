@@ -36,6 +36,16 @@ Without variability the power-0 term (C0, identical for every cell) is kept out 
 matrices and added as the rank-one ``C0·…`` term shown (``const_uA``); with variability it is a
 per-cell matrix like the others and ``const_uA`` is 0.
 
+Level reads.  Without variability a cell's terms depend on its voltage alone, and with the DAC
+quantising K and V a bank holds a few distinct voltages (8 at the defaults).  While it has seen
+at most :data:`~analog_models.level_read.LEVELS` of them, the bank keeps a level index per cell
+instead of ``P_col``/``P_row`` and reads through the compiled kernel of
+:mod:`analog_models.level_read` (per column ``h[level] = Σ_k D_c^(p_k)·term_k(level)``, then one
+lookup per cell: the same sum in another order, ~1e-15 relative from the matrix path).  The
+first write of a voltage beyond that (quantisation off, say) switches it to the matrices for
+good; :attr:`GainCellBank.read_path` says which it uses.  Line factors weight the pulses
+(``x·f_row``, ``A·f_col``); the ``C0`` part and the mask are applied as above.
+
 Initial state: every cell discharged (0 V), write time 0 s.
 """
 
@@ -50,6 +60,7 @@ from hdl.config import AnalogConfig, HeadConfig
 from .dac import DISCHARGE_V
 from .gain_cell import effective_poly, poly_terms, term_powers
 from .ir_drop import line_attenuation
+from .level_read import LANES, LEVELS, kernel
 from .leakage import cell_age_s, decay_factor, decay_powers
 from .variability import KINDS, draw_mismatch, mismatch_rng
 
@@ -114,6 +125,24 @@ class GainCellBank:
         # by columns, a V bank by rows, the vectorised golden path reads neither) and then
         # kept up to date by every write.
         self._p: dict[str, np.ndarray] = {}
+        # Level reads (module docstring): the level voltages seen so far (index 0: the
+        # discharged cell), their terms (n_powers, LEVELS) and a level index per cell, rows
+        # padded to whole SIMD lanes; None once the bank reads by matrices.
+        self._kernel = kernel() if self.gain is None and powers else None
+        self._codes: np.ndarray | None = None
+        if self._kernel is not None:
+            self._level_volts = np.array([DISCHARGE_V])
+            self._level_terms = np.zeros((len(powers), LEVELS))
+            self._level_terms[:, :1] = self._cell_terms(self._level_volts, 0, 0)
+            rows_pad = -(-rows // LANES) * LANES
+            self._codes = np.zeros((n_tiles, cols, rows_pad), np.uint8)
+            self._pad = np.zeros(rows_pad)       # the query, zero-padded to whole lanes
+
+    @property
+    def read_path(self) -> str:
+        """``"levels"`` (a level index per cell, the compiled kernel) or ``"matrices"``
+        (``P_col``/``P_row``); see the module docstring."""
+        return "matrices" if self._codes is None else "levels"
 
     @classmethod
     def for_head(cls, cfg: HeadConfig, kind: str) -> "GainCellBank":
@@ -197,6 +226,8 @@ class GainCellBank:
         return p
 
     def _update(self, tile: int, col: int) -> None:
+        if self._codes is not None:
+            self._set_levels(tile, col)
         if not self._p:
             return
         term = self._cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
@@ -204,6 +235,23 @@ class GainCellBank:
             self._p["columns"][:, tile, :, col] = self._weighted(term, col, "columns").T
         if "rows" in self._p:
             self._p["rows"][tile, :, col, :] = self._weighted(term, col, "rows")
+
+    def _set_levels(self, tile: int, col: int) -> None:
+        """The level index of each cell of the column; a new voltage becomes a level (its
+        terms computed as any cell's), one too many switches the bank to the matrices."""
+        v = self.volts[tile, :, col]
+        hit = v[:, None] == self._level_volts
+        found = hit.any(axis=1)
+        if not found.all():
+            new = np.unique(v[~found])
+            n = len(self._level_volts)
+            if n + len(new) > LEVELS:
+                self._codes = None           # more voltages than levels: matrices from now on
+                return
+            self._level_volts = np.concatenate([self._level_volts, new])
+            self._level_terms[:, n:n + len(new)] = self._cell_terms(new, 0, 0)
+            hit = v[:, None] == self._level_volts
+        self._codes[tile, col, :self.rows] = hit.argmax(axis=1)
 
     # -- writes -----------------------------------------------------------------------------
     def _check_cell(self, tile: int, col: int) -> None:
@@ -248,11 +296,19 @@ class GainCellBank:
         if x.shape != (self.rows,):
             raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
         nt, n, cols = self.n_tiles, len(self._powers), self.cols
-        # one matrix-vector product over every tile (x drives all of them): one BLAS call
-        m = np.matmul(x, self._matrix("columns").reshape(self.rows, nt * n * cols))
-        m = m.reshape(nt, n, cols)
         dp = self.decay_at(t_s) if decay is None else decay
-        s = m.sum(axis=1) if dp is None else (m * dp.transpose(1, 0, 2)).sum(axis=1)
+        if self._codes is not None:
+            xw = self._pad
+            xw[:self.rows] = x if self._unit_lines else x * self._f_row
+            s = self._kernel.read_columns(self._codes.reshape(nt * cols, -1),
+                                          self._level_terms, xw,
+                                          None if dp is None else dp.reshape(n, nt * cols))
+            s = s.reshape(nt, cols)
+        else:
+            # one matrix-vector product over every tile (x drives all of them): one BLAS call
+            m = np.matmul(x, self._matrix("columns").reshape(self.rows, nt * n * cols))
+            m = m.reshape(nt, n, cols)
+            s = m.sum(axis=1) if dp is None else (m * dp.transpose(1, 0, 2)).sum(axis=1)
         if self._const_uA:
             s = s + self._const_uA * np.dot(x, self._f_row)
         if col_mask is not None:
@@ -271,13 +327,18 @@ class GainCellBank:
         if col_mask is not None:
             a = np.where(col_mask, a, 0.0)
         dp = self.decay_at(t_s) if decay is None else decay
-        if dp is None:
-            b = np.repeat(a[:, None, :], n, axis=1)
+        if self._codes is not None:
+            o = self._kernel.read_rows(self._codes, self._level_terms,
+                                       a if self._unit_lines else a * self._f_col, dp)
+            o = o[:, :self.rows]
         else:
-            b = a[:, None, :] * dp.transpose(1, 0, 2)
-        o = np.matmul(b.reshape(nt, 1, n * cols),
-                      self._matrix("rows").reshape(nt, n * cols, self.rows))
-        o = o.reshape(nt, self.rows)
+            if dp is None:
+                b = np.repeat(a[:, None, :], n, axis=1)
+            else:
+                b = a[:, None, :] * dp.transpose(1, 0, 2)
+            o = np.matmul(b.reshape(nt, 1, n * cols),
+                          self._matrix("rows").reshape(nt, n * cols, self.rows))
+            o = o.reshape(nt, self.rows)
         if self._const_uA:
             o = o + (self._const_uA * np.matmul(a, self._f_col))[:, None]
         return o

@@ -13,12 +13,16 @@ from hdl.config import AnalogConfig
 NT, R, C = 3, 8, 5
 
 
-def _filled(analog, kind="K", seed=1):
+def _filled(analog, kind="K", seed=1, levels=False):
+    """A bank with every column written: uniform voltages (the matrix path), or one of the 8
+    DAC levels per cell (``levels``: the level path, unless variability is on)."""
     rng = np.random.default_rng(seed)
     bank = GainCellBank(NT, R, C, analog, kind=kind)
     for t in range(NT):
         for c in range(C):
-            bank.write_column(t, c, rng.uniform(0, 0.9, R), float(rng.uniform(0, 2e-3)))
+            v = rng.integers(0, 8, R) * 0.9 / 7 if levels else rng.uniform(0, 0.9, R)
+            bank.write_column(t, c, v, float(rng.uniform(0, 2e-3)))
+    assert bank.read_path == ("levels" if levels and not analog.variability else "matrices")
     return bank
 
 
@@ -32,11 +36,12 @@ def _per_cell(bank, analog, t_read):
     return i
 
 
+@pytest.mark.parametrize("levels", [False, True], ids=["matrices", "levels"])
 @pytest.mark.parametrize("switches", [{}, {"leakage": False}, {"nonlinearity": False},
                                       {"variability": True}, {"offset": False}])
-def test_reads_equal_per_cell_sums(switches):
+def test_reads_equal_per_cell_sums(switches, levels):
     an = dataclasses.replace(AnalogConfig(tau_retention_s=1e-3), **switches)
-    bank = _filled(an)
+    bank = _filled(an, levels=levels)
     rng = np.random.default_rng(2)
     x = rng.integers(0, 16, R) / 15
     mask = rng.random((NT, C)) < 0.7
@@ -153,13 +158,14 @@ def test_bad_arguments():
         GainCellBank(1, 0, 3, an)
 
 
+@pytest.mark.parametrize("levels", [False, True], ids=["matrices", "levels"])
 @pytest.mark.parametrize("switches", [{}, {"variability": True, "ir_drop": True},
-                                      {"offset": False}, {"leakage": False}])
-def test_read_model_reproduces_the_reads(switches):
+                                      {"ir_drop": True}, {"offset": False}, {"leakage": False}])
+def test_read_model_reproduces_the_reads(switches, levels):
     """powers, const_uA, line_factors and line_terms are what the reads sum: a batched
     evaluation from them (as the golden vectorised path does) equals the bank's reads."""
     an = dataclasses.replace(AnalogConfig(tau_retention_s=1e-3, ir_drop_alpha=0.2), **switches)
-    bank = _filled(an)
+    bank = _filled(an, levels=levels)
     rng = np.random.default_rng(3)
     x, a, t_read = rng.integers(0, 16, R) / 15, rng.random((NT, C)), 2.5e-3
     tiles, cols = np.indices((NT, C))

@@ -1,0 +1,200 @@
+/* Gain-cell reads of cells that hold one of a few voltage levels (analog_models/level_read.py).
+ *
+ * A cell's current at leakage factor D is  Σ_k D^p_k · T[k][level]  (T = the per-level terms of
+ * analog_models.gain_cell.poly_terms), so per column (one leakage factor per column) the
+ * current of each level is a small table h[level] = Σ_k D_k·T[k][level], and a read is a
+ * table lookup per cell instead of a product with a per-cell matrix:
+ *
+ *   read_columns (K):  S[c] = Σ_r x[r] · h_c[code[c][r]]
+ *   read_rows    (V):  O[r] = Σ_c a[c] · h_c[code[c][r]]      (columns with a[c] = 0 skipped)
+ *
+ * Codes are stored column by column, rows padded to a multiple of 8 (padded rows: x = 0).
+ * Two implementations, one order of float operations, so they give the same bits:
+ *   - AVX-512F: h in two registers (levels 0–7, 8–15), one permute per 8 cells;
+ *   - portable C with fma(): the same operations one lane at a time.
+ * Order (both):  h = D_0·T_0;  h = fma(D_k, T_k, h) for k ≥ 1.
+ *   K: lane j (rows r ≡ j mod 8): acc_j = fma(x_r, h[code], acc_j), from 0;
+ *      S = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7)).
+ *   V: e = a·h;  O[r] = O[r] + e[code], columns in order, from 0.
+ * Built with -ffp-contract=off: no other multiply-add is fused.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LEVELS 16   /* table entries per power: codes are 0..15 */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_BUILD 1
+#endif
+
+int gca_levels(void) { return LEVELS; }
+
+int gca_has_avx512(void)
+{
+#ifdef HAVE_AVX512_BUILD
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+/* h[l] = Σ_k D_k·T[k][l] for column tc (decay NULL: every D_k = 1) */
+static void level_currents(int npow, const double *table, const double *decay, size_t n_tc,
+                           size_t tc, double *h)
+{
+    double d0 = decay ? decay[tc] : 1.0;
+    for (int l = 0; l < LEVELS; l++)
+        h[l] = d0 * table[l];
+    for (int k = 1; k < npow; k++) {
+        double dk = decay ? decay[(size_t)k * n_tc + tc] : 1.0;
+        for (int l = 0; l < LEVELS; l++)
+            h[l] = fma(dk, table[(size_t)k * LEVELS + l], h[l]);
+    }
+}
+
+static double lane_sum(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static void read_columns_c(size_t n_tc, int rows, int npow, const uint8_t *code,
+                           const double *table, const double *x, const double *decay,
+                           double *out)
+{
+    double h[LEVELS], acc[8];
+    for (size_t tc = 0; tc < n_tc; tc++) {
+        level_currents(npow, table, decay, n_tc, tc, h);
+        const uint8_t *cd = code + tc * (size_t)rows;
+        for (int j = 0; j < 8; j++)
+            acc[j] = 0.0;
+        for (int r = 0; r < rows; r += 8)
+            for (int j = 0; j < 8; j++)
+                acc[j] = fma(x[r + j], h[cd[r + j]], acc[j]);
+        out[tc] = lane_sum(acc);
+    }
+}
+
+static void read_rows_c(int nt, int cols, int rows, int npow, const uint8_t *code,
+                        const double *table, const double *a, const double *decay, double *out)
+{
+    double h[LEVELS];
+    size_t n_tc = (size_t)nt * cols;
+    for (int t = 0; t < nt; t++) {
+        double *o = out + (size_t)t * rows;
+        for (int r = 0; r < rows; r++)
+            o[r] = 0.0;
+        for (int c = 0; c < cols; c++) {
+            size_t tc = (size_t)t * cols + c;
+            double ac = a[tc];
+            if (ac == 0.0)
+                continue;
+            level_currents(npow, table, decay, n_tc, tc, h);
+            for (int l = 0; l < LEVELS; l++)
+                h[l] = ac * h[l];
+            const uint8_t *cd = code + tc * (size_t)rows;
+            for (int r = 0; r < rows; r++)
+                o[r] = o[r] + h[cd[r]];
+        }
+    }
+}
+
+#ifdef HAVE_AVX512_BUILD
+__attribute__((target("avx512f")))
+static inline void level_currents_512(int npow, const double *table, const double *decay,
+                                      size_t n_tc, size_t tc, __m512d *lo, __m512d *hi)
+{
+    __m512d d = _mm512_set1_pd(decay ? decay[tc] : 1.0);
+    *lo = _mm512_mul_pd(d, _mm512_loadu_pd(table));
+    *hi = _mm512_mul_pd(d, _mm512_loadu_pd(table + 8));
+    for (int k = 1; k < npow; k++) {
+        d = _mm512_set1_pd(decay ? decay[(size_t)k * n_tc + tc] : 1.0);
+        *lo = _mm512_fmadd_pd(d, _mm512_loadu_pd(table + (size_t)k * LEVELS), *lo);
+        *hi = _mm512_fmadd_pd(d, _mm512_loadu_pd(table + (size_t)k * LEVELS + 8), *hi);
+    }
+}
+
+__attribute__((target("avx512f")))
+static inline __m512d lookup_512(const uint8_t *cd, __m512d lo, __m512d hi)
+{
+    __m512i idx = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)cd));
+    return _mm512_permutex2var_pd(lo, idx, hi);
+}
+
+__attribute__((target("avx512f")))
+static void read_columns_512(size_t n_tc, int rows, int npow, const uint8_t *code,
+                             const double *table, const double *x, const double *decay,
+                             double *out)
+{
+    double acc_s[8];
+    for (size_t tc = 0; tc < n_tc; tc++) {
+        __m512d lo, hi;
+        level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
+        const uint8_t *cd = code + tc * (size_t)rows;
+        __m512d acc = _mm512_setzero_pd();
+        for (int r = 0; r < rows; r += 8)
+            acc = _mm512_fmadd_pd(_mm512_loadu_pd(x + r), lookup_512(cd + r, lo, hi), acc);
+        _mm512_storeu_pd(acc_s, acc);
+        out[tc] = lane_sum(acc_s);
+    }
+}
+
+__attribute__((target("avx512f")))
+static void read_rows_512(int nt, int cols, int rows, int npow, const uint8_t *code,
+                          const double *table, const double *a, const double *decay,
+                          double *out)
+{
+    size_t n_tc = (size_t)nt * cols;
+    for (int t = 0; t < nt; t++) {
+        double *o = out + (size_t)t * rows;
+        for (int r = 0; r < rows; r++)
+            o[r] = 0.0;
+        for (int c = 0; c < cols; c++) {
+            size_t tc = (size_t)t * cols + c;
+            double ac = a[tc];
+            if (ac == 0.0)
+                continue;
+            __m512d lo, hi, av = _mm512_set1_pd(ac);
+            level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
+            lo = _mm512_mul_pd(av, lo);
+            hi = _mm512_mul_pd(av, hi);
+            const uint8_t *cd = code + tc * (size_t)rows;
+            for (int r = 0; r < rows; r += 8)
+                _mm512_storeu_pd(o + r, _mm512_add_pd(_mm512_loadu_pd(o + r),
+                                                      lookup_512(cd + r, lo, hi)));
+        }
+    }
+}
+#endif
+
+/* S (n_tc,) of a K-style read: rows is a multiple of 8, x (rows,), code (n_tc, rows),
+ * table (npow, LEVELS), decay (npow, n_tc) or NULL.  simd: use AVX-512 (if built). */
+void gca_read_columns(int simd, size_t n_tc, int rows, int npow, const uint8_t *code,
+                      const double *table, const double *x, const double *decay, double *out)
+{
+#ifdef HAVE_AVX512_BUILD
+    if (simd) {
+        read_columns_512(n_tc, rows, npow, code, table, x, decay, out);
+        return;
+    }
+#endif
+    (void)simd;
+    read_columns_c(n_tc, rows, npow, code, table, x, decay, out);
+}
+
+/* O (nt, rows) of a V-style read: a (nt·cols,) one pulse per column, code (nt·cols, rows). */
+void gca_read_rows(int simd, int nt, int cols, int rows, int npow, const uint8_t *code,
+                   const double *table, const double *a, const double *decay, double *out)
+{
+#ifdef HAVE_AVX512_BUILD
+    if (simd) {
+        read_rows_512(nt, cols, rows, npow, code, table, a, decay, out);
+        return;
+    }
+#endif
+    (void)simd;
+    read_rows_c(nt, cols, rows, npow, code, table, a, decay, out);
+}

@@ -1,0 +1,155 @@
+"""The level kernel of the gain-cell arrays (analog_models/level_read): it builds here, its two
+implementations give the same bits, it equals a direct sum and the matrix path, and a bank
+falls back to the matrices (with a clear warning) when it cannot be used."""
+
+import os
+
+import numpy as np
+import pytest
+
+from analog_models import level_read
+from analog_models.array import GainCellBank
+from analog_models.dac import code_to_volts, pulse_fraction
+from analog_models.level_read import LEVELS, kernel
+from analog_models.readout import read_token, write_token_column
+from hdl.config import AnalogConfig, HeadConfig
+
+
+def test_the_kernel_builds_and_the_default_banks_use_it():
+    """CI installs a C compiler (flows/run.sh): the kernel must load, not fall back."""
+    k = kernel()
+    assert k is not None, level_read.unavailable_reason()
+    assert k.path.is_file()
+    cfg = HeadConfig()
+    assert GainCellBank.for_head(cfg, "K").read_path == "levels"
+    assert GainCellBank.for_head(cfg, "V").read_path == "levels"
+
+
+def _direct(code, table, x, a, decay):
+    """The two reads as plain sums over cells (numpy, no ordering claims)."""
+    h = np.einsum("kc,kl->cl", decay, table)                  # (n_tc, LEVELS)
+    cur = np.take_along_axis(h, code.astype(np.int64), axis=1)  # (n_tc, rows): a cell's current
+    return cur @ x, cur, h
+
+
+@pytest.mark.parametrize("rows", [8, 24, 64])
+def test_simd_and_portable_give_the_same_bits_and_the_direct_sums(rows):
+    k = kernel()
+    rng = np.random.default_rng(rows)
+    nt, cols, npow = 3, 7, 3
+    code = rng.integers(0, LEVELS, (nt, cols, rows)).astype(np.uint8)
+    table = rng.normal(size=(npow, LEVELS))
+    x = rng.random(rows)
+    a = rng.random((nt, cols)) * (rng.random((nt, cols)) < 0.7)      # some columns at 0
+    decay = rng.random((npow, nt * cols))
+    s_direct, cur, _ = _direct(code.reshape(nt * cols, rows), table, x, a, decay)
+    o_direct = np.einsum("tc,tcr->tr", a, cur.reshape(nt, cols, rows))
+    flat = code.reshape(nt * cols, rows)
+    s_simd = k.read_columns(flat, table, x, decay)
+    s_port = k.read_columns(flat, table, x, decay, simd=False)
+    o_simd = k.read_rows(code, table, a, decay.reshape(npow, nt, cols))
+    o_port = k.read_rows(code, table, a, decay.reshape(npow, nt, cols), simd=False)
+    np.testing.assert_array_equal(s_simd, s_port)
+    np.testing.assert_array_equal(o_simd, o_port)
+    np.testing.assert_allclose(s_port, s_direct, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(o_port, o_direct, rtol=1e-13, atol=1e-13)
+    # without leakage every factor is 1
+    ones = np.ones((npow, nt * cols))
+    np.testing.assert_array_equal(k.read_columns(flat, table, x, None),
+                                  k.read_columns(flat, table, x, ones))
+
+
+def _default_head_pair(cfg):
+    """K and V banks of the default head, full window of DAC-level columns; the same state
+    twice: once reading by levels, once forced onto the matrices."""
+    banks = []
+    for force in (False, True):
+        kb, vb = GainCellBank.for_head(cfg, "K"), GainCellBank.for_head(cfg, "V")
+        if force:
+            kb._codes = vb._codes = None
+        rng = np.random.default_rng(0)
+        a = cfg.array
+        for t in range(a.n_tiles * a.tile_cols):
+            tile, col = divmod(t, a.tile_cols)
+            for b in (kb, vb):
+                codes = rng.integers(0, a.kv_max + 1, a.head_dim)
+                write_token_column(b, tile, col, code_to_volts(codes, cfg),
+                                   t * 31 * cfg.timing.t_clk_s)
+        banks.append((kb, vb))
+    return banks
+
+
+def test_default_head_counts_equal_on_both_paths():
+    cfg = HeadConfig()
+    (lk, lv), (mk, mv) = _default_head_pair(cfg)
+    assert (lk.read_path, mk.read_path) == ("levels", "matrices")
+    rng = np.random.default_rng(5)
+    a = cfg.array
+    for i in range(20):
+        x = pulse_fraction(rng.integers(0, a.q_max + 1, a.head_dim), cfg)
+        valid = rng.random((a.n_tiles, a.tile_cols)) < 0.95
+        t = (1100 + 40 * i) * 31 * cfg.timing.t_clk_s
+        r1, r2 = read_token(lk, lv, x, t, valid, cfg), read_token(mk, mv, x, t, valid, cfg)
+        np.testing.assert_allclose(r1.scores, r2.scores, rtol=1e-14, atol=1e-12)
+        np.testing.assert_allclose(r1.charges, r2.charges, rtol=1e-14, atol=1e-12)
+        np.testing.assert_array_equal(r1.count, r2.count)
+        np.testing.assert_array_equal(r1.sign, r2.sign)
+        assert np.all(r1.scores[~valid] == 0)
+
+
+def test_a_voltage_beyond_the_levels_switches_to_the_matrices():
+    an = AnalogConfig(tau_retention_s=1e-3)
+    bank = GainCellBank(2, 8, 4, an)
+    twin = GainCellBank(2, 8, 4, an)
+    twin._codes = None
+    volts = np.linspace(0.05, 0.85, LEVELS - 1)       # with 0 V: exactly LEVELS voltages
+    writes = [(0, 0, volts[:8]), (1, 3, volts[7:]), (0, 2, volts[::2][:8])]
+    for tile, col, v in writes:
+        for b in (bank, twin):
+            b.write_column(tile, col, v, 1e-4 * (tile + col))
+    assert bank.read_path == "levels"
+    x = np.linspace(0, 1, 8)
+    np.testing.assert_allclose(bank.read_columns(x, 2e-3), twin.read_columns(x, 2e-3),
+                               rtol=1e-14)
+    for b in (bank, twin):
+        b.write_column(1, 1, np.full(8, 0.123), 0.0)   # one voltage too many
+    assert bank.read_path == "matrices"
+    np.testing.assert_array_equal(bank.read_columns(x, 2e-3), twin.read_columns(x, 2e-3))
+    np.testing.assert_array_equal(bank.read_rows(np.ones((2, 4)), 2e-3),
+                                  twin.read_rows(np.ones((2, 4)), 2e-3))
+
+
+def test_without_a_compiler_the_banks_read_by_matrices(monkeypatch):
+    monkeypatch.setattr(level_read, "_state", {})
+    monkeypatch.setattr(level_read, "_compiler", lambda: None)
+    with pytest.warns(RuntimeWarning, match=r"gain-cell level kernel unavailable \(no C "
+                                            r"compiler \(set \$CC or install gcc\)\): the "
+                                            r"arrays read by matrices"):
+        bank = GainCellBank(1, 8, 2, AnalogConfig())
+    assert bank.read_path == "matrices"
+    assert level_read.unavailable_reason().startswith("no C compiler")
+    bank.write_column(0, 1, np.full(8, 0.9), 0.0)
+    assert bank.read_columns(np.ones(8), 0.0)[0, 1] == pytest.approx(8 * 10.3130, abs=1e-3)
+
+
+def test_a_kernel_that_does_not_compile_is_reported(monkeypatch, tmp_path):
+    bad = tmp_path / "level_read.c"
+    bad.write_text("int gca_levels(void) { return oops; }\n")
+    monkeypatch.setattr(level_read, "_state", {})
+    monkeypatch.setattr(level_read, "SOURCE", bad)
+    monkeypatch.setattr(level_read, "BUILD", tmp_path / "native")
+    with pytest.warns(RuntimeWarning, match=r"(?s)failed on level_read\.c: .*oops"):
+        assert kernel() is None
+    assert list((tmp_path / "native").iterdir()) == []     # no half-written library left
+
+
+def test_the_build_is_cached_by_content(monkeypatch, tmp_path):
+    monkeypatch.setattr(level_read, "BUILD", tmp_path)
+    cc = level_read._compiler()
+    first = level_read._build(cc)
+    stamp = os.stat(first).st_mtime_ns
+    assert level_read._build(cc) == first and os.stat(first).st_mtime_ns == stamp
+    src = tmp_path / "level_read.c"
+    src.write_text(level_read.SOURCE.read_text() + "\n/* changed */\n")
+    monkeypatch.setattr(level_read, "SOURCE", src)
+    assert level_read._build(cc) != first                  # another source: another library
