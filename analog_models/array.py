@@ -60,7 +60,7 @@ from hdl.config import AnalogConfig, HeadConfig
 from .dac import DISCHARGE_V
 from .gain_cell import effective_poly, poly_terms, term_powers
 from .ir_drop import line_attenuation
-from .level_read import LANES, LEVELS, kernel
+from .level_read import LevelCells, kernel
 from .leakage import cell_age_s, decay_factor, decay_powers
 from .variability import KINDS, draw_mismatch, mismatch_rng
 
@@ -125,24 +125,18 @@ class GainCellBank:
         # by columns, a V bank by rows, the vectorised golden path reads neither) and then
         # kept up to date by every write.
         self._p: dict[str, np.ndarray] = {}
-        # Level reads (module docstring): the level voltages seen so far (index 0: the
-        # discharged cell), their terms (n_powers, LEVELS) and a level index per cell, rows
-        # padded to whole SIMD lanes; None once the bank reads by matrices.
-        self._kernel = kernel() if self.gain is None and powers else None
-        self._codes: np.ndarray | None = None
-        if self._kernel is not None:
-            self._level_volts = np.array([DISCHARGE_V])
-            self._level_terms = np.zeros((len(powers), LEVELS))
-            self._level_terms[:, :1] = self._cell_terms(self._level_volts, 0, 0)
-            rows_pad = -(-rows // LANES) * LANES
-            self._codes = np.zeros((n_tiles, cols, rows_pad), np.uint8)
-            self._pad = np.zeros(rows_pad)       # the query, zero-padded to whole lanes
+        # Level reads (module docstring): a level index per cell; None once the bank reads
+        # by matrices.
+        k = kernel() if self.gain is None and powers else None
+        self._levels = None if k is None else LevelCells(
+            k, n_tiles, cols, rows, len(powers), DISCHARGE_V,
+            lambda v: self._cell_terms(v, 0, 0))
 
     @property
     def read_path(self) -> str:
         """``"levels"`` (a level index per cell, the compiled kernel) or ``"matrices"``
         (``P_col``/``P_row``); see the module docstring."""
-        return "matrices" if self._codes is None else "levels"
+        return "matrices" if self._levels is None else "levels"
 
     @classmethod
     def for_head(cls, cfg: HeadConfig, kind: str) -> "GainCellBank":
@@ -226,8 +220,9 @@ class GainCellBank:
         return p
 
     def _update(self, tile: int, col: int) -> None:
-        if self._codes is not None:
-            self._set_levels(tile, col)
+        if self._levels is not None and not self._levels.set_column(
+                tile, col, self.volts[tile, :, col]):
+            self._levels = None              # more voltages than levels: matrices from now on
         if not self._p:
             return
         term = self._cell_terms(self.volts[tile, :, col], tile, col)   # (n, rows)
@@ -235,23 +230,6 @@ class GainCellBank:
             self._p["columns"][:, tile, :, col] = self._weighted(term, col, "columns").T
         if "rows" in self._p:
             self._p["rows"][tile, :, col, :] = self._weighted(term, col, "rows")
-
-    def _set_levels(self, tile: int, col: int) -> None:
-        """The level index of each cell of the column; a new voltage becomes a level (its
-        terms computed as any cell's), one too many switches the bank to the matrices."""
-        v = self.volts[tile, :, col]
-        hit = v[:, None] == self._level_volts
-        found = hit.any(axis=1)
-        if not found.all():
-            new = np.unique(v[~found])
-            n = len(self._level_volts)
-            if n + len(new) > LEVELS:
-                self._codes = None           # more voltages than levels: matrices from now on
-                return
-            self._level_volts = np.concatenate([self._level_volts, new])
-            self._level_terms[:, n:n + len(new)] = self._cell_terms(new, 0, 0)
-            hit = v[:, None] == self._level_volts
-        self._codes[tile, col, :self.rows] = hit.argmax(axis=1)
 
     # -- writes -----------------------------------------------------------------------------
     def _check_cell(self, tile: int, col: int) -> None:
@@ -297,13 +275,8 @@ class GainCellBank:
             raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
         nt, n, cols = self.n_tiles, len(self._powers), self.cols
         dp = self.decay_at(t_s) if decay is None else decay
-        if self._codes is not None:
-            xw = self._pad
-            xw[:self.rows] = x if self._unit_lines else x * self._f_row
-            s = self._kernel.read_columns(self._codes.reshape(nt * cols, -1),
-                                          self._level_terms, xw,
-                                          None if dp is None else dp.reshape(n, nt * cols))
-            s = s.reshape(nt, cols)
+        if self._levels is not None:
+            s = self._levels.read_columns(x if self._unit_lines else x * self._f_row, dp)
         else:
             # one matrix-vector product over every tile (x drives all of them): one BLAS call
             m = np.matmul(x, self._matrix("columns").reshape(self.rows, nt * n * cols))
@@ -327,10 +300,8 @@ class GainCellBank:
         if col_mask is not None:
             a = np.where(col_mask, a, 0.0)
         dp = self.decay_at(t_s) if decay is None else decay
-        if self._codes is not None:
-            o = self._kernel.read_rows(self._codes, self._level_terms,
-                                       a if self._unit_lines else a * self._f_col, dp)
-            o = o[:, :self.rows]
+        if self._levels is not None:
+            o = self._levels.read_rows(a if self._unit_lines else a * self._f_col, dp)
         else:
             if dp is None:
                 b = np.repeat(a[:, None, :], n, axis=1)

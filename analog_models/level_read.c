@@ -14,7 +14,8 @@
  *   - portable C with fma(): the same operations one lane at a time.
  * Order (both):  h = D_0·T_0;  h = fma(D_k, T_k, h) for k ≥ 1.
  *   K: lane j (rows r ≡ j mod 8): acc_j = fma(x_r, h[code], acc_j), from 0;
- *      S = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7)).
+ *      S = ((acc_0 + acc_4) + (acc_2 + acc_6)) + ((acc_1 + acc_5) + (acc_3 + acc_7))
+ *      (halving the register: 8 → 4 → 2 → 1 lanes).
  *   V: e = a·h;  O[r] = O[r] + e[code], columns in order, from 0.
  * Built with -ffp-contract=off: no other multiply-add is fused.
  */
@@ -58,7 +59,7 @@ static void level_currents(int npow, const double *table, const double *decay, s
 
 static double lane_sum(const double *acc)
 {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 static void read_columns_c(size_t n_tc, int rows, int npow, const uint8_t *code,
@@ -125,22 +126,52 @@ static inline __m512d lookup_512(const uint8_t *cd, __m512d lo, __m512d hi)
 }
 
 __attribute__((target("avx512f")))
+static inline double lane_sum_512(__m512d acc)
+{
+    __m256d b = _mm256_add_pd(_mm512_castpd512_pd256(acc), _mm512_extractf64x4_pd(acc, 1));
+    __m128d c = _mm_add_pd(_mm256_castpd256_pd128(b), _mm256_extractf128_pd(b, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(c, _mm_unpackhi_pd(c, c)));
+}
+
+#define GROUP 4     /* columns read together: independent chains for the out-of-order core */
+
+__attribute__((target("avx512f")))
 static void read_columns_512(size_t n_tc, int rows, int npow, const uint8_t *code,
                              const double *table, const double *x, const double *decay,
                              double *out)
 {
-    double acc_s[8];
-    for (size_t tc = 0; tc < n_tc; tc++) {
+    size_t tc = 0;
+    for (; tc + GROUP <= n_tc; tc += GROUP) {
+        __m512d lo[GROUP], hi[GROUP], acc[GROUP];
+        const uint8_t *cd = code + tc * (size_t)rows;
+#pragma GCC unroll 4
+        for (int g = 0; g < GROUP; g++) {
+            level_currents_512(npow, table, decay, n_tc, tc + g, &lo[g], &hi[g]);
+            acc[g] = _mm512_setzero_pd();
+        }
+        for (int r = 0; r < rows; r += 8) {
+            __m512d xv = _mm512_loadu_pd(x + r);
+#pragma GCC unroll 4
+            for (int g = 0; g < GROUP; g++)
+                acc[g] = _mm512_fmadd_pd(xv, lookup_512(cd + (size_t)g * rows + r, lo[g], hi[g]),
+                                         acc[g]);
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < GROUP; g++)
+            out[tc + g] = lane_sum_512(acc[g]);
+    }
+    for (; tc < n_tc; tc++) {
         __m512d lo, hi;
         level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
         const uint8_t *cd = code + tc * (size_t)rows;
         __m512d acc = _mm512_setzero_pd();
         for (int r = 0; r < rows; r += 8)
             acc = _mm512_fmadd_pd(_mm512_loadu_pd(x + r), lookup_512(cd + r, lo, hi), acc);
-        _mm512_storeu_pd(acc_s, acc);
-        out[tc] = lane_sum(acc_s);
+        out[tc] = lane_sum_512(acc);
     }
 }
+
+#define BLOCK 8     /* registers of 8 rows kept in registers across a tile's columns */
 
 __attribute__((target("avx512f")))
 static void read_rows_512(int nt, int cols, int rows, int npow, const uint8_t *code,
@@ -149,22 +180,33 @@ static void read_rows_512(int nt, int cols, int rows, int npow, const uint8_t *c
 {
     size_t n_tc = (size_t)nt * cols;
     for (int t = 0; t < nt; t++) {
-        double *o = out + (size_t)t * rows;
-        for (int r = 0; r < rows; r++)
-            o[r] = 0.0;
-        for (int c = 0; c < cols; c++) {
-            size_t tc = (size_t)t * cols + c;
-            double ac = a[tc];
-            if (ac == 0.0)
-                continue;
-            __m512d lo, hi, av = _mm512_set1_pd(ac);
-            level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
-            lo = _mm512_mul_pd(av, lo);
-            hi = _mm512_mul_pd(av, hi);
-            const uint8_t *cd = code + tc * (size_t)rows;
-            for (int r = 0; r < rows; r += 8)
-                _mm512_storeu_pd(o + r, _mm512_add_pd(_mm512_loadu_pd(o + r),
-                                                      lookup_512(cd + r, lo, hi)));
+        for (int r0 = 0; r0 < rows; r0 += 8 * BLOCK) {
+            int nb = (rows - r0) / 8 < BLOCK ? (rows - r0) / 8 : BLOCK;
+            __m512d o[BLOCK];
+#pragma GCC unroll 8
+            for (int i = 0; i < BLOCK; i++)
+                o[i] = _mm512_setzero_pd();
+            for (int c = 0; c < cols; c++) {
+                size_t tc = (size_t)t * cols + c;
+                double ac = a[tc];
+                if (ac == 0.0)
+                    continue;
+                __m512d lo, hi, av = _mm512_set1_pd(ac);
+                level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
+                lo = _mm512_mul_pd(av, lo);
+                hi = _mm512_mul_pd(av, hi);
+                const uint8_t *cd = code + tc * (size_t)rows + r0;
+                if (nb == BLOCK) {
+#pragma GCC unroll 8
+                    for (int i = 0; i < BLOCK; i++)
+                        o[i] = _mm512_add_pd(o[i], lookup_512(cd + 8 * i, lo, hi));
+                } else {
+                    for (int i = 0; i < nb; i++)
+                        o[i] = _mm512_add_pd(o[i], lookup_512(cd + 8 * i, lo, hi));
+                }
+            }
+            for (int i = 0; i < nb; i++)
+                _mm512_storeu_pd(out + (size_t)t * rows + r0 + 8 * i, o[i]);
         }
     }
 }

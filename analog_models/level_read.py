@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LEVELS", "LANES", "kernel", "unavailable_reason", "LevelKernel"]
+__all__ = ["LEVELS", "LANES", "kernel", "unavailable_reason", "LevelKernel", "LevelCells"]
 
 #: Table entries per power: a bank with more distinct cell voltages reads by matrices.
 LEVELS = 16
@@ -52,7 +52,7 @@ _state: dict[str, object] = {}
 
 
 class LevelKernel:
-    """The loaded kernel: :meth:`read_columns`, :meth:`read_rows` (see level_read.c)."""
+    """The loaded kernel (see level_read.c); :class:`LevelCells` reads through it."""
 
     def __init__(self, lib: ctypes.CDLL, path: Path) -> None:
         self.path = path
@@ -75,9 +75,8 @@ class LevelKernel:
         n_tc, rows = code.shape
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty(n_tc)
-        self._lib.gca_read_columns(self._use_simd(simd), n_tc, rows, table.shape[0],
-                                   code.ctypes.data, table.ctypes.data, x.ctypes.data,
-                                   _data(decay), out.ctypes.data)
+        self.columns(self.use_simd(simd), n_tc, rows, table.shape[0], code.ctypes.data,
+                     table.ctypes.data, x.ctypes.data, _data(decay), out.ctypes.data)
         return out
 
     def read_rows(self, code: np.ndarray, table: np.ndarray, a: np.ndarray,
@@ -87,13 +86,95 @@ class LevelKernel:
         nt, cols, rows = code.shape
         a = np.ascontiguousarray(a, dtype=np.float64)
         out = np.empty((nt, rows))
-        self._lib.gca_read_rows(self._use_simd(simd), nt, cols, rows, table.shape[0],
-                                code.ctypes.data, table.ctypes.data, a.ctypes.data,
-                                _data(decay), out.ctypes.data)
+        self.rows(self.use_simd(simd), nt, cols, rows, table.shape[0], code.ctypes.data,
+                  table.ctypes.data, a.ctypes.data, _data(decay), out.ctypes.data)
         return out
 
-    def _use_simd(self, simd: bool | None) -> int:
+    @property
+    def columns(self):
+        """The C function ``gca_read_columns`` (raw pointers)."""
+        return self._lib.gca_read_columns
+
+    @property
+    def rows(self):
+        """The C function ``gca_read_rows`` (raw pointers)."""
+        return self._lib.gca_read_rows
+
+    def use_simd(self, simd: bool | None = None) -> int:
         return int(self.simd if simd is None else (simd and self.simd))
+
+
+class LevelCells:
+    """The cells of a bank as level indices: ``(n_tiles, cols, rows)`` of uint8, rows padded to
+    whole lanes, with the level voltages seen so far (index 0: ``v0``, every cell's initial
+    voltage) and their terms ``terms_of(volts) → (n_powers, k)``.
+
+    :meth:`set_column` returns False when a column holds one voltage too many (the caller
+    then reads by matrices).  The reads take the per-power leakage factors ``(n_powers,
+    n_tiles, cols)`` (C-contiguous float64) or None.  The buffers' addresses are taken once:
+    a read is one C call.
+    """
+
+    def __init__(self, k: LevelKernel, n_tiles: int, cols: int, rows: int, n_powers: int,
+                 v0: float, terms_of) -> None:
+        self.kernel, self._terms_of = k, terms_of
+        self.n_tiles, self.cols, self.rows = n_tiles, cols, rows
+        self.n_powers = n_powers
+        self.rows_pad = -(-rows // LANES) * LANES
+        self.codes = np.zeros((n_tiles, cols, self.rows_pad), np.uint8)
+        self.terms = np.zeros((n_powers, LEVELS))
+        self.volts: list[float] = []
+        self._index: dict[float, int] = {}
+        self._add(float(v0))
+        self._x = np.zeros(self.rows_pad)            # the query, zero-padded to whole lanes
+        self._simd = k.use_simd()
+        self._p_codes, self._p_terms = self.codes.ctypes.data, self.terms.ctypes.data
+        self._p_x = self._x.ctypes.data
+
+    def _add(self, v: float) -> int | None:
+        n = len(self.volts)
+        if n == LEVELS:
+            return None
+        self.volts.append(v)
+        self._index[v] = n
+        self.terms[:, n] = self._terms_of(np.array([v]))[:, 0]
+        return n
+
+    def set_column(self, tile: int, col: int, volts: np.ndarray) -> bool:
+        """Store the level of each cell of the column; False (nothing stored) if that needs
+        more than :data:`LEVELS` levels in all."""
+        values = volts.tolist()
+        try:
+            idx = [self._index[v] for v in values]
+        except KeyError:
+            idx = []
+            for v in values:                # a new voltage becomes a level (NaN never matches)
+                i = self._index.get(v)
+                if i is None:
+                    i = self._add(v)
+                    if i is None:
+                        return False
+                idx.append(i)
+        self.codes[tile, col, :self.rows] = idx
+        return True
+
+    def read_columns(self, x: np.ndarray, decay: np.ndarray | None) -> np.ndarray:
+        """S (n_tiles, cols) = Σ_r x_r·h_c[level]."""
+        self._x[:self.rows] = x
+        out = np.empty((self.n_tiles, self.cols))
+        self.kernel.columns(self._simd, self.n_tiles * self.cols, self.rows_pad, self.n_powers,
+                            self._p_codes, self._p_terms, self._p_x, _data(decay),
+                            out.ctypes.data)
+        return out
+
+    def read_rows(self, a: np.ndarray, decay: np.ndarray | None) -> np.ndarray:
+        """O (n_tiles, rows) = Σ_c a_c·h_c[level], ``a`` (n_tiles, cols)."""
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        out = np.empty((self.n_tiles, self.rows_pad))
+        self.kernel.rows(self._simd, self.n_tiles, self.cols, self.rows_pad, self.n_powers,
+                         self._p_codes, self._p_terms, a.ctypes.data, _data(decay),
+                         out.ctypes.data)
+        return out if self.rows_pad == self.rows else out[:, :self.rows]
 
 
 def _data(a: np.ndarray | None) -> int | None:

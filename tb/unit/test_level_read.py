@@ -66,7 +66,7 @@ def _default_head_pair(cfg):
     for force in (False, True):
         kb, vb = GainCellBank.for_head(cfg, "K"), GainCellBank.for_head(cfg, "V")
         if force:
-            kb._codes = vb._codes = None
+            kb._levels = vb._levels = None
         rng = np.random.default_rng(0)
         a = cfg.array
         for t in range(a.n_tiles * a.tile_cols):
@@ -101,7 +101,7 @@ def test_a_voltage_beyond_the_levels_switches_to_the_matrices():
     an = AnalogConfig(tau_retention_s=1e-3)
     bank = GainCellBank(2, 8, 4, an)
     twin = GainCellBank(2, 8, 4, an)
-    twin._codes = None
+    twin._levels = None
     volts = np.linspace(0.05, 0.85, LEVELS - 1)       # with 0 V: exactly LEVELS voltages
     writes = [(0, 0, volts[:8]), (1, 3, volts[7:]), (0, 2, volts[::2][:8])]
     for tile, col, v in writes:
