@@ -77,7 +77,12 @@ def bits_fields(bits: np.ndarray, n: int, width: int, signed: bool = False) -> n
     """Decode ``n`` fields of ``width`` bits from a bit vector (element i = bit i), int64."""
     b = np.asarray(bits)[: n * width].reshape(n, width)
     nbytes = (width + 7) // 8
-    if width < 64 and nbytes in _UINT_LE:
+    if width < 64 and width == 8 * nbytes and nbytes in _UINT_LE:
+        # whole bytes per field: the fields' bits pack as one run (~4× faster than packing
+        # row by row; the bridge's 16-bit PWM widths, the logs' 32-bit cycles)
+        packed = np.packbits(b.astype(bool, copy=False).ravel(), bitorder="little")
+        v = packed.view(_UINT_LE[nbytes]).astype(np.int64)
+    elif width < 64 and nbytes in _UINT_LE:
         # each field packs into 1, 2, 4 or 8 bytes (zero-padded above its width): one numpy
         # call, not a matrix product of the bits with their weights (~5× faster at 1,024 bits)
         packed = np.packbits(b.astype(bool, copy=False), axis=1, bitorder="little")

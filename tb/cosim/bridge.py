@@ -56,7 +56,7 @@ from analog_models.c2p_sets import C2PSets
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
-from sim.bits import bits_fields
+from sim.bits import bits_fields, bits_to_int
 from tb.cosim.bus import bit_planes, write_bits
 from tb.cosim.shell import EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
 
@@ -262,17 +262,14 @@ class AnalogBridge:
         return sign, count
 
 
-#: bytes.translate table: '1' stays, every other character (0, X, Z, U, …) reads as '0'.
-_ONES = bytes(49 if c == 49 else 48 for c in range(256))
-
-
 class _Record:
     """One read of the bridge record: its bits (element i = bit i) and its integer value."""
 
     def __init__(self, text: str, fields: dict[str, tuple[int, int]]) -> None:
-        clean = text.encode().translate(_ONES)
-        self.value = int(clean, 2)
-        self.bits = np.frombuffer(clean, np.uint8)[::-1] == 49
+        # only '1' reads as 1 (X, Z, U, … as 0); the int packed from the bits (~5× faster than
+        # parsing the ~3,000 binary digits)
+        self.bits = np.frombuffer(text.encode(), np.uint8)[::-1] == 49
+        self.value = bits_to_int(self.bits)
         self.fields = fields
 
     def int(self, name: str) -> int:

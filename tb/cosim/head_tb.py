@@ -35,7 +35,7 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
 from hdl.head import AttentionHead
@@ -140,6 +140,7 @@ async def head_scenario(dut):
     bridge.start()
 
     fed = 0                      # tokens loaded into the shell's feeder
+    loaded = False               # a batch or pattern half loaded since the last wake
     feed_seq = pat_seq = tb_seq = 0
     acc_seen = cap_seen = 0      # log entries read
     sent = taken = 0             # tokens accepted, outputs taken (all segments)
@@ -147,10 +148,11 @@ async def head_scenario(dut):
     outstanding = max_outstanding = 0
 
     def load_feed() -> None:
-        nonlocal fed, feed_seq
+        nonlocal fed, feed_seq, loaded
         n = min(FEED, n_tok - fed)
         if n <= 0:
             return
+        loaded = True
         dut.i_tb_feed.value = bits_to_int(tok_bits[fed:fed + n].ravel())
         dut.i_tb_feed_gaps.value = bits_to_int(
             ((gaps[fed:fed + n, None] >> np.arange(16)) & 1).astype(bool).ravel())
@@ -161,7 +163,8 @@ async def head_scenario(dut):
         dut.i_tb_feed_seq.value = feed_seq
 
     def load_pattern() -> None:
-        nonlocal pat_seq
+        nonlocal pat_seq, loaded
+        loaded = True
         dut.i_tb_pat.value = bits_to_int(stalls.pattern(PATTERN))
         pat_seq ^= 1
         dut.i_tb_pat_seq.value = pat_seq
@@ -244,6 +247,14 @@ async def head_scenario(dut):
     tail, tail_end = False, 0
     cycle = cycle_now()
     while True:
+        # the alarm once this wake's writes have landed (read before them, it is still high:
+        # a second, empty wake one cycle later — half of all wakes at full rate): the seen
+        # counts and the goal late in this time step, a loaded batch or pattern half only at
+        # the next rising edge (the shell takes it there)
+        if loaded:
+            loaded = False
+            await RisingEdge(dut.clk)
+        await ReadOnly()
         if str(dut.o_tb_wake.value) != "1":
             await RisingEdge(dut.o_tb_wake)
         await FallingEdge(dut.clk)

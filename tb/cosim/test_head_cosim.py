@@ -17,6 +17,7 @@ from sim.golden import default_times, run_token_by_token
 from tb.cosim.head import run_head_cosim
 from tb.cosim.runner import REPO_ROOT
 from tb.cosim.scoreboard import codes_to_values, make_tokens
+from tb.cosim.shell import FEED
 
 pytestmark = pytest.mark.cosim
 
@@ -64,6 +65,7 @@ def test_default_head_full_rate_measures_latency_and_ii():
     assert res["input_idle_cycles"] == 0 and res["input_valid_cycles"] > 40
     assert res["tokens_unaccounted"] == 0 and res["extra_outputs"] == 0
     check_event_driven(res)
+    check_no_empty_wakes(res)
 
 
 @pytest.mark.xdist_group("cosim_default")
@@ -95,6 +97,15 @@ def check_event_driven(res: dict) -> None:
     assert 0 < res["bridge_wakeups"] <= 16 * tokens
     # the simulator process ran with one BLAS thread unless the caller asked otherwise
     assert res["blas_threads"] == os.environ.get("OPENBLAS_NUM_THREADS", "1")
+
+
+def check_no_empty_wakes(res: dict) -> None:
+    """At full rate the testbench wakes only for work: per FEED tokens at most once to load a
+    batch (its accept log is full then too) and once for the output log, plus once at the end
+    of the tail — not again one cycle after a wake because its own writes had not landed when
+    it read the alarm (which took ~4 wakes per batch)."""
+    batches = -(-res["tokens_sent"] // FEED)
+    assert res["testbench_wakeups"] <= 2 * batches + 1, res["testbench_wakeups"]
 
 
 #: Architecture variants beside the default (clock-gated, tile counters): the paper's ungated
@@ -152,6 +163,7 @@ def test_small_pingpong_full_rate_measures_ii_18(variant, sim):
     assert res["latency_cycles"] == res["latency_cycles_max"] == paper.latency
     assert res["input_idle_cycles"] == 0
     assert res["tokens_unaccounted"] == 0 and res["extra_outputs"] == 0
+    check_no_empty_wakes(res)
 
 
 @pytest.mark.slow
