@@ -40,11 +40,15 @@ Level reads.  Without variability a cell's terms depend on its voltage alone, an
 quantising K and V a bank holds a few distinct voltages (8 at the defaults).  While it has seen
 at most :data:`~analog_models.level_read.LEVELS` of them, the bank keeps a level index per cell
 instead of ``P_col``/``P_row`` and reads through the compiled kernel of
-:mod:`analog_models.level_read` (per column ``h[level] = Σ_k D_c^(p_k)·term_k(level)``, then one
-lookup per cell: the same sum in another order, ~1e-15 relative from the matrix path).  The
-first write of a voltage beyond that (quantisation off, say) switches it to the matrices for
-good; :attr:`GainCellBank.read_path` says which it uses.  Line factors weight the pulses
-(``x·f_row``, ``A·f_col``); the ``C0`` part and the mask are applied as above.
+:mod:`analog_models.level_read` (per column ``h[level] = C0 + Σ_k D_c^(p_k)·term_k(level)``,
+then one lookup per cell: the same sum in another order, ~1e-15 relative from the matrix
+path; the ``C0`` part is in ``h``, not a separate term).  The first write of a voltage beyond
+that (quantisation off, say) switches it to the matrices for good;
+:attr:`GainCellBank.read_path` says which it uses.  Line factors weight the pulses
+(:meth:`GainCellBank.weighted_pulses`: ``x·f_row``, ``A·f_col``); the mask is applied as
+above.  With both banks of a head on this path, :func:`analog_models.readout.read_token` reads
+a token — both reads and both C2P steps — in one call of the kernel
+(:attr:`GainCellBank.level_cells`).
 
 Initial state: every cell discharged (0 V), write time 0 s.
 """
@@ -130,7 +134,7 @@ class GainCellBank:
         k = kernel() if self.gain is None and powers else None
         self._levels = None if k is None else LevelCells(
             k, n_tiles, cols, rows, len(powers), DISCHARGE_V,
-            lambda v: self._cell_terms(v, 0, 0))
+            lambda v: self._cell_terms(v, 0, 0), self._const_uA)
 
     @property
     def read_path(self) -> str:
@@ -166,6 +170,21 @@ class GainCellBank:
         (:meth:`read_rows`): ``(cols,)``, by column.  All ones without ``ir_drop``.  A copy.
         """
         return (self._f_row if self._check_read(read) == "columns" else self._f_col).copy()
+
+    def weighted_pulses(self, pulses: np.ndarray, read: str) -> np.ndarray:
+        """The pulses of a ``read`` weighted by its line factors (``x·f_row`` for
+        ``"columns"``, ``a·f_col`` for ``"rows"``, :meth:`line_factors`): what the cells'
+        currents are summed against; the pulses themselves without IR drop."""
+        if self._unit_lines:
+            return pulses
+        return pulses * (self._f_row if read == "columns" else self._f_col)
+
+    @property
+    def level_cells(self) -> LevelCells | None:
+        """The cells as level indices while the bank reads by levels (:attr:`read_path`),
+        else None: :func:`analog_models.readout.read_token` reads a token through them in one
+        call."""
+        return self._levels
 
     def line_terms(self, volts: np.ndarray, tile: np.ndarray | int, col: np.ndarray | int, *,
                    read: str) -> np.ndarray:
@@ -275,15 +294,15 @@ class GainCellBank:
             raise ValueError(f"pulse fractions must have shape ({self.rows},), not {x.shape}")
         nt, n, cols = self.n_tiles, len(self._powers), self.cols
         dp = self.decay_at(t_s) if decay is None else decay
-        if self._levels is not None:
-            s = self._levels.read_columns(x if self._unit_lines else x * self._f_row, dp)
+        if self._levels is not None:      # the C0 part is in the levels' currents
+            s = self._levels.read_columns(self.weighted_pulses(x, "columns"), dp)
         else:
             # one matrix-vector product over every tile (x drives all of them): one BLAS call
             m = np.matmul(x, self._matrix("columns").reshape(self.rows, nt * n * cols))
             m = m.reshape(nt, n, cols)
             s = m.sum(axis=1) if dp is None else (m * dp.transpose(1, 0, 2)).sum(axis=1)
-        if self._const_uA:
-            s = s + self._const_uA * np.dot(x, self._f_row)
+            if self._const_uA:
+                s = s + self._const_uA * np.dot(x, self._f_row)
         if col_mask is not None:
             s = np.where(col_mask, s, 0.0)
         return s
@@ -300,8 +319,8 @@ class GainCellBank:
         if col_mask is not None:
             a = np.where(col_mask, a, 0.0)
         dp = self.decay_at(t_s) if decay is None else decay
-        if self._levels is not None:
-            o = self._levels.read_rows(a if self._unit_lines else a * self._f_col, dp)
+        if self._levels is not None:      # the C0 part is in the levels' currents
+            o = self._levels.read_rows(self.weighted_pulses(a, "rows"), dp)
         else:
             if dp is None:
                 b = np.repeat(a[:, None, :], n, axis=1)
@@ -310,8 +329,8 @@ class GainCellBank:
             o = np.matmul(b.reshape(nt, 1, n * cols),
                           self._matrix("rows").reshape(nt, n * cols, self.rows))
             o = o.reshape(nt, self.rows)
-        if self._const_uA:
-            o = o + (self._const_uA * np.matmul(a, self._f_col))[:, None]
+            if self._const_uA:
+                o = o + (self._const_uA * np.matmul(a, self._f_col))[:, None]
         return o
 
 

@@ -12,7 +12,8 @@
  * Two implementations, one order of float operations, so they give the same bits:
  *   - AVX-512F: h in two registers (levels 0–7, 8–15), one permute per 8 cells;
  *   - portable C with fma(): the same operations one lane at a time.
- * Order (both):  h = D_0·T_0;  h = fma(D_k, T_k, h) for k ≥ 1.
+ * Order (both):  h = c0;  h = fma(D_k, T_k, h) for k = 0, 1, … (c0: the current every cell
+ *   shares, GainCellBank.const_uA, so a read needs no separate constant term).
  *   K: lane j (rows r ≡ j mod 8): acc_j = fma(x_r, h[code], acc_j), from 0;
  *      S = ((acc_0 + acc_4) + (acc_2 + acc_6)) + ((acc_1 + acc_5) + (acc_3 + acc_7))
  *      (halving the register: 8 → 4 → 2 → 1 lanes).
@@ -43,14 +44,13 @@ int gca_has_avx512(void)
 #endif
 }
 
-/* h[l] = Σ_k D_k·T[k][l] for column tc (decay NULL: every D_k = 1) */
-static void level_currents(int npow, const double *table, const double *decay, size_t n_tc,
-                           size_t tc, double *h)
+/* h[l] = c0 + Σ_k D_k·T[k][l] for column tc (decay NULL: every D_k = 1) */
+static void level_currents(int npow, double c0, const double *table, const double *decay,
+                           size_t n_tc, size_t tc, double *h)
 {
-    double d0 = decay ? decay[tc] : 1.0;
     for (int l = 0; l < LEVELS; l++)
-        h[l] = d0 * table[l];
-    for (int k = 1; k < npow; k++) {
+        h[l] = c0;
+    for (int k = 0; k < npow; k++) {
         double dk = decay ? decay[(size_t)k * n_tc + tc] : 1.0;
         for (int l = 0; l < LEVELS; l++)
             h[l] = fma(dk, table[(size_t)k * LEVELS + l], h[l]);
@@ -62,13 +62,13 @@ static double lane_sum(const double *acc)
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
-static void read_columns_c(size_t n_tc, int rows, int npow, const uint8_t *code,
+static void read_columns_c(size_t n_tc, int rows, int npow, double c0, const uint8_t *code,
                            const double *table, const double *x, const double *decay,
                            double *out)
 {
     double h[LEVELS], acc[8];
     for (size_t tc = 0; tc < n_tc; tc++) {
-        level_currents(npow, table, decay, n_tc, tc, h);
+        level_currents(npow, c0, table, decay, n_tc, tc, h);
         const uint8_t *cd = code + tc * (size_t)rows;
         for (int j = 0; j < 8; j++)
             acc[j] = 0.0;
@@ -79,7 +79,7 @@ static void read_columns_c(size_t n_tc, int rows, int npow, const uint8_t *code,
     }
 }
 
-static void read_rows_c(int nt, int cols, int rows, int npow, const uint8_t *code,
+static void read_rows_c(int nt, int cols, int rows, int npow, double c0, const uint8_t *code,
                         const double *table, const double *a, const double *decay, double *out)
 {
     double h[LEVELS];
@@ -93,7 +93,7 @@ static void read_rows_c(int nt, int cols, int rows, int npow, const uint8_t *cod
             double ac = a[tc];
             if (ac == 0.0)
                 continue;
-            level_currents(npow, table, decay, n_tc, tc, h);
+            level_currents(npow, c0, table, decay, n_tc, tc, h);
             for (int l = 0; l < LEVELS; l++)
                 h[l] = ac * h[l];
             const uint8_t *cd = code + tc * (size_t)rows;
@@ -105,14 +105,13 @@ static void read_rows_c(int nt, int cols, int rows, int npow, const uint8_t *cod
 
 #ifdef HAVE_AVX512_BUILD
 __attribute__((target("avx512f")))
-static inline void level_currents_512(int npow, const double *table, const double *decay,
-                                      size_t n_tc, size_t tc, __m512d *lo, __m512d *hi)
+static inline void level_currents_512(int npow, double c0, const double *table,
+                                      const double *decay, size_t n_tc, size_t tc, __m512d *lo,
+                                      __m512d *hi)
 {
-    __m512d d = _mm512_set1_pd(decay ? decay[tc] : 1.0);
-    *lo = _mm512_mul_pd(d, _mm512_loadu_pd(table));
-    *hi = _mm512_mul_pd(d, _mm512_loadu_pd(table + 8));
-    for (int k = 1; k < npow; k++) {
-        d = _mm512_set1_pd(decay ? decay[(size_t)k * n_tc + tc] : 1.0);
+    *lo = *hi = _mm512_set1_pd(c0);
+    for (int k = 0; k < npow; k++) {
+        __m512d d = _mm512_set1_pd(decay ? decay[(size_t)k * n_tc + tc] : 1.0);
         *lo = _mm512_fmadd_pd(d, _mm512_loadu_pd(table + (size_t)k * LEVELS), *lo);
         *hi = _mm512_fmadd_pd(d, _mm512_loadu_pd(table + (size_t)k * LEVELS + 8), *hi);
     }
@@ -136,7 +135,7 @@ static inline double lane_sum_512(__m512d acc)
 #define GROUP 4     /* columns read together: independent chains for the out-of-order core */
 
 __attribute__((target("avx512f")))
-static void read_columns_512(size_t n_tc, int rows, int npow, const uint8_t *code,
+static void read_columns_512(size_t n_tc, int rows, int npow, double c0, const uint8_t *code,
                              const double *table, const double *x, const double *decay,
                              double *out)
 {
@@ -146,7 +145,7 @@ static void read_columns_512(size_t n_tc, int rows, int npow, const uint8_t *cod
         const uint8_t *cd = code + tc * (size_t)rows;
 #pragma GCC unroll 4
         for (int g = 0; g < GROUP; g++) {
-            level_currents_512(npow, table, decay, n_tc, tc + g, &lo[g], &hi[g]);
+            level_currents_512(npow, c0, table, decay, n_tc, tc + g, &lo[g], &hi[g]);
             acc[g] = _mm512_setzero_pd();
         }
         for (int r = 0; r < rows; r += 8) {
@@ -162,7 +161,7 @@ static void read_columns_512(size_t n_tc, int rows, int npow, const uint8_t *cod
     }
     for (; tc < n_tc; tc++) {
         __m512d lo, hi;
-        level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
+        level_currents_512(npow, c0, table, decay, n_tc, tc, &lo, &hi);
         const uint8_t *cd = code + tc * (size_t)rows;
         __m512d acc = _mm512_setzero_pd();
         for (int r = 0; r < rows; r += 8)
@@ -174,7 +173,7 @@ static void read_columns_512(size_t n_tc, int rows, int npow, const uint8_t *cod
 #define BLOCK 8     /* registers of 8 rows kept in registers across a tile's columns */
 
 __attribute__((target("avx512f")))
-static void read_rows_512(int nt, int cols, int rows, int npow, const uint8_t *code,
+static void read_rows_512(int nt, int cols, int rows, int npow, double c0, const uint8_t *code,
                           const double *table, const double *a, const double *decay,
                           double *out)
 {
@@ -192,7 +191,7 @@ static void read_rows_512(int nt, int cols, int rows, int npow, const uint8_t *c
                 if (ac == 0.0)
                     continue;
                 __m512d lo, hi, av = _mm512_set1_pd(ac);
-                level_currents_512(npow, table, decay, n_tc, tc, &lo, &hi);
+                level_currents_512(npow, c0, table, decay, n_tc, tc, &lo, &hi);
                 lo = _mm512_mul_pd(av, lo);
                 hi = _mm512_mul_pd(av, hi);
                 const uint8_t *cd = code + tc * (size_t)rows + r0;
@@ -214,29 +213,82 @@ static void read_rows_512(int nt, int cols, int rows, int npow, const uint8_t *c
 
 /* S (n_tc,) of a K-style read: rows is a multiple of 8, x (rows,), code (n_tc, rows),
  * table (npow, LEVELS), decay (npow, n_tc) or NULL.  simd: use AVX-512 (if built). */
-void gca_read_columns(int simd, size_t n_tc, int rows, int npow, const uint8_t *code,
+void gca_read_columns(int simd, size_t n_tc, int rows, int npow, double c0, const uint8_t *code,
                       const double *table, const double *x, const double *decay, double *out)
 {
 #ifdef HAVE_AVX512_BUILD
     if (simd) {
-        read_columns_512(n_tc, rows, npow, code, table, x, decay, out);
+        read_columns_512(n_tc, rows, npow, c0, code, table, x, decay, out);
         return;
     }
 #endif
     (void)simd;
-    read_columns_c(n_tc, rows, npow, code, table, x, decay, out);
+    read_columns_c(n_tc, rows, npow, c0, code, table, x, decay, out);
 }
 
 /* O (nt, rows) of a V-style read: a (nt·cols,) one pulse per column, code (nt·cols, rows). */
-void gca_read_rows(int simd, int nt, int cols, int rows, int npow, const uint8_t *code,
+void gca_read_rows(int simd, int nt, int cols, int rows, int npow, double c0, const uint8_t *code,
                    const double *table, const double *a, const double *decay, double *out)
 {
 #ifdef HAVE_AVX512_BUILD
     if (simd) {
-        read_rows_512(nt, cols, rows, npow, code, table, a, decay, out);
+        read_rows_512(nt, cols, rows, npow, c0, code, table, a, decay, out);
         return;
     }
 #endif
     (void)simd;
-    read_rows_c(nt, cols, rows, npow, code, table, a, decay, out);
+    read_rows_c(nt, cols, rows, npow, c0, code, table, a, decay, out);
+}
+
+/* dst[r] = the index of volts[r] among levels[0..nlev) (exact ==, so NaN matches nothing) for
+ * r = 0..rows-1; returns -1 when every row matched, else the first row that did not (dst is
+ * then written up to that row only). */
+int gca_level_index(int rows, const double *volts, int nlev, const double *levels, uint8_t *dst)
+{
+    for (int r = 0; r < rows; r++) {
+        int l = 0;
+        while (l < nlev && !(levels[l] == volts[r]))
+            l++;
+        if (l == nlev)
+            return r;
+        dst[r] = (uint8_t)l;
+    }
+    return -1;
+}
+
+/* One token's read-out (analog_models.readout.read_token) in one call, the same operations in
+ * the same order as its steps on the level path, so the same bits (tested):
+ *   S = mask ? read_columns(x) : 0                      (n_tc,)  the K bank's codes and table
+ *   A = min(max(S / s_sat1, 0), 1)                       ReLU C2P (analog_models.c2p.relu_c2p)
+ *   O = read_rows(A · f_col)  (f_col NULL: A itself)     (nt, rows) the V bank's
+ *   sign = O < 0;  count = min(floor(|O| / s_sat2 · cmax + 0.5), cmax)   signed C2P (c2p.signed_c2p)
+ * aw: scratch (n_tc,) for A · f_col. */
+void gca_read_token(int simd, int nt, int cols, int rows, int npow, double c0_k, double c0_v,
+                    const uint8_t *kcode, const double *ktable, const uint8_t *vcode,
+                    const double *vtable, const double *x, const double *decay_k,
+                    const double *decay_v, const uint8_t *mask, const double *f_col,
+                    double s_sat1, double s_sat2, double cmax, double *S, double *A, double *aw,
+                    double *O, uint8_t *sign, int64_t *count)
+{
+    size_t n_tc = (size_t)nt * cols, n_o = (size_t)nt * rows;
+    gca_read_columns(simd, n_tc, rows, npow, c0_k, kcode, ktable, x, decay_k, S);
+    for (size_t i = 0; i < n_tc; i++) {
+        if (!mask[i])
+            S[i] = 0.0;
+        double a = S[i] / s_sat1;
+        a = (a >= 0.0 || a != a) ? a : 0.0;           /* np.maximum(a, 0): NaN stays */
+        A[i] = (a <= 1.0 || a != a) ? a : 1.0;        /* np.minimum(a, 1) */
+        aw[i] = f_col ? A[i] * f_col[i % (size_t)cols] : A[i];
+    }
+    gca_read_rows(simd, nt, cols, rows, npow, c0_v, vcode, vtable, aw, decay_v, O);
+    for (size_t i = 0; i < n_o; i++) {
+        double c = fabs(O[i]);
+        c = c / s_sat2;
+        c = c * cmax;
+        c = c + 0.5;
+        c = floor(c);
+        c = (c <= cmax || c != c) ? c : cmax;
+        sign[i] = O[i] < 0.0;
+        count[i] = (int64_t)c;
+    }
 }

@@ -57,36 +57,42 @@ class LevelKernel:
     def __init__(self, lib: ctypes.CDLL, path: Path) -> None:
         self.path = path
         self._lib = lib
-        lib.gca_read_columns.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int,
-                                         ctypes.c_int, _ptr, _ptr, _ptr, _ptr, _ptr]
-        lib.gca_read_rows.argtypes = [ctypes.c_int] * 5 + [_ptr] * 5
+        d, i, u = ctypes.c_double, ctypes.c_int, ctypes.c_size_t
+        lib.gca_read_columns.argtypes = [i, u, i, i, d, _ptr, _ptr, _ptr, _ptr, _ptr]
+        lib.gca_read_rows.argtypes = [i] * 5 + [d] + [_ptr] * 5
+        lib.gca_level_index.argtypes = [i, _ptr, i, _ptr, _ptr]
+        lib.gca_read_token.argtypes = [i] * 5 + [d, d] + [_ptr] * 9 + [d] * 3 + [_ptr] * 6
         lib.gca_read_columns.restype = lib.gca_read_rows.restype = None
+        lib.gca_read_token.restype = None
+        lib.gca_level_index.restype = i
         if lib.gca_levels() != LEVELS:
             raise RuntimeError(f"{path}: built for {lib.gca_levels()} levels, not {LEVELS}")
         #: the CPU has AVX-512 and the kernel was built with it
         self.simd = bool(lib.gca_has_avx512())
 
     def read_columns(self, code: np.ndarray, table: np.ndarray, x: np.ndarray,
-                     decay: np.ndarray | None, *, simd: bool | None = None) -> np.ndarray:
-        """S (n_tc,) = Σ_r x_r·h_c[code[c, r]]: ``code`` (n_tc, rows) uint8 C-contiguous,
-        rows a multiple of :data:`LANES`; ``table`` (n_powers, LEVELS); ``x`` (rows,);
-        ``decay`` (n_powers, n_tc) or None (no leakage).  ``simd=False`` forces the portable
-        code (tests)."""
+                     decay: np.ndarray | None, *, c0: float = 0.0, simd: bool | None = None
+                     ) -> np.ndarray:
+        """S (n_tc,) = Σ_r x_r·h_c[code[c, r]], ``h_c = c0 + Σ_k D_k·table[k]``: ``code``
+        (n_tc, rows) uint8 C-contiguous, rows a multiple of :data:`LANES`; ``table``
+        (n_powers, LEVELS); ``x`` (rows,); ``decay`` (n_powers, n_tc) or None (no leakage).
+        ``simd=False`` forces the portable code (tests)."""
         n_tc, rows = code.shape
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty(n_tc)
-        self.columns(self.use_simd(simd), n_tc, rows, table.shape[0], code.ctypes.data,
+        self.columns(self.use_simd(simd), n_tc, rows, table.shape[0], c0, code.ctypes.data,
                      table.ctypes.data, x.ctypes.data, _data(decay), out.ctypes.data)
         return out
 
     def read_rows(self, code: np.ndarray, table: np.ndarray, a: np.ndarray,
-                  decay: np.ndarray | None, *, simd: bool | None = None) -> np.ndarray:
+                  decay: np.ndarray | None, *, c0: float = 0.0, simd: bool | None = None
+                  ) -> np.ndarray:
         """O (nt, rows) = Σ_c a[t, c]·h_c[code[t, c, r]]: ``code`` (nt, cols, rows) uint8,
         ``a`` (nt, cols) pulse fractions, the rest as :meth:`read_columns`."""
         nt, cols, rows = code.shape
         a = np.ascontiguousarray(a, dtype=np.float64)
         out = np.empty((nt, rows))
-        self.rows(self.use_simd(simd), nt, cols, rows, table.shape[0], code.ctypes.data,
+        self.rows(self.use_simd(simd), nt, cols, rows, table.shape[0], c0, code.ctypes.data,
                   table.ctypes.data, a.ctypes.data, _data(decay), out.ctypes.data)
         return out
 
@@ -100,6 +106,16 @@ class LevelKernel:
         """The C function ``gca_read_rows`` (raw pointers)."""
         return self._lib.gca_read_rows
 
+    @property
+    def level_index(self):
+        """The C function ``gca_level_index`` (raw pointers)."""
+        return self._lib.gca_level_index
+
+    @property
+    def token(self):
+        """The C function ``gca_read_token`` (raw pointers)."""
+        return self._lib.gca_read_token
+
     def use_simd(self, simd: bool | None = None) -> int:
         return int(self.simd if simd is None else (simd and self.simd))
 
@@ -107,7 +123,9 @@ class LevelKernel:
 class LevelCells:
     """The cells of a bank as level indices: ``(n_tiles, cols, rows)`` of uint8, rows padded to
     whole lanes, with the level voltages seen so far (index 0: ``v0``, every cell's initial
-    voltage) and their terms ``terms_of(volts) → (n_powers, k)``.
+    voltage), their terms ``terms_of(volts) → (n_powers, k)`` and ``c0``, the current every
+    cell shares (the bank's ``const_uA``: the kernel adds it to each level's current, so a read
+    has no separate constant term).
 
     :meth:`set_column` returns False when a column holds one voltage too many (the caller
     then reads by matrices).  The reads take the per-power leakage factors ``(n_powers,
@@ -116,54 +134,59 @@ class LevelCells:
     """
 
     def __init__(self, k: LevelKernel, n_tiles: int, cols: int, rows: int, n_powers: int,
-                 v0: float, terms_of) -> None:
+                 v0: float, terms_of, c0: float = 0.0) -> None:
         self.kernel, self._terms_of = k, terms_of
         self.n_tiles, self.cols, self.rows = n_tiles, cols, rows
-        self.n_powers = n_powers
+        self.n_powers, self.c0 = n_powers, float(c0)
         self.rows_pad = -(-rows // LANES) * LANES
         self.codes = np.zeros((n_tiles, cols, self.rows_pad), np.uint8)
         self.terms = np.zeros((n_powers, LEVELS))
-        self.volts: list[float] = []
-        self._index: dict[float, int] = {}
+        self.levels = np.zeros(LEVELS)             # the level voltages (the first n_levels)
+        self.n_levels = 0
         self._add(float(v0))
         self._x = np.zeros(self.rows_pad)            # the query, zero-padded to whole lanes
+        self._col = np.zeros(rows)                   # a written column's voltages
         self._simd = k.use_simd()
         self._p_codes, self._p_terms = self.codes.ctypes.data, self.terms.ctypes.data
-        self._p_x = self._x.ctypes.data
+        self._p_x, self._p_levels = self._x.ctypes.data, self.levels.ctypes.data
+        self._p_col = self._col.ctypes.data
+        self._tok: dict[str, np.ndarray] | None = None    # read_token's buffers (first use)
+
+    @property
+    def volts(self) -> list[float]:
+        """The level voltages, in the order they were first written."""
+        return self.levels[:self.n_levels].tolist()
 
     def _add(self, v: float) -> int | None:
-        n = len(self.volts)
+        n = self.n_levels
         if n == LEVELS:
             return None
-        self.volts.append(v)
-        self._index[v] = n
+        self.levels[n] = v
+        self.n_levels = n + 1
         self.terms[:, n] = self._terms_of(np.array([v]))[:, 0]
         return n
 
     def set_column(self, tile: int, col: int, volts: np.ndarray) -> bool:
-        """Store the level of each cell of the column; False (nothing stored) if that needs
-        more than :data:`LEVELS` levels in all."""
-        values = volts.tolist()
-        try:
-            idx = [self._index[v] for v in values]
-        except KeyError:
-            idx = []
-            for v in values:                # a new voltage becomes a level (NaN never matches)
-                i = self._index.get(v)
-                if i is None:
-                    i = self._add(v)
-                    if i is None:
-                        return False
-                idx.append(i)
-        self.codes[tile, col, :self.rows] = idx
-        return True
+        """Store the level of each cell of the column (``volts`` (rows,)); a voltage not yet a level becomes the next one (exact equality: NaN never
+        matches, so each NaN cell takes a level of its own).  False if that needs more than
+        :data:`LEVELS` levels in all: the column's codes are then partly written, and the
+        caller reads by matrices from then on."""
+        self._col[:] = volts
+        p_dst = self._p_codes + (tile * self.cols + col) * self.rows_pad
+        while True:
+            miss = self.kernel.level_index(self.rows, self._p_col, self.n_levels,
+                                           self._p_levels, p_dst)
+            if miss < 0:
+                return True
+            if self._add(float(self._col[miss])) is None:
+                return False
 
     def read_columns(self, x: np.ndarray, decay: np.ndarray | None) -> np.ndarray:
         """S (n_tiles, cols) = Σ_r x_r·h_c[level]."""
         self._x[:self.rows] = x
         out = np.empty((self.n_tiles, self.cols))
         self.kernel.columns(self._simd, self.n_tiles * self.cols, self.rows_pad, self.n_powers,
-                            self._p_codes, self._p_terms, self._p_x, _data(decay),
+                            self.c0, self._p_codes, self._p_terms, self._p_x, _data(decay),
                             out.ctypes.data)
         return out
 
@@ -172,9 +195,58 @@ class LevelCells:
         a = np.ascontiguousarray(a, dtype=np.float64)
         out = np.empty((self.n_tiles, self.rows_pad))
         self.kernel.rows(self._simd, self.n_tiles, self.cols, self.rows_pad, self.n_powers,
-                         self._p_codes, self._p_terms, a.ctypes.data, _data(decay),
+                         self.c0, self._p_codes, self._p_terms, a.ctypes.data, _data(decay),
                          out.ctypes.data)
         return out if self.rows_pad == self.rows else out[:, :self.rows]
+
+    def read_token(self, v: "LevelCells", x: np.ndarray, decay_k: np.ndarray | None,
+                   decay_v: np.ndarray | None, mask: np.ndarray, f_col: np.ndarray | None,
+                   s_sat1: float, s_sat2: float, count_max: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One token's read-out with these cells as the K array and ``v`` as the V array
+        (same geometry and powers), in one C call: ``(S, A, O, sign, count)`` as
+        :func:`analog_models.readout.read_token` composes them (``read_columns`` masked by
+        ``mask`` (n_tiles, cols), ReLU C2P, ``read_rows`` of ``A·f_col`` (``f_col`` (cols,) or
+        None), signed C2P) — the same operations in the same order, so the same bits (tested).
+        ``x`` is the query already weighted by the K lines; ``decay_v`` may be ``decay_k``."""
+        b = self._tok
+        if b is None:
+            b = self._tok = self._token_buffers()
+        b["x"][:self.rows] = x
+        b["mask"][...] = mask
+        p = b["ptr"]
+        dk = None
+        if decay_k is not None:
+            b["dk"][...] = decay_k
+            dk = p["dk"]
+        dv = None
+        if decay_v is decay_k:
+            dv = dk
+        elif decay_v is not None:
+            b["dv"][...] = decay_v
+            dv = p["dv"]
+        fc = None
+        if f_col is not None:
+            b["f_col"][...] = f_col
+            fc = p["f_col"]
+        self.kernel.token(self._simd, self.n_tiles, self.cols, self.rows_pad, self.n_powers,
+                          self.c0, v.c0, self._p_codes, self._p_terms, v._p_codes, v._p_terms,
+                          p["x"], dk, dv, p["mask"], fc, s_sat1, s_sat2, float(count_max),
+                          p["S"], p["A"], p["aw"], p["O"], p["sign"], p["count"])
+        o, sign, count = b["O"], b["sign"], b["count"]
+        if self.rows_pad != self.rows:
+            o, sign, count = o[:, :self.rows], sign[:, :self.rows], count[:, :self.rows]
+        return (b["S"].copy(), b["A"].copy(), o.copy(), sign.astype(bool), count.copy())
+
+    def _token_buffers(self) -> dict:
+        nt, cols, rp = self.n_tiles, self.cols, self.rows_pad
+        b = {"x": np.zeros(rp), "mask": np.zeros((nt, cols), np.uint8),
+             "dk": np.zeros((self.n_powers, nt, cols)), "dv": np.zeros((self.n_powers, nt, cols)),
+             "f_col": np.zeros(cols), "S": np.zeros((nt, cols)), "A": np.zeros((nt, cols)),
+             "aw": np.zeros((nt, cols)), "O": np.zeros((nt, rp)),
+             "sign": np.zeros((nt, rp), np.uint8), "count": np.zeros((nt, rp), np.int64)}
+        b["ptr"] = {k: v.ctypes.data for k, v in b.items()}
+        return b
 
 
 def _data(a: np.ndarray | None) -> int | None:

@@ -9,6 +9,7 @@ import pytest
 
 from analog_models import level_read
 from analog_models.array import GainCellBank
+from analog_models.c2p import relu_c2p, signed_c2p
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.level_read import LEVELS, kernel
 from analog_models.readout import read_token, write_token_column
@@ -153,3 +154,76 @@ def test_the_build_is_cached_by_content(monkeypatch, tmp_path):
     src.write_text(level_read.SOURCE.read_text() + "\n/* changed */\n")
     monkeypatch.setattr(level_read, "SOURCE", src)
     assert level_read._build(cc) != first                  # another source: another library
+
+
+def _banks(cfg, seed, n_cols=None):
+    """K and V banks of ``cfg`` with ``n_cols`` random DAC-level columns written (default:
+    the whole window)."""
+    kb, vb = GainCellBank.for_head(cfg, "K"), GainCellBank.for_head(cfg, "V")
+    rng = np.random.default_rng(seed)
+    a = cfg.array
+    for t in range(n_cols or a.n_tiles * a.tile_cols):
+        tile, col = divmod(t, a.tile_cols)
+        for b in (kb, vb):
+            b.write_column(tile, col, code_to_volts(rng.integers(0, a.kv_max + 1, a.head_dim),
+                                                    cfg), t * 31 * cfg.timing.t_clk_s)
+    return kb, vb
+
+
+@pytest.mark.parametrize("simd", [True, False])
+@pytest.mark.parametrize("case", ["default", "no_leakage", "ir_drop", "saturating"])
+def test_the_token_read_in_one_call_equals_its_steps(case, simd):
+    """readout.read_token on two level banks is one C call (gca_read_token); it must give
+    the bits of the steps it replaces — read_columns, relu_c2p, read_rows, signed_c2p — each
+    called on its own (with the separately computed V leakage when V's write times differ)."""
+    # d = 4 (with IR drop): rows padded to a whole lane of 8
+    d = 4 if case == "ir_drop" else 32
+    base = HeadConfig().with_overrides([f"array.head_dim={d}", "array.n_tiles=3",
+                                        "array.tile_cols=16"])
+    an = {"no_leakage": ["analog.leakage=false"],
+          "ir_drop": ["analog.ir_drop=true", "analog.ir_drop_alpha=0.05"],
+          "saturating": [f"analog.s_sat1_uA={base.analog.s_sat1_uA / 8}",
+                         f"analog.s_sat2_uA={base.analog.s_sat2_uA / 20}"]}.get(case, [])
+    cfg = base.with_overrides(an)
+    kb, vb = _banks(cfg, seed=len(case), n_cols=40)
+    assert kb.read_path == vb.read_path == "levels"
+    kb.level_cells._simd = int(simd and kernel().simd)
+    rng = np.random.default_rng(7)
+    a = cfg.array
+    seen_sat = seen_neg = seen_zero = 0
+    for i in range(12):
+        if i == 6:                        # V written later than K from here: its own decay
+            vb.write_column(0, 3, code_to_volts(np.full(a.head_dim, 5), cfg), 50e-6)
+        x = pulse_fraction(rng.integers(0, a.q_max + 1, a.head_dim), cfg)
+        valid = rng.random((a.n_tiles, a.tile_cols)) < 0.8
+        t = (60 + 7 * i) * 31 * cfg.timing.t_clk_s
+        r = read_token(kb, vb, x, t, valid, cfg)
+        s = kb.read_columns(x, t, valid)
+        act = relu_c2p(s, cfg)
+        o = vb.read_rows(act, t)
+        sign, count = signed_c2p(o, cfg)
+        for got, want in ((r.scores, s), (r.activations, act), (r.charges, o)):
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(r.sign, sign)
+        np.testing.assert_array_equal(r.count, count)
+        assert r.count.dtype == np.int64 and r.sign.dtype == bool
+        seen_sat += int((count == a.count_max).sum()) + int((act == 1).sum())
+        seen_neg += int(sign.sum())
+        seen_zero += int((act[valid] == 0).sum())
+    assert seen_neg and seen_zero
+    if case == "saturating":
+        assert seen_sat, "the saturating case must clip"
+
+
+def test_written_levels_are_indexed_in_the_order_they_appear():
+    bank = GainCellBank(1, 8, 3, AnalogConfig())
+    cells = bank.level_cells
+    v = np.array([0.3, 0.1, 0.3, 0.0, 0.7, 0.1, 0.7, 0.3])
+    bank.write_column(0, 1, v, 0.0)
+    assert cells.volts == [0.0, 0.3, 0.1, 0.7]            # 0 V: every cell's initial level
+    np.testing.assert_array_equal(cells.codes[0, 1, :8], [1, 2, 1, 0, 3, 2, 3, 1])
+    np.testing.assert_array_equal(cells.levels[cells.codes[0, 1, :8]], v)
+    bank.write_column(0, 2, v[::-1], 0.0)                  # no new level
+    assert cells.volts == [0.0, 0.3, 0.1, 0.7]
+    np.testing.assert_array_equal(cells.levels[cells.codes[0, 2, :8]], v[::-1])
