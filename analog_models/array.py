@@ -274,15 +274,21 @@ class GainCellBank:
         self._update(tile, col)
 
     # -- reads ------------------------------------------------------------------------------
-    def decay_at(self, t_s: float) -> np.ndarray | None:
-        """The leakage factors ``D_c^p`` (n_powers, n_tiles, cols) of a read at ``t_s``, or
-        None without leakage — what :meth:`read_columns`/:meth:`read_rows` weigh the terms
-        with (pass them as ``decay`` to a read at the same time of a bank with the same
-        write times and powers, to compute them once)."""
+    def leakage_factors(self, t_s: float) -> np.ndarray | None:
+        """The leakage factor ``D_c = exp(−max(t_s − t_write[c], 0)/τ)`` of every column
+        (n_tiles, cols) at a read at ``t_s``, or None without leakage (or with no decaying
+        term); :meth:`decay_at` gives its powers."""
         if not self.analog.leakage or not self._powers:
             return None
-        d = decay_factor(cell_age_s(t_s, self.t_write), self.analog.tau_retention_s)
-        return decay_powers(d, self._powers)
+        return decay_factor(cell_age_s(t_s, self.t_write), self.analog.tau_retention_s)
+
+    def decay_at(self, t_s: float) -> np.ndarray | None:
+        """The leakage factors' powers ``D_c^p`` (n_powers, n_tiles, cols) of a read at
+        ``t_s``, or None without leakage — what :meth:`read_columns`/:meth:`read_rows` weigh
+        the terms with (pass them as ``decay`` to a read at the same time of a bank with the
+        same write times and powers, to compute them once)."""
+        d = self.leakage_factors(t_s)
+        return None if d is None else decay_powers(d, self._powers)
 
     def read_columns(self, pulse_fraction: np.ndarray, t_s: float,
                      col_mask: np.ndarray | None = None, *,

@@ -256,31 +256,65 @@ int gca_level_index(int rows, const double *volts, int nlev, const double *level
     return -1;
 }
 
+/* planes (npow, n_tc) = D^p_k (D = d, (n_tc,)) by repeated multiplication, as
+ * analog_models.leakage.decay_powers: D^0 = 1, D^1 = D, D^(j+1) = D^j · D. */
+static void decay_planes(int npow, const int *powers, const double *d, size_t n_tc,
+                         double *planes)
+{
+    for (size_t tc = 0; tc < n_tc; tc++) {
+        double v = d[tc];
+        int done = 1;
+        for (int k = 0; k < npow; k++) {
+            if (powers[k] == 0) {
+                planes[(size_t)k * n_tc + tc] = 1.0;
+                continue;
+            }
+            for (; done < powers[k]; done++)
+                v = v * d[tc];
+            planes[(size_t)k * n_tc + tc] = v;
+        }
+    }
+}
+
 /* One token's read-out (analog_models.readout.read_token) in one call, the same operations in
  * the same order as its steps on the level path, so the same bits (tested):
+ *   decay = D^p_k per column (decay_planes; d NULL: no leakage)
  *   S = mask ? read_columns(x) : 0                      (n_tc,)  the K bank's codes and table
  *   A = min(max(S / s_sat1, 0), 1)                       ReLU C2P (analog_models.c2p.relu_c2p)
- *   O = read_rows(A · f_col)  (f_col NULL: A itself)     (nt, rows) the V bank's
+ *   O = read_rows(A · f_col)                             (nt, rows) the V bank's
  *   sign = O < 0;  count = min(floor(|O| / s_sat2 · cmax + 0.5), cmax)   signed C2P (c2p.signed_c2p)
- * aw: scratch (n_tc,) for A · f_col. */
-void gca_read_token(int simd, int nt, int cols, int rows, int npow, double c0_k, double c0_v,
-                    const uint8_t *kcode, const double *ktable, const uint8_t *vcode,
-                    const double *vtable, const double *x, const double *decay_k,
-                    const double *decay_v, const uint8_t *mask, const double *f_col,
-                    double s_sat1, double s_sat2, double cmax, double *S, double *A, double *aw,
+ * d_v may be d_k (the same write times: one set of planes).  Scratch: planes_k, planes_v
+ * (npow, n_tc), aw (n_tc,) for A · f_col. */
+void gca_read_token(int simd, int nt, int cols, int rows, int npow, const int *powers,
+                    double c0_k, double c0_v, const uint8_t *kcode, const double *ktable,
+                    const uint8_t *vcode, const double *vtable, const double *x,
+                    const double *d_k, const double *d_v, const uint8_t *mask,
+                    const double *f_col, double s_sat1, double s_sat2, double cmax,
+                    double *planes_k, double *planes_v, double *S, double *A, double *aw,
                     double *O, uint8_t *sign, int64_t *count)
 {
     size_t n_tc = (size_t)nt * cols, n_o = (size_t)nt * rows;
-    gca_read_columns(simd, n_tc, rows, npow, c0_k, kcode, ktable, x, decay_k, S);
+    const double *dk = NULL, *dv = NULL;
+    if (d_k) {
+        decay_planes(npow, powers, d_k, n_tc, planes_k);
+        dk = planes_k;
+    }
+    if (d_v == d_k) {
+        dv = dk;
+    } else if (d_v) {
+        decay_planes(npow, powers, d_v, n_tc, planes_v);
+        dv = planes_v;
+    }
+    gca_read_columns(simd, n_tc, rows, npow, c0_k, kcode, ktable, x, dk, S);
     for (size_t i = 0; i < n_tc; i++) {
         if (!mask[i])
             S[i] = 0.0;
         double a = S[i] / s_sat1;
         a = (a >= 0.0 || a != a) ? a : 0.0;           /* np.maximum(a, 0): NaN stays */
         A[i] = (a <= 1.0 || a != a) ? a : 1.0;        /* np.minimum(a, 1) */
-        aw[i] = f_col ? A[i] * f_col[i % (size_t)cols] : A[i];
+        aw[i] = A[i] * f_col[i % (size_t)cols];
     }
-    gca_read_rows(simd, nt, cols, rows, npow, c0_v, vcode, vtable, aw, decay_v, O);
+    gca_read_rows(simd, nt, cols, rows, npow, c0_v, vcode, vtable, aw, dv, O);
     for (size_t i = 0; i < n_o; i++) {
         double c = fabs(O[i]);
         c = c / s_sat2;

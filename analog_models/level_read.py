@@ -61,7 +61,7 @@ class LevelKernel:
         lib.gca_read_columns.argtypes = [i, u, i, i, d, _ptr, _ptr, _ptr, _ptr, _ptr]
         lib.gca_read_rows.argtypes = [i] * 5 + [d] + [_ptr] * 5
         lib.gca_level_index.argtypes = [i, _ptr, i, _ptr, _ptr]
-        lib.gca_read_token.argtypes = [i] * 5 + [d, d] + [_ptr] * 9 + [d] * 3 + [_ptr] * 6
+        lib.gca_read_token.argtypes = [i] * 5 + [_ptr, d, d] + [_ptr] * 9 + [d] * 3 + [_ptr] * 8
         lib.gca_read_columns.restype = lib.gca_read_rows.restype = None
         lib.gca_read_token.restype = None
         lib.gca_level_index.restype = i
@@ -199,53 +199,58 @@ class LevelCells:
                          out.ctypes.data)
         return out if self.rows_pad == self.rows else out[:, :self.rows]
 
-    def read_token(self, v: "LevelCells", x: np.ndarray, decay_k: np.ndarray | None,
-                   decay_v: np.ndarray | None, mask: np.ndarray, f_col: np.ndarray | None,
-                   s_sat1: float, s_sat2: float, count_max: int
+    def read_token(self, v: "LevelCells", powers: tuple[int, ...], x: np.ndarray,
+                   d_k: np.ndarray | None, d_v: np.ndarray | None, mask: np.ndarray,
+                   f_col: np.ndarray, s_sat1: float, s_sat2: float, count_max: int
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One token's read-out with these cells as the K array and ``v`` as the V array
-        (same geometry and powers), in one C call: ``(S, A, O, sign, count)`` as
-        :func:`analog_models.readout.read_token` composes them (``read_columns`` masked by
-        ``mask`` (n_tiles, cols), ReLU C2P, ``read_rows`` of ``A·f_col`` (``f_col`` (cols,) or
-        None), signed C2P) — the same operations in the same order, so the same bits (tested).
-        ``x`` is the query already weighted by the K lines; ``decay_v`` may be ``decay_k``."""
+        (same geometry), in one C call: ``(S, A, O, sign, count)`` as
+        :func:`analog_models.readout.read_token` composes them (the leakage factors' powers
+        as :func:`analog_models.leakage.decay_powers`, ``read_columns`` masked by ``mask``
+        (n_tiles, cols), ReLU C2P, ``read_rows`` of ``A·f_col`` (``f_col`` (cols,), the V
+        lines' factors), signed C2P) — the same operations in the same order, so the same
+        bits (tested).  ``x`` is the query already weighted by the K lines; ``d_k``, ``d_v``
+        the leakage factors D (n_tiles, cols) of the two banks (None: no leakage; ``d_v``
+        may be ``d_k``); ``powers`` the banks' decay powers (:attr:`GainCellBank.powers`)."""
         b = self._tok
-        if b is None:
-            b = self._tok = self._token_buffers()
+        if b is None or b["key"] != powers:
+            b = self._tok = self._token_buffers(powers)
         b["x"][:self.rows] = x
         b["mask"][...] = mask
+        b["f_col"][...] = f_col
         p = b["ptr"]
-        dk = None
-        if decay_k is not None:
-            b["dk"][...] = decay_k
+        dk = dv = None
+        if d_k is not None:
+            b["dk"][...] = d_k
             dk = p["dk"]
-        dv = None
-        if decay_v is decay_k:
+        if d_v is d_k:
             dv = dk
-        elif decay_v is not None:
-            b["dv"][...] = decay_v
+        elif d_v is not None:
+            b["dv"][...] = d_v
             dv = p["dv"]
-        fc = None
-        if f_col is not None:
-            b["f_col"][...] = f_col
-            fc = p["f_col"]
         self.kernel.token(self._simd, self.n_tiles, self.cols, self.rows_pad, self.n_powers,
-                          self.c0, v.c0, self._p_codes, self._p_terms, v._p_codes, v._p_terms,
-                          p["x"], dk, dv, p["mask"], fc, s_sat1, s_sat2, float(count_max),
-                          p["S"], p["A"], p["aw"], p["O"], p["sign"], p["count"])
+                          p["powers"], self.c0, v.c0, self._p_codes, self._p_terms, v._p_codes,
+                          v._p_terms, p["x"], dk, dv, p["mask"], p["f_col"], s_sat1, s_sat2,
+                          float(count_max), p["planes_k"], p["planes_v"], p["S"], p["A"],
+                          p["aw"], p["O"], p["sign"], p["count"])
         o, sign, count = b["O"], b["sign"], b["count"]
         if self.rows_pad != self.rows:
             o, sign, count = o[:, :self.rows], sign[:, :self.rows], count[:, :self.rows]
         return (b["S"].copy(), b["A"].copy(), o.copy(), sign.astype(bool), count.copy())
 
-    def _token_buffers(self) -> dict:
-        nt, cols, rp = self.n_tiles, self.cols, self.rows_pad
-        b = {"x": np.zeros(rp), "mask": np.zeros((nt, cols), np.uint8),
-             "dk": np.zeros((self.n_powers, nt, cols)), "dv": np.zeros((self.n_powers, nt, cols)),
-             "f_col": np.zeros(cols), "S": np.zeros((nt, cols)), "A": np.zeros((nt, cols)),
-             "aw": np.zeros((nt, cols)), "O": np.zeros((nt, rp)),
-             "sign": np.zeros((nt, rp), np.uint8), "count": np.zeros((nt, rp), np.int64)}
+    def _token_buffers(self, powers: tuple[int, ...]) -> dict:
+        if len(powers) != self.n_powers:
+            raise ValueError(f"{len(powers)} decay powers for cells of {self.n_powers} terms")
+        nt, cols, rp, npw = self.n_tiles, self.cols, self.rows_pad, self.n_powers
+        b = {"powers": np.array(powers, dtype=np.intc), "x": np.zeros(rp),
+             "mask": np.zeros((nt, cols), np.uint8), "dk": np.zeros((nt, cols)),
+             "dv": np.zeros((nt, cols)), "f_col": np.zeros(cols),
+             "planes_k": np.zeros((npw, nt, cols)), "planes_v": np.zeros((npw, nt, cols)),
+             "S": np.zeros((nt, cols)), "A": np.zeros((nt, cols)), "aw": np.zeros((nt, cols)),
+             "O": np.zeros((nt, rp)), "sign": np.zeros((nt, rp), np.uint8),
+             "count": np.zeros((nt, rp), np.int64)}
         b["ptr"] = {k: v.ctypes.data for k, v in b.items()}
+        b["key"] = tuple(powers)
         return b
 
 
