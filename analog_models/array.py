@@ -238,9 +238,11 @@ class GainCellBank:
                 self._weighted(term, cols_, read).transpose(order))
         return p
 
-    def _update(self, tile: int, col: int) -> None:
+    def _update(self, tile: int, col: int, volts: np.ndarray | None = None) -> None:
+        """Keep the read state of column (tile, col) up to date (``volts``: its new
+        voltages (rows,), if at hand)."""
         if self._levels is not None and not self._levels.set_column(
-                tile, col, self.volts[tile, :, col]):
+                tile, col, self.volts[tile, :, col] if volts is None else volts):
             self._levels = None              # more voltages than levels: matrices from now on
         if not self._p:
             return
@@ -271,7 +273,7 @@ class GainCellBank:
             raise ValueError(f"column voltages must have shape ({self.rows},), not {v.shape}")
         self.volts[tile, :, col] = v
         self.t_write[tile, col] = t_s
-        self._update(tile, col)
+        self._update(tile, col, v)
 
     # -- reads ------------------------------------------------------------------------------
     def leakage_factors(self, t_s: float) -> np.ndarray | None:

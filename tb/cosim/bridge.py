@@ -109,6 +109,9 @@ class AnalogBridge:
         self._count_dtype = np.min_scalar_type(cfg.array.count_max)
         #: code_to_volts of every DAC code, looked up per written column (the same floats)
         self._volts_of_code = code_to_volts(np.arange(cfg.array.kv_max + 1), cfg)
+        #: a DAC field's bit weights: codes = its bits (d, kv_bits) @ these (one numpy call;
+        #: bits_fields packs bytes, ~2× slower for 3-bit fields)
+        self._code_weights = 1 << np.arange(cfg.array.kv_bits, dtype=np.int64)
         self._writing: ObservedToken | None = None
 
     def start(self) -> None:
@@ -151,7 +154,7 @@ class AnalogBridge:
         return tiles.bit_length() - 1, cols.bit_length() - 1
 
     def _codes(self, rec: _Record, name: str) -> np.ndarray:
-        return bits_fields(rec.bits_of(name), self.d, self.cfg.array.kv_bits)
+        return rec.bits_of(name).reshape(self.d, len(self._code_weights)) @ self._code_weights
 
     def _apply(self, rec: _Record, n: int) -> dict[str, int]:
         """Apply the array events latched since the last call (each at most once); return
