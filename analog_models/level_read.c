@@ -209,6 +209,27 @@ static void read_rows_512(int nt, int cols, int rows, int npow, double c0, const
         }
     }
 }
+
+/* count[i] for whole vectors of 8 (the signed C2P of signed_c2p_rows, the same operations;
+ * min(cmax, c) returns c when c is NaN, as the scalar code); returns how many were done */
+__attribute__((target("avx512f")))
+static size_t signed_counts_512(size_t n_o, const double *O, double s_sat2, double cmax,
+                                int64_t *count)
+{
+    const __m512d s2 = _mm512_set1_pd(s_sat2), cm = _mm512_set1_pd(cmax);
+    const __m512d half = _mm512_set1_pd(0.5);
+    double c8[8];
+    size_t i = 0;
+    for (; i + 8 <= n_o; i += 8) {
+        __m512d c = _mm512_abs_pd(_mm512_loadu_pd(O + i));
+        c = _mm512_add_pd(_mm512_mul_pd(_mm512_div_pd(c, s2), cm), half);
+        c = _mm512_roundscale_pd(c, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        _mm512_storeu_pd(c8, _mm512_min_pd(cm, c));
+        for (int j = 0; j < 8; j++)
+            count[i + j] = (int64_t)c8[j];
+    }
+    return i;
+}
 #endif
 
 /* S (n_tc,) of a K-style read: rows is a multiple of 8, x (rows,), code (n_tc, rows),
@@ -256,24 +277,82 @@ int gca_level_index(int rows, const double *volts, int nlev, const double *level
     return -1;
 }
 
+/* The element-wise steps of a token's read-out, each loop written so the compiler vectorises it
+ * (every operation is exactly rounded — ×, ÷, floor, compare — so any vector width gives the
+ * same bits); built once for AVX-512 and once for the baseline, picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ELEMENTWISE __attribute__((target_clones("avx512f", "default")))
+#else
+#define ELEMENTWISE
+#endif
+
 /* planes (npow, n_tc) = D^p_k (D = d, (n_tc,)) by repeated multiplication, as
  * analog_models.leakage.decay_powers: D^0 = 1, D^1 = D, D^(j+1) = D^j · D. */
+ELEMENTWISE
 static void decay_planes(int npow, const int *powers, const double *d, size_t n_tc,
                          double *planes)
 {
-    for (size_t tc = 0; tc < n_tc; tc++) {
-        double v = d[tc];
-        int done = 1;
-        for (int k = 0; k < npow; k++) {
-            if (powers[k] == 0) {
-                planes[(size_t)k * n_tc + tc] = 1.0;
-                continue;
-            }
-            for (; done < powers[k]; done++)
-                v = v * d[tc];
-            planes[(size_t)k * n_tc + tc] = v;
+    const double *prev = NULL;     /* the plane of D^done (NULL: done = 0) */
+    int done = 0;
+    for (int k = 0; k < npow; k++) {
+        double *pl = planes + (size_t)k * n_tc;
+        if (powers[k] == 0) {
+            for (size_t tc = 0; tc < n_tc; tc++)
+                pl[tc] = 1.0;
+            continue;
+        }
+        if (done == 0) {
+            for (size_t tc = 0; tc < n_tc; tc++)
+                pl[tc] = d[tc];
+            done = 1;
+        } else {
+            for (size_t tc = 0; tc < n_tc; tc++)
+                pl[tc] = prev[tc] * d[tc];
+            done++;
+        }
+        for (; done < powers[k]; done++)
+            for (size_t tc = 0; tc < n_tc; tc++)
+                pl[tc] = pl[tc] * d[tc];
+        prev = pl;
+    }
+}
+
+/* S masked; A = min(max(S/s_sat1, 0), 1) (NaN stays, as np.maximum/np.minimum); aw = A·f_col */
+ELEMENTWISE
+static void relu_c2p_rows(int nt, int cols, const uint8_t *mask, const double *f_col,
+                          double s_sat1, double *S, double *A, double *aw)
+{
+    for (int t = 0; t < nt; t++) {
+        size_t o = (size_t)t * cols;
+        for (int c = 0; c < cols; c++) {
+            double s = S[o + c];
+            s = mask[o + c] ? s : 0.0;
+            double a = s / s_sat1;
+            a = (a >= 0.0 || a != a) ? a : 0.0;
+            a = (a <= 1.0 || a != a) ? a : 1.0;
+            S[o + c] = s;
+            A[o + c] = a;
+            aw[o + c] = a * f_col[c];
         }
     }
+}
+
+/* sign = O < 0;  count = min(floor(|O| / s_sat2 · cmax + 0.5), cmax) */
+static void signed_c2p_rows(int simd, size_t n_o, const double *restrict O, double s_sat2,
+                            double cmax, uint8_t *restrict sign, int64_t *restrict count)
+{
+    size_t i = 0;
+#ifdef HAVE_AVX512_BUILD
+    if (simd)
+        i = signed_counts_512(n_o, O, s_sat2, cmax, count);
+#endif
+    (void)simd;
+    for (; i < n_o; i++) {
+        double c = floor(fabs(O[i]) / s_sat2 * cmax + 0.5);
+        count[i] = (int64_t)((c <= cmax || c != c) ? c : cmax);
+    }
+    for (i = 0; i < n_o; i++)
+        sign[i] = O[i] < 0.0;
 }
 
 /* One token's read-out (analog_models.readout.read_token) in one call, the same operations in
@@ -293,7 +372,7 @@ void gca_read_token(int simd, int nt, int cols, int rows, int npow, const int *p
                     double *planes_k, double *planes_v, double *S, double *A, double *aw,
                     double *O, uint8_t *sign, int64_t *count)
 {
-    size_t n_tc = (size_t)nt * cols, n_o = (size_t)nt * rows;
+    size_t n_tc = (size_t)nt * cols;
     const double *dk = NULL, *dv = NULL;
     if (d_k) {
         decay_planes(npow, powers, d_k, n_tc, planes_k);
@@ -306,23 +385,7 @@ void gca_read_token(int simd, int nt, int cols, int rows, int npow, const int *p
         dv = planes_v;
     }
     gca_read_columns(simd, n_tc, rows, npow, c0_k, kcode, ktable, x, dk, S);
-    for (size_t i = 0; i < n_tc; i++) {
-        if (!mask[i])
-            S[i] = 0.0;
-        double a = S[i] / s_sat1;
-        a = (a >= 0.0 || a != a) ? a : 0.0;           /* np.maximum(a, 0): NaN stays */
-        A[i] = (a <= 1.0 || a != a) ? a : 1.0;        /* np.minimum(a, 1) */
-        aw[i] = A[i] * f_col[i % (size_t)cols];
-    }
+    relu_c2p_rows(nt, cols, mask, f_col, s_sat1, S, A, aw);
     gca_read_rows(simd, nt, cols, rows, npow, c0_v, vcode, vtable, aw, dv, O);
-    for (size_t i = 0; i < n_o; i++) {
-        double c = fabs(O[i]);
-        c = c / s_sat2;
-        c = c * cmax;
-        c = c + 0.5;
-        c = floor(c);
-        c = (c <= cmax || c != c) ? c : cmax;
-        sign[i] = O[i] < 0.0;
-        count[i] = (int64_t)c;
-    }
+    signed_c2p_rows(simd, (size_t)nt * rows, O, s_sat2, cmax, sign, count);
 }

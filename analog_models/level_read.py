@@ -44,7 +44,7 @@ LEVELS = 16
 LANES = 8
 
 SOURCE = Path(__file__).with_name("level_read.c")
-FLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math")
+FLAGS = ("-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math")
 BUILD = Path(__file__).resolve().parent.parent / "build" / "native"
 
 _ptr = ctypes.c_void_p
