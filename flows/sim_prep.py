@@ -51,24 +51,31 @@ than one module is not touched.
 **Verilator** (:func:`prepare_for_verilator`).  A Verilated model evaluates all the logic of a
 clock domain after every edge, whether its inputs changed or not (the head's ``posedge clk``:
 31 cycles per token); it folds a net read once into its reader, and computes a net read in
-several places into a variable first.  An ``if`` in an ``always @*`` does not keep it from
-work either: it turns ``if (s) y = a; else y = 0;`` back into ``y = a & -s`` (tried first:
-:func:`gate_wide_muxes` without ``T0`` gave the same C++).  On the full head:
+several places into a variable first.  An ``if`` in an ``always @*`` does not keep it from the
+work: it turns ``if (s) y = a; else y = 0;`` back into ``y = a & -s``, and computes a wide
+concatenation before the ``if`` that uses it (both tried: :func:`gate_wide_muxes` without
+``T0``, and the input transposes gated on a non-zero source).  On the full head:
 
 * :func:`split_sliced_muxes` — 384 of the 640 read-out transposes pack two columns in one
   10-bit word (``add.$2``), which the adder tree reads as ``add.$2 [4:0]`` and ``add.$2 [9:5]``:
-  read twice, each was computed into a variable in every cycle (~40 C++ operations each).  One
-  mux per part read (``add.$2__4_0``, ``add.$2__9_5``), each read once, is folded into the
-  first-level adder registers, which Yosys writes under the same ``if (sums_valid_rep0)``: the
-  transposes are done only in the cycle they are registered.
-* :func:`merge_clocked` (shared with Icarus) — the counter planes' 40 slices of each 1,024-bit
-  register with the same enables were 96 masked word writes per plane in every counting
-  cycle; merged, 32 plain copies.
+  read twice, each was computed into a variable in every cycle.  One mux per part read
+  (``add.$2__4_0``, ``add.$2__9_5``), each read once, is folded into the first-level adder
+  registers, which Yosys writes under the same ``if (sums_valid_rep0)``: the transposes are
+  done only in the cycle they are registered.
+* :func:`flows.sim_prep_words.lane_gathers` — the counter bank's two 1,024-bit input
+  transposes (C2P pulse and sign, a shift, a mask and an OR per bit in every cycle) by delta
+  swaps on sixteen 64-bit lanes, one wire per lane value.  (The same swaps on the whole
+  1,024-bit vector, Icarus's form, cost more than the bit gather: Verilator loops over its 32
+  words per operation.)
 
-Measured: see :func:`prepare_for_verilator`.  (Also tried: the two 1,024-bit input transposes
-by delta swaps (:func:`flows.sim_prep_words.word_ops`): no gain measurable on the shared
-machine; gating them on a non-zero source: Verilator computes the wide concatenation before the
-``if``.)
+Measured with callgrind (instructions in the model's functions per clock cycle; a 100-token
+default-head co-simulation, the model built without ``-march=native`` for valgrind, 3,307
+cycles): Yosys copy 35,700; muxes split 19,800; and the lane transposes 12,500.  Also tried:
+:func:`merge_clocked` on top of the split (the counter planes' slice writes are masked word
+writes under the count enable): 20,200, no gain; whole-vector delta swaps with it: 24,200.
+Co-simulation timings: :func:`prepare_for_verilator`.  A split keeps every value (the part mux
+gives the bits the part select of the whole mux gave), and the lane swaps are the gather
+(``tb/unit/test_sim_prep.py`` checks both, the lanes in Python for random permutations too).
 """
 
 from __future__ import annotations
@@ -78,7 +85,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from flows.sim_prep_words import NAME as _NAME, word_ops
+from flows.sim_prep_words import NAME as _NAME, lane_gathers, word_ops
 
 log = logging.getLogger(__name__)
 
@@ -449,18 +456,20 @@ def prepare_for_icarus(text: str) -> tuple[str, dict[str, int]]:
 
 
 def prepare_for_verilator(text: str) -> tuple[str, dict[str, int]]:
-    """The Verilator rewrites (:func:`split_sliced_muxes`, :func:`merge_clocked`) on one flat
-    Yosys-written module, long lines wrapped again after (``wrap_long_lines``: Verilator's
-    token limit per line): the text and how many of each were made.  Text with more than one
-    module is returned as is."""
+    """The Verilator rewrites (:func:`split_sliced_muxes`,
+    :func:`flows.sim_prep_words.lane_gathers`) on one flat Yosys-written module, long lines
+    wrapped again after (``wrap_long_lines``: Verilator's token limit per line): the text and
+    how many of each were made.  Text with more than one module is returned as is.
+
+    MEASURED"""
     from hdl.generate import wrap_long_lines
 
     if not _one_module(text):
         return text, {}
     text = _WRAPPED.sub(", ", text)
     text, split = split_sliced_muxes(text)
-    text, clocked = merge_clocked(text)
-    return wrap_long_lines(text), {"split_muxes": split, "clocked_processes": clocked}
+    text, lanes = lane_gathers(text)
+    return wrap_long_lines(text), {"split_muxes": split, "lane_gathers": lanes}
 
 
 def _prepared_sources(sources: list[Path], simulator: str,

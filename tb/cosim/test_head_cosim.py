@@ -92,8 +92,8 @@ def test_default_head_icarus_copy_keeps_its_fast_shapes():
 def test_default_head_verilator_copy_keeps_its_fast_shapes():
     """The Verilator rewrite still matches the default head's shapes: every read-out mux is read
     once (one that packs two columns is split per column), so Verilator folds it into the
-    first-level adder registers instead of computing it in every cycle; every counter plane
-    is written whole, one clocked process."""
+    first-level adder registers instead of computing it in every cycle; the counter bank's two
+    input transposes run on 64-bit lanes."""
     import re
 
     from flows.sim_prep import _MUX, _READ, MIN_SELECTS, prepare_for_verilator
@@ -101,7 +101,7 @@ def test_default_head_verilator_copy_keeps_its_fast_shapes():
 
     _, flat, _ = generate_head(HeadConfig())      # the default tests' copy (cached)
     text, made = prepare_for_verilator(flat.read_text())
-    assert made["split_muxes"] >= 64, made
+    assert made["split_muxes"] >= 64 and made["lane_gathers"] == 2, made
     text = text.replace(",\n    ", ", ")
     muxes = {m.group(1).strip() for m in map(_MUX.match, text.split("\n"))
              if m and m.group(0).count("[") >= MIN_SELECTS}
@@ -112,10 +112,6 @@ def test_default_head_verilator_copy_keeps_its_fast_shapes():
             if r.group(1).strip() in reads:
                 reads[r.group(1).strip()] += 1
     assert len(muxes) >= 640 and max(reads.values()) == 1, sorted(reads.items())[:3]
-    assert text.count("always @(posedge") == 1
-    lanes = HeadConfig().array.n_tiles * HeadConfig().array.head_dim
-    writes = re.findall(r"\\cnt\.cnt\d_r\s*(\[\d+:\d+\])?\s*<=", text)
-    assert writes and set(writes) == {f"[{lanes - 1}:0]"}, set(writes)
 
 
 def check_event_driven(res: dict) -> None:

@@ -20,6 +20,7 @@ from flows.sim_prep import (
     prepare_for_verilator,
     verilator_sources,
 )
+from flows.sim_prep_words import bit_permutation_swaps, lane_swap_ops
 from flows.tools import compile_icarus, run_vvp
 from hdl.generate import wrap_long_lines
 
@@ -131,17 +132,46 @@ def test_verilator_rewrite_keeps_every_output_in_every_cycle(tmp_path, seed):
     before = _yosys_style_module()
     after, made = prepare_for_verilator(before)
     # add.$2 (read through two part selects and a bit select) is split; y (an output, read
-    # whole) is not; two processes per slice run merged
-    assert made == {"split_muxes": 1, "clocked_processes": 8}
+    # whole) is not; p's transpose (a permutation of index bits) is done on 64-bit lanes, u's
+    # reversal is not one
+    assert made == {"split_muxes": 1, "lane_gathers": 1}
     parts = {f"\\add.$2__{HALF - 1}_0 ", f"\\add.$2__{2 * HALF - 1}_{HALF} ", "\\add.$2__3_3 "}
     assert all(f"assign {n} = rd ? {{" in after for n in parts)
     assert "\\add.$2 " not in after and "assign y = rd ? {" in after
-    assert after.count("always @(posedge clk)") == 1
+    assert "assign p = q & sim_prep_lanes0;" in after and "assign u = { b[0], b[1]," in after
     tb = _testbench(120, seed)
     want = _simulate(tmp_path, "before", before, tb)
     got = _simulate(tmp_path, "after", after, tb)
     assert len(want) == 121 and want[0].startswith("t0 ")
     assert got == want
+
+
+@pytest.mark.parametrize("k", [6, 8, 10])
+def test_lane_swaps_gather_every_permutation_of_index_bits(k):
+    """The lane operations, run on random vectors in Python, give the gather itself (bit i =
+    source bit src[i]) for random permutations of the index bits, on lanes of 16 to 64 bits."""
+    rng = random.Random(k)
+    n = 1 << k
+    for _ in range(10):
+        perm = rng.sample(range(k), k)
+        src = [sum((i >> perm[q] & 1) << q for q in range(k)) for i in range(n)]
+        swaps = bit_permutation_swaps(src)
+        assert swaps is not None
+        for lane in (16, 32, 64):
+            ops, order = lane_swap_ops(swaps, n, lane)
+            full = (1 << lane) - 1
+            x = rng.getrandbits(n)
+            w = [x >> (lane * i) & full for i in range(n // lane)]
+            for op in ops:
+                if op[0] == "in":
+                    _, a, d, m = op
+                    w[a] = (w[a] & ~(m | m << d) & full) | (w[a] >> d & m) | ((w[a] & m) << d & full)
+                else:
+                    _, a, b, sh, m = op
+                    t = ((w[a] >> sh) ^ w[b]) & m
+                    w[a], w[b] = w[a] ^ (t << sh & full), w[b] ^ t
+            got = sum(w[order[i]] << (lane * i) for i in range(n // lane))
+            assert got == sum((x >> src[i] & 1) << i for i in range(n))
 
 
 def test_a_mux_read_whole_anywhere_is_not_split():
