@@ -1,8 +1,10 @@
-"""Word-wise forms of the wide operators Icarus (vvp 11) runs bit by bit: XOR and bit gathers.
+"""Word-wise forms of wide operators: XOR and bit gathers for Icarus, bit gathers for Verilator.
 
-Used by :func:`flows.sim_prep.prepare_for_icarus` on the processes it makes of wide assignments
-(``always @* if (T0) y = e;``).  Measured with vvp 11 on 1,024-bit vectors (a process re-run
-20,000 times, CPU time per run on the shared 2-core machine):
+:func:`lane_gathers` (used by :func:`flows.sim_prep.prepare_for_verilator`) does a gather by
+delta swaps on 64-bit lanes; :func:`word_ops` (used by :func:`flows.sim_prep.prepare_for_icarus`
+on the processes it makes of wide assignments, ``always @* if (T0) y = e;``) works on the whole
+vector, which vvp does a machine word at a time.  For Icarus, measured with vvp 11 on 1,024-bit
+vectors (a process re-run 20,000 times, CPU time per run on the shared 2-core machine):
 
 * ``a ^ b`` — vvp's ``%xor`` sets one bit at a time (~7 µs); ``(a | b) & ~(a & b)`` is the same
   function of 0, 1, x and z (any x or z operand bit gives x in both) and its operators work a
@@ -21,7 +23,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIN_GATHER", "NAME", "bit_permutation_swaps", "declared_widths", "word_ops"]
+__all__ = ["LANE", "MIN_GATHER", "NAME", "bit_permutation_swaps", "declared_widths", "lane_gathers",
+           "lane_swap_ops", "word_ops"]
 
 #: A concatenation of at least this many single-bit selects of one signal is a gather.
 MIN_GATHER = 64
@@ -127,6 +130,99 @@ def word_ops(text: str, t0: str, min_gather: int = MIN_GATHER) -> tuple[str, dic
 
         expr = _CONCAT.sub(permute, expr)
         lines[i] = f"{head}{y} = {expr};"
+    text = "\n".join(lines)
+    if decls:                            # after the module header, as Yosys declares
+        h = re.search(r"^module [^;]*;$", text, re.MULTILINE)
+        assert h is not None
+        text = text[:h.end()] + "\n" + "\n".join(decls) + text[h.end():]
+    return text, made
+
+
+#: Lane width of :func:`lane_gathers`: Verilator's widest native word (``QData``).
+LANE = 64
+
+
+def lane_swap_ops(swaps: list[tuple[int, int]], n: int,
+                  lane: int = LANE) -> tuple[list[tuple], list[int]]:
+    """The swaps of index bits ``(p, q)`` (:func:`bit_permutation_swaps`, n bits) as operations
+    on ``n / lane`` lanes of ``lane`` bits: ``("in", a, d, m)`` — lane a's bits at the positions
+    set in m swap with those d above them; ``("across", a, b, s, m)`` — lane a's bits at the
+    positions s above those set in m swap with lane b's bits at the positions set in m.  Swaps
+    of two lane-index bits only rename lanes: the second list is the lane that ends up at each
+    place.  Every operation works on one or two lanes, a machine word each."""
+    k = lane.bit_length() - 1
+    assert lane == 1 << k and n % lane == 0
+    order = list(range(n // lane))          # order[i]: the lane variable at lane place i
+    ops: list[tuple] = []
+    for p, q in swaps:
+        if q < k:                                          # both bits inside a lane
+            d = (1 << q) - (1 << p)
+            m = sum(1 << j for j in range(lane) if j >> p & 1 and not j >> q & 1)
+            ops += [("in", order[a], d, m) for a in range(len(order))]
+        elif p >= k:                                       # both lane-index bits: renaming
+            pl, ql = p - k, q - k
+            for a in range(len(order)):
+                if a >> pl & 1 and not a >> ql & 1:
+                    b = a - (1 << pl) + (1 << ql)
+                    order[a], order[b] = order[b], order[a]
+        else:                                              # bit p in the lane, q of the lane
+            s, ql = 1 << p, q - k
+            m = sum(1 << j for j in range(lane) if not j >> p & 1)
+            ops += [("across", order[a], order[a + (1 << ql)], s, m)
+                    for a in range(len(order)) if not a >> ql & 1]
+    return ops, order
+
+
+def lane_gathers(text: str, min_gather: int = MIN_GATHER,
+                 lane: int = LANE) -> tuple[str, int]:
+    """Each bit gather (≥ ``min_gather`` bits, a permutation of index bits) in an ``assign``
+    of ``text``, computed instead by delta swaps on lanes of ``lane`` bits
+    (:func:`lane_swap_ops`), one wire per lane value: Verilator writes a gather as a shift, a
+    mask and an OR per bit, and a delta swap of a whole 1,024-bit vector as loops over its 32
+    words; on 64-bit lanes each swap is a few operations per lane.  Returns the text and how
+    many gathers were rewritten."""
+    widths = declared_widths(text)
+    decls: list[str] = []
+    made = 0
+
+    def permute(c: re.Match) -> str:
+        nonlocal made
+        items = c.group(1).split(",")
+        g = _gather(items, widths) if len(items) >= min_gather else None
+        swaps = bit_permutation_swaps(g[1]) if g else None
+        if not g or swaps is None or len(g[1]) % lane:
+            return c.group(0)
+        sig, src = g
+        n, name = len(src), f"sim_prep_lanes{made}"
+        made += 1
+        ops, order = lane_swap_ops(swaps, n, lane)
+        # one wire per lane value (continuous: evaluated at time zero in every simulator)
+        cur = [f"{name}_{i}" for i in range(n // lane)]
+        wires = [f"{cur[i]} = {_ref(sig)}[{lane * i + lane - 1}:{lane * i}]"
+                 for i in range(len(cur))]
+        for s, op in enumerate(ops):
+            if op[0] == "in":
+                _, a, d, m = op
+                keep = (1 << lane) - 1 & ~(m | m << d)
+                new = f"{name}_{a}_{s}"
+                wires.append(f"{new} = ({cur[a]} & {lane}'h{keep:x}) | (({cur[a]} >> {d}) & "
+                             f"{lane}'h{m:x}) | (({cur[a]} & {lane}'h{m:x}) << {d})")
+                cur[a] = new
+            else:
+                _, a, b, sh, m = op
+                t, na, nb = f"{name}_t{s}", f"{name}_{a}_{s}", f"{name}_{b}_{s}"
+                wires += [f"{t} = (({cur[a]} >> {sh}) ^ {cur[b]}) & {lane}'h{m:x}",
+                          f"{nb} = {cur[b]} ^ {t}", f"{na} = {cur[a]} ^ ({t} << {sh})"]
+                cur[a], cur[b] = na, nb
+        decls.extend(f"  wire [{lane - 1}:0] {w};" for w in wires)
+        decls.append(f"  wire [{n - 1}:0] {name} = "
+                     f"{{ {', '.join(cur[i] for i in reversed(order))} }};")
+        return name
+
+    lines = text.split("\n")
+    for i, ln in enumerate(lines):
+        if re.match(r"^\s*assign ", ln) and "{" in ln:
+            lines[i] = _CONCAT.sub(permute, ln)
     text = "\n".join(lines)
     if decls:                            # after the module header, as Yosys declares
         h = re.search(r"^module [^;]*;$", text, re.MULTILINE)

@@ -88,6 +88,32 @@ def test_default_head_icarus_copy_keeps_its_fast_shapes():
     assert writes and set(writes) == {f"[{lanes - 1}:0]"}, set(writes)
 
 
+@pytest.mark.xdist_group("cosim_default")
+def test_default_head_verilator_copy_keeps_its_fast_shapes():
+    """The Verilator rewrite still matches the default head's shapes: every read-out mux is read
+    once (one that packs two columns is split per column), so Verilator folds it into the
+    first-level adder registers instead of computing it in every cycle; the counter bank's two
+    input transposes run on 64-bit lanes."""
+    import re
+
+    from flows.sim_prep import _MUX, _READ, MIN_SELECTS, prepare_for_verilator
+    from tb.cosim.head import generate_head
+
+    _, flat, _ = generate_head(HeadConfig())      # the default tests' copy (cached)
+    text, made = prepare_for_verilator(flat.read_text())
+    assert made["split_muxes"] >= 64 and made["lane_gathers"] == 2, made
+    text = text.replace(",\n    ", ", ")
+    muxes = {m.group(1).strip() for m in map(_MUX.match, text.split("\n"))
+             if m and m.group(0).count("[") >= MIN_SELECTS}
+    reads = dict.fromkeys(muxes, 0)
+    for ln in text.split("\n"):
+        m = _MUX.match(ln) or re.match(r"^\s*wire ", ln)
+        for r in _READ.finditer(ln.split("=", 1)[1] if _MUX.match(ln) else "" if m else ln):
+            if r.group(1).strip() in reads:
+                reads[r.group(1).strip()] += 1
+    assert len(muxes) >= 640 and max(reads.values()) == 1, sorted(reads.items())[:3]
+
+
 def check_event_driven(res: dict) -> None:
     """Neither the testbench nor the analog bridge ran once per clock cycle: the testbench woke
     a few times per token (handshakes), the bridge at its ~a dozen control-pin changes."""
