@@ -134,7 +134,7 @@ class GainCellBank:
         k = kernel() if self.gain is None and powers else None
         self._levels = None if k is None else LevelCells(
             k, n_tiles, cols, rows, len(powers), DISCHARGE_V,
-            lambda v: self._cell_terms(v, 0, 0), self._const_uA)
+            lambda v: self._cell_terms(v, 0, 0), self._const_uA, self._f_col)
 
     @property
     def read_path(self) -> str:

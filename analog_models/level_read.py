@@ -123,9 +123,10 @@ class LevelKernel:
 class LevelCells:
     """The cells of a bank as level indices: ``(n_tiles, cols, rows)`` of uint8, rows padded to
     whole lanes, with the level voltages seen so far (index 0: ``v0``, every cell's initial
-    voltage), their terms ``terms_of(volts) → (n_powers, k)`` and ``c0``, the current every
+    voltage), their terms ``terms_of(volts) → (n_powers, k)``, ``c0``, the current every
     cell shares (the bank's ``const_uA``: the kernel adds it to each level's current, so a read
-    has no separate constant term).
+    has no separate constant term), and ``f_col`` (cols,), the columns' line factors for row
+    reads (:meth:`read_token` weighs the A pulses by them; ones without IR drop).
 
     :meth:`set_column` returns False when a column holds one voltage too many (the caller
     then reads by matrices).  The reads take the per-power leakage factors ``(n_powers,
@@ -134,10 +135,12 @@ class LevelCells:
     """
 
     def __init__(self, k: LevelKernel, n_tiles: int, cols: int, rows: int, n_powers: int,
-                 v0: float, terms_of, c0: float = 0.0) -> None:
+                 v0: float, terms_of, c0: float = 0.0, f_col: np.ndarray | None = None) -> None:
         self.kernel, self._terms_of = k, terms_of
         self.n_tiles, self.cols, self.rows = n_tiles, cols, rows
         self.n_powers, self.c0 = n_powers, float(c0)
+        #: the line factor of each column for row reads (what a V read weighs its pulses by)
+        self.f_col = np.ones(cols) if f_col is None else np.array(f_col, dtype=np.float64)
         self.rows_pad = -(-rows // LANES) * LANES
         self.codes = np.zeros((n_tiles, cols, self.rows_pad), np.uint8)
         self.terms = np.zeros((n_powers, LEVELS))
@@ -149,7 +152,7 @@ class LevelCells:
         self._simd = k.use_simd()
         self._p_codes, self._p_terms = self.codes.ctypes.data, self.terms.ctypes.data
         self._p_x, self._p_levels = self._x.ctypes.data, self.levels.ctypes.data
-        self._p_col = self._col.ctypes.data
+        self._p_col, self._p_f_col = self._col.ctypes.data, self.f_col.ctypes.data
         self._tok: dict[str, np.ndarray] | None = None    # read_token's buffers (first use)
 
     @property
@@ -201,23 +204,22 @@ class LevelCells:
 
     def read_token(self, v: "LevelCells", powers: tuple[int, ...], x: np.ndarray,
                    d_k: np.ndarray | None, d_v: np.ndarray | None, mask: np.ndarray,
-                   f_col: np.ndarray, s_sat1: float, s_sat2: float, count_max: int
+                   s_sat1: float, s_sat2: float, count_max: int
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One token's read-out with these cells as the K array and ``v`` as the V array
         (same geometry), in one C call: ``(S, A, O, sign, count)`` as
         :func:`analog_models.readout.read_token` composes them (the leakage factors' powers
         as :func:`analog_models.leakage.decay_powers`, ``read_columns`` masked by ``mask``
-        (n_tiles, cols), ReLU C2P, ``read_rows`` of ``A·f_col`` (``f_col`` (cols,), the V
-        lines' factors), signed C2P) — the same operations in the same order, so the same
-        bits (tested).  ``x`` is the query already weighted by the K lines; ``d_k``, ``d_v``
-        the leakage factors D (n_tiles, cols) of the two banks (None: no leakage; ``d_v``
-        may be ``d_k``); ``powers`` the banks' decay powers (:attr:`GainCellBank.powers`)."""
+        (n_tiles, cols), ReLU C2P, ``read_rows`` of ``A·f_col`` (``v.f_col``), signed C2P) —
+        the same operations in the same order, so the same bits (tested).  ``x`` is the query
+        already weighted by the K lines; ``d_k``, ``d_v`` the leakage factors D (n_tiles, cols)
+        of the two banks (None: no leakage; ``d_v`` may be ``d_k``); ``powers`` the banks'
+        decay powers (:attr:`GainCellBank.powers`)."""
         b = self._tok
         if b is None or b["key"] != powers:
             b = self._tok = self._token_buffers(powers)
         b["x"][:self.rows] = x
         b["mask"][...] = mask
-        b["f_col"][...] = f_col
         p = b["ptr"]
         dk = dv = None
         if d_k is not None:
@@ -230,7 +232,7 @@ class LevelCells:
             dv = p["dv"]
         self.kernel.token(self._simd, self.n_tiles, self.cols, self.rows_pad, self.n_powers,
                           p["powers"], self.c0, v.c0, self._p_codes, self._p_terms, v._p_codes,
-                          v._p_terms, p["x"], dk, dv, p["mask"], p["f_col"], s_sat1, s_sat2,
+                          v._p_terms, p["x"], dk, dv, p["mask"], v._p_f_col, s_sat1, s_sat2,
                           float(count_max), p["planes_k"], p["planes_v"], p["S"], p["A"],
                           p["aw"], p["O"], p["sign"], p["count"])
         o, sign, count = b["O"], b["sign"], b["count"]
@@ -244,7 +246,7 @@ class LevelCells:
         nt, cols, rp, npw = self.n_tiles, self.cols, self.rows_pad, self.n_powers
         b = {"powers": np.array(powers, dtype=np.intc), "x": np.zeros(rp),
              "mask": np.zeros((nt, cols), np.uint8), "dk": np.zeros((nt, cols)),
-             "dv": np.zeros((nt, cols)), "f_col": np.zeros(cols),
+             "dv": np.zeros((nt, cols)),
              "planes_k": np.zeros((npw, nt, cols)), "planes_v": np.zeros((npw, nt, cols)),
              "S": np.zeros((nt, cols)), "A": np.zeros((nt, cols)), "aw": np.zeros((nt, cols)),
              "O": np.zeros((nt, rp)), "sign": np.zeros((nt, rp), np.uint8),

@@ -87,8 +87,7 @@ def read_token(k_bank: GainCellBank, v_bank: GainCellBank, x: np.ndarray, t_read
         s, a, o, sign, count = kc.read_token(
             vc, k_bank.powers, k_bank.weighted_pulses(np.asarray(x, dtype=np.float64),
                                                       "columns"),
-            d_k, d_v, valid, v_bank.line_factors("rows"), cfg.analog.s_sat1_uA,
-            cfg.analog.s_sat2_uA, cfg.array.count_max)
+            d_k, d_v, valid, cfg.analog.s_sat1_uA, cfg.analog.s_sat2_uA, cfg.array.count_max)
         return Readout(s, a, o, sign, count)
     dk = k_bank.decay_at(t_read_s)
     # the V columns were written with the K columns (write_token_column): same leakage factors
