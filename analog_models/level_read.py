@@ -65,6 +65,9 @@ class LevelKernel:
         lib.gca_read_columns.restype = lib.gca_read_rows.restype = None
         lib.gca_read_token.restype = None
         lib.gca_level_index.restype = i
+        #: the C functions, called with raw pointers
+        self.columns, self.rows = lib.gca_read_columns, lib.gca_read_rows
+        self.level_index, self.token = lib.gca_level_index, lib.gca_read_token
         if lib.gca_levels() != LEVELS:
             raise RuntimeError(f"{path}: built for {lib.gca_levels()} levels, not {LEVELS}")
         #: the CPU has AVX-512 and the kernel was built with it
@@ -95,26 +98,6 @@ class LevelKernel:
         self.rows(self.use_simd(simd), nt, cols, rows, table.shape[0], c0, code.ctypes.data,
                   table.ctypes.data, a.ctypes.data, _data(decay), out.ctypes.data)
         return out
-
-    @property
-    def columns(self):
-        """The C function ``gca_read_columns`` (raw pointers)."""
-        return self._lib.gca_read_columns
-
-    @property
-    def rows(self):
-        """The C function ``gca_read_rows`` (raw pointers)."""
-        return self._lib.gca_read_rows
-
-    @property
-    def level_index(self):
-        """The C function ``gca_level_index`` (raw pointers)."""
-        return self._lib.gca_level_index
-
-    @property
-    def token(self):
-        """The C function ``gca_read_token`` (raw pointers)."""
-        return self._lib.gca_read_token
 
     def use_simd(self, simd: bool | None = None) -> int:
         return int(self.simd if simd is None else (simd and self.simd))

@@ -85,6 +85,15 @@ def _gather(items: list[str], widths: dict[str, int]) -> tuple[str, list[int]] |
     return sig, src
 
 
+def _declare(text: str, decls: list[str]) -> str:
+    """``text`` with the lines ``decls`` after its module header, as Yosys declares."""
+    if not decls:
+        return text
+    h = re.search(r"^module [^;]*;$", text, re.MULTILINE)
+    assert h is not None
+    return text[:h.end()] + "\n" + "\n".join(decls) + text[h.end():]
+
+
 def word_ops(text: str, t0: str, min_gather: int = MIN_GATHER) -> tuple[str, dict[str, int]]:
     """Rewrite the processes ``always @* if (t0) y = e;`` of ``text``: ``e = a ^ b`` as
     ``(a | b) & ~(a & b)``, and each bit gather in ``e`` that permutes index bits (≥
@@ -131,11 +140,7 @@ def word_ops(text: str, t0: str, min_gather: int = MIN_GATHER) -> tuple[str, dic
         expr = _CONCAT.sub(permute, expr)
         lines[i] = f"{head}{y} = {expr};"
     text = "\n".join(lines)
-    if decls:                            # after the module header, as Yosys declares
-        h = re.search(r"^module [^;]*;$", text, re.MULTILINE)
-        assert h is not None
-        text = text[:h.end()] + "\n" + "\n".join(decls) + text[h.end():]
-    return text, made
+    return _declare(text, decls), made
 
 
 #: Lane width of :func:`lane_gathers`: Verilator's widest native word (``QData``).
@@ -224,8 +229,4 @@ def lane_gathers(text: str, min_gather: int = MIN_GATHER,
         if re.match(r"^\s*assign ", ln) and "{" in ln:
             lines[i] = _CONCAT.sub(permute, ln)
     text = "\n".join(lines)
-    if decls:                            # after the module header, as Yosys declares
-        h = re.search(r"^module [^;]*;$", text, re.MULTILINE)
-        assert h is not None
-        text = text[:h.end()] + "\n" + "\n".join(decls) + text[h.end():]
-    return text, made
+    return _declare(text, decls), made
