@@ -9,7 +9,7 @@ Simulator: ``sim=`` argument, else the ``SIM`` environment variable, else Icarus
 ``WAVES=1`` (written under the build folder, never the working directory).
 
 Each flat Yosys-written source (the head's simulation copy) is replaced by its rewrite for the
-simulator first, :func:`flows.sim_prep.icarus_sources` or :func:`flows.sim_prep.verilator_sources`
+simulator first, :func:`flows.sim_prep.icarus_sources` or :func:`flows.sim_prep_verilator.verilator_sources`
 (same behaviour; far fewer Icarus events, less C++ per Verilated clock edge).
 
 Builds are cached by content: the simulator's build goes to ``build/simbuild/<sim>-<top>-<hash>``
@@ -192,7 +192,8 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
     from cocotb_tools.runner import get_runner
 
     from flows.cache import locked
-    from flows.sim_prep import icarus_sources, verilator_sources
+    from flows.sim_prep import icarus_sources
+    from flows.sim_prep_verilator import verilator_sources
     from flows.tools import blas_threads_env, iverilog, verilator_env
 
     sim = selected_simulator(sim)

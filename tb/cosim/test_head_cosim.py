@@ -96,7 +96,8 @@ def test_default_head_verilator_copy_keeps_its_fast_shapes():
     input transposes run on 64-bit lanes."""
     import re
 
-    from flows.sim_prep import _MUX, _READ, MIN_SELECTS, prepare_for_verilator
+    from flows.sim_prep import _MUX, MIN_SELECTS
+    from flows.sim_prep_verilator import _READ, prepare_for_verilator
     from tb.cosim.head import generate_head
 
     _, flat, _ = generate_head(HeadConfig())      # the default tests' copy (cached)

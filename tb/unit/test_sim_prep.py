@@ -1,4 +1,5 @@
-"""The Icarus and Verilator rewrites of Yosys-written Verilog (flows/sim_prep.py) keep behaviour:
+"""The Icarus and Verilator rewrites of Yosys-written Verilog (flows/sim_prep.py,
+flows/sim_prep_verilator.py) keep behaviour:
 a module in Yosys's output style with each shape the rewrites handle, simulated before and after
 under the same random stimulus, gives the same outputs in every cycle (and at time zero); shapes
 they must not touch are left as they are."""
@@ -17,9 +18,8 @@ from flows.sim_prep import (
     icarus_sources,
     merge_clocked,
     prepare_for_icarus,
-    prepare_for_verilator,
-    verilator_sources,
 )
+from flows.sim_prep_verilator import prepare_for_verilator, verilator_sources
 from flows.sim_prep_words import bit_permutation_swaps, lane_swap_ops
 from flows.tools import compile_icarus, run_vvp
 from hdl.generate import wrap_long_lines
