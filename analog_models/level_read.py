@@ -153,8 +153,9 @@ class LevelCells:
         return n
 
     def set_column(self, tile: int, col: int, volts: np.ndarray) -> bool:
-        """Store the level of each cell of the column (``volts`` (rows,)); a voltage not yet a level becomes the next one (exact equality: NaN never
-        matches, so each NaN cell takes a level of its own).  False if that needs more than
+        """Store the level of each cell of the column (``volts`` (rows,)); a voltage not yet a
+        level becomes the next one (exact equality: NaN never matches, so each NaN cell takes a
+        level of its own).  False if that needs more than
         :data:`LEVELS` levels in all: the column's codes are then partly written, and the
         caller reads by matrices from then on."""
         self._col[:] = volts

@@ -77,22 +77,21 @@ def read_token(k_bank: GainCellBank, v_bank: GainCellBank, x: np.ndarray, t_read
     """Read one token: query pulses ``x`` (head_dim,) as fractions of T_max on the K bank's word
     lines at ``t_read_s``, masked by ``valid`` (n_tiles, tile_cols) bool; ReLU C2P; the A
     pulses on the V bank at the same time; signed C2P per tile and dimension."""
+    # the V columns written with the K columns (write_token_column): the same leakage factors
+    same = (v_bank.powers == k_bank.powers
+            and bool((v_bank.t_write == k_bank.t_write).all()))
     kc, vc = k_bank.level_cells, v_bank.level_cells
     if (kc is not None and vc is not None and v_bank.powers == k_bank.powers
             and (kc.n_tiles, kc.cols, kc.rows) == (vc.n_tiles, vc.cols, vc.rows)):
         # both banks read by levels: the steps below in one C call, the same bits
         d_k = k_bank.leakage_factors(t_read_s)
-        same = d_k is None or bool((v_bank.t_write == k_bank.t_write).all())
-        d_v = d_k if same else v_bank.leakage_factors(t_read_s)
+        d_v = d_k if same or d_k is None else v_bank.leakage_factors(t_read_s)
         s, a, o, sign, count = kc.read_token(
             vc, k_bank.powers, k_bank.weighted_pulses(np.asarray(x, dtype=np.float64),
                                                       "columns"),
             d_k, d_v, valid, cfg.analog.s_sat1_uA, cfg.analog.s_sat2_uA, cfg.array.count_max)
         return Readout(s, a, o, sign, count)
     dk = k_bank.decay_at(t_read_s)
-    # the V columns were written with the K columns (write_token_column): same leakage factors
-    same = (dk is not None and v_bank.powers == k_bank.powers
-            and bool((v_bank.t_write == k_bank.t_write).all()))
     s = k_bank.read_columns(x, t_read_s, valid, decay=dk)
     a = relu_c2p(s, cfg)
     o = v_bank.read_rows(a, t_read_s, decay=dk if same else None)

@@ -3,8 +3,8 @@
 Both simulators get the head's simulation copy (:func:`flows.tools.flatten_for_simulation`), one
 flat Yosys-written module, rewritten for each (same behaviour): the Icarus branch of
 :func:`tb.cosim.runner.run_cocotb` calls :func:`icarus_sources`, the Verilator branch
-:func:`flows.sim_prep_verilator.verilator_sources`; each applies its ``prepare_for_…`` to the flat sources, cached by
-content (and by this code) under ``build/simprep``.
+:func:`flows.sim_prep_verilator.verilator_sources`; each applies its ``prepare_for_…`` to the
+flat sources, cached by content (and by this code) under ``build/simprep``.
 
 **Icarus** (:func:`prepare_for_icarus`).  Icarus evaluates a continuous assignment whenever a
 net it reads changes, whatever its select says, its continuous operators work bit by bit, and

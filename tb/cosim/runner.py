@@ -9,8 +9,9 @@ Simulator: ``sim=`` argument, else the ``SIM`` environment variable, else Icarus
 ``WAVES=1`` (written under the build folder, never the working directory).
 
 Each flat Yosys-written source (the head's simulation copy) is replaced by its rewrite for the
-simulator first, :func:`flows.sim_prep.icarus_sources` or :func:`flows.sim_prep_verilator.verilator_sources`
-(same behaviour; far fewer Icarus events, less C++ per Verilated clock edge).
+simulator first, :func:`flows.sim_prep.icarus_sources` or
+:func:`flows.sim_prep_verilator.verilator_sources` (same behaviour; far fewer Icarus events,
+less C++ per Verilated clock edge).
 
 Builds are cached by content: the simulator's build goes to ``build/simbuild/<sim>-<top>-<hash>``
 (hash of the simulator, top level, build options and the sources' bytes), built once under a
