@@ -61,7 +61,7 @@ class _Keys:
 
     * ``k`` (keys, n·d + 1): ``[b_s^p_i·term_i(s)]_i ‖ 1`` of the K bank;
     * ``v`` (chunks, n·cols, d): ``b_s^p_i·term_i(s)`` of the V bank, rows (i, column);
-    * ``v0`` (chunks, cols): ``C0·f_col`` of the V bank (the undecayed C0 part), or None.
+    * ``c0`` (cols,): ``C0·f_col`` of the V bank (the undecayed C0 part), or None.
     """
 
     def __init__(self, kb: GainCellBank, vb: GainCellBank, kv: np.ndarray, vv: np.ndarray,
@@ -80,29 +80,33 @@ class _Keys:
 
     def _compute(self, a: int, e: int) -> tuple[np.ndarray, np.ndarray]:
         T, (n, d, cols) = len(self.kv), (self.n, self.d, self.cols)
-        out_k = np.zeros((e - a, n * d + 1))
-        out_v = np.zeros(((e - a) // cols, n, cols, d))
+        out_k = np.empty((e - a, n * d + 1))
+        out_v = np.empty(((e - a) // cols, n, cols, d))     # written in place: no transposes
         out_k[:, n * d] = 1.0
-        e_in = min(e, T)
-        if n and e_in > a:
-            p = np.arange(a, e_in) % self.W
+        m = max(0, min(e, T) - a)                            # keys before the padding
+        full = m // cols * cols                              # of them, in whole chunks
+        if n and m:
+            p = np.arange(a, a + m) % self.W
             tile, col = p // cols, p % cols
             # keys written past ref + span are valid only for a later reference: clamped
             lim = MAX_SPAN_TAU / max(self.kb.powers)
-            bp = (_powers_of(np.exp(np.minimum((self.w[a:e_in] - self.ref) / self.tau, lim)),
-                             self.kb.powers) if self.leak else np.ones((n, e_in - a)))
-            tk = self.kb.line_terms(self.kv[a:e_in], tile, col, read="columns")  # (n, keys, d)
-            tv = self.vb.line_terms(self.vv[a:e_in], tile, col, read="rows")
-            k3 = out_k[:e_in - a, :n * d].reshape(e_in - a, n, d)
-            v_flat = out_v.transpose(1, 0, 2, 3).reshape(n, e - a, d)         # a copy's view
+            bp = (_powers_of(np.exp(np.minimum((self.w[a:a + m] - self.ref) / self.tau, lim)),
+                             self.kb.powers) if self.leak else np.ones((n, m)))
+            tk = self.kb.line_terms(self.kv[a:a + m], tile, col, read="columns")  # (n, keys, d)
+            tv = self.vb.line_terms(self.vv[a:a + m], tile, col, read="rows")
+            k3 = out_k[:m, :n * d].reshape(m, n, d)
             for i in range(n):
                 np.multiply(tk[i], bp[i, :, None], out=k3[:, i])
-                v_flat[i, :e_in - a] = tv[i] * bp[i, :, None]
-            out_v = v_flat.reshape(n, (e - a) // cols, cols, d).transpose(1, 0, 2, 3)
-        return out_k, np.ascontiguousarray(out_v).reshape((e - a) // cols, n * cols, d)
+                np.multiply(tv[i, :full].reshape(-1, cols, d), bp[i, :full, None].reshape(
+                    -1, cols, 1), out=out_v[:full // cols, i])
+        out_k[m:, :n * d] = 0.0
+        out_v[full // cols:] = 0.0
+        if n and full < m:                                   # the last chunk's keys before T
+            out_v[full // cols, :, :m - full] = tv[:, full:] * bp[:, full:, None]
+        return out_k, out_v.reshape((e - a) // cols, n * cols, d)
 
     def get(self, s0: int, s1: int, ref: float):
-        """(k, v, v0) of keys [s0, s1) about ``ref``."""
+        """(k, v) of keys [s0, s1) about ``ref``."""
         if ref != self.ref:
             self.ref, self.lo, self.hi = ref, s0, s0
             self.k, self.v = self.k[:0], self.v[:0]
@@ -115,9 +119,7 @@ class _Keys:
             self.v = np.concatenate([self.v[cut // self.cols:], new_v])
             self.lo, self.hi = max(self.lo, s0), hi
         a, b = s0 - self.lo, s1 - self.lo
-        v0 = None if self.c0 is None else np.broadcast_to(
-            self.c0[:, None], ((b - a) // self.cols, self.cols, 1))
-        return self.k[a:b], self.v[a // self.cols:b // self.cols], v0
+        return self.k[a:b], self.v[a // self.cols:b // self.cols]
 
 
 def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
@@ -151,7 +153,7 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         c0 = max(0, t0 - W + 1) // cols     # first chunk any query of the block can see
         c1 = -(-t1 // cols)
         k_ch, s0, s1 = c1 - c0, c0 * cols, c1 * cols
-        kt, vt, v0t = keys_of.get(s0, s1, ref if leak else 0.0)
+        kt, vt = keys_of.get(s0, s1, ref if leak else 0.0)
         ap = _powers_of(np.exp((r[t0:t1] - ref) / -tau), powers) if leak else np.ones((n, bq))
         # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
         xq = np.empty((bq, nd + 1))
@@ -174,8 +176,8 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         left = np.empty((k_ch, bq, n, cols))
         np.multiply(a3[:, :, None, :], ap.T[None, :, :, None], out=left)
         rch = np.matmul(left.reshape(k_ch, bq, n * cols), vt)                    # (k, bq, d)
-        if v0t is not None:
-            rch += np.matmul(a3, v0t)                                # (k, bq, 1)
+        if keys_of.c0 is not None:
+            rch += (a3 @ keys_of.c0)[..., None]                      # (k, bq, 1)
         m = min(k_ch, nt)
         acc = rch[:m]
         for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
