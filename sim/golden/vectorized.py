@@ -173,8 +173,9 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
         # per chunk j of cols keys: one batched product, then chunks summed onto their tiles.
         a3 = act.reshape(bq, k_ch, cols).transpose(1, 0, 2)                      # (k, bq, cols)
-        left = np.empty((k_ch, bq, n, cols))
-        np.multiply(a3[:, :, None, :], ap.T[None, :, :, None], out=left)
+        left = np.empty((k_ch, bq, n, cols))      # a_t^p_i spelt out along cols: both operands
+        np.multiply(a3[:, :, None, :], np.repeat(ap.T[:, :, None], cols, axis=2),  # run
+                    out=left)                     # contiguous in numpy's inner loop (~1.5×)
         rch = np.matmul(left.reshape(k_ch, bq, n * cols), vt)                    # (k, bq, d)
         if keys_of.c0 is not None:
             rch += (a3 @ keys_of.c0)[..., None]                      # (k, bq, 1)
