@@ -139,7 +139,9 @@ def flatten_for_simulation(src: Path, top: str, out: Path) -> Path:
     ArrayLayout field) dropped, wires narrowed.  Behaviour is unchanged (the co-simulation
     tests compare it with the golden model: 0 mismatches) except that ``opt -full`` takes an
     ``x`` mux input as "don't care": where the RTL would give ``x`` this copy may give a
-    defined value.  Icarus gets a further rewrite of it (:func:`flows.sim_prep.icarus_sources`).
+    defined value.  Each simulator gets a further rewrite of it: Icarus
+    :func:`flows.sim_prep.icarus_sources`, Verilator :func:`flows.sim_prep_verilator.
+    verilator_sources`.
 
     Measured with Icarus 11 alone (a Verilog testbench driving the full head with random
     tokens at full rate, 2,000 cycles, no Python; CPU time on a shared 2-core machine):
