@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from analog_models.level_read import kernel
 from hdl.config import HeadConfig
 
 __all__ = ["relu_c2p", "signed_c2p", "signed_c2p_normalized", "signed_value",
-           "signed_value_of_normalized"]
+           "signed_value_of_normalized", "signed_c2p_tiles"]
 
 
 def relu_c2p(S: np.ndarray, cfg: HeadConfig) -> np.ndarray:
@@ -69,3 +70,20 @@ def signed_value_of_normalized(tile_out: np.ndarray, cfg: HeadConfig,
         return c.astype(np.int64)   # truncation toward zero
     np.copyto(out, c, casting="unsafe")   # the same truncating conversion
     return out
+
+
+def signed_c2p_tiles(O: np.ndarray, cfg: HeadConfig, *, tile_out: np.ndarray | None = None,
+                     value: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(tile_out, value, out)`` of the V array's outputs ``O`` (…, n_tiles, d) of many
+    tokens: :func:`signed_c2p_normalized`, :func:`signed_value_of_normalized` and the counters'
+    sum over the tiles (…, d), written into ``tile_out``/``value`` when given (C-contiguous
+    float64/int64 of O's shape).  One pass of the compiled kernel
+    (:meth:`analog_models.level_read.LevelKernel.tile_results`, the same operations, so the
+    same bits: tested) when it loads — numpy takes six passes over O — else those functions."""
+    k = kernel()                      # compiled and loaded on first use
+    if k is not None:
+        return k.tile_results(O, cfg.analog.s_sat2_uA, cfg.array.count_max, tile_out, value)
+    tile_out = signed_c2p_normalized(O, cfg, out=tile_out)
+    value = signed_value_of_normalized(tile_out, cfg, out=value)
+    return tile_out, value, value.sum(axis=-2)

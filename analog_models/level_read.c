@@ -337,6 +337,90 @@ static void relu_c2p_rows(int nt, int cols, const uint8_t *mask, const double *f
     }
 }
 
+/* The signed C2P of many tokens' tile outputs and the counters' sums over the tiles (the golden
+ * model's vectorised path), the operations of analog_models.c2p.signed_c2p_normalized,
+ * signed_value_of_normalized and numpy's integer sum, in one pass instead of numpy's six:
+ *   tile_out = min(max(O / s_sat2, -1), 1)     (NaN stays NaN, as np.clip)
+ *   value = (int64) (tile_out·cmax + copysign(0.5, tile_out))     (truncation toward zero;
+ *           |value| <= cmax < 2^31, so AVX-512F converts through int32; NaN gives INT64_MIN,
+ *           numpy's cast on x86-64)
+ *   out[t][r] = Σ_tile value[t][tile][r]
+ * O, tile_out, value: (n_tok, nt, rows); out: (n_tok, rows).  Returns how many whole vectors of
+ * 8 each row had done by AVX-512 (the scalar loop does the rest). */
+static inline int64_t tile_value(double x, double cmax)
+{
+    double y = x * cmax + copysign(0.5, x);
+    return y == y ? (int64_t)y : INT64_MIN;
+}
+
+static inline double tile_clip(double o, double s_sat2)
+{
+    double x = o / s_sat2;
+    x = x < -1.0 ? -1.0 : x;                  /* NaN compares false: stays NaN */
+    return x > 1.0 ? 1.0 : x;
+}
+
+#ifdef HAVE_AVX512_BUILD
+__attribute__((target("avx512f")))
+static int tile_results_512(size_t n_tok, int nt, int rows, const double *restrict O,
+                            double s_sat2, double cmax, double *restrict tile_out,
+                            int64_t *restrict value, int64_t *restrict out)
+{
+    const __m512d s2 = _mm512_set1_pd(s_sat2), cm = _mm512_set1_pd(cmax);
+    const __m512d one = _mm512_set1_pd(1.0), m_one = _mm512_set1_pd(-1.0);
+    const __m512i sgn = _mm512_set1_epi64(INT64_MIN), half = _mm512_castpd_si512(
+        _mm512_set1_pd(0.5)), nan_v = _mm512_set1_epi64(INT64_MIN);
+    int whole = rows / 8 * 8;
+    for (size_t t = 0; t < n_tok; t++) {
+        for (int r = 0; r < whole; r += 8) {
+            __m512i acc = _mm512_setzero_si512();
+            for (int j = 0; j < nt; j++) {
+                size_t i = (t * (size_t)nt + (size_t)j) * (size_t)rows + (size_t)r;
+                __m512d x = _mm512_div_pd(_mm512_loadu_pd(O + i), s2);
+                x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, m_one, _CMP_LT_OQ), x, m_one);
+                x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, one, _CMP_GT_OQ), x, one);
+                _mm512_storeu_pd(tile_out + i, x);
+                __m512d h = _mm512_castsi512_pd(_mm512_or_si512(
+                    _mm512_and_si512(_mm512_castpd_si512(x), sgn), half));   /* copysign */
+                __m512d y = _mm512_add_pd(_mm512_mul_pd(x, cm), h);
+                __m512i v = _mm512_cvtepi32_epi64(_mm512_cvttpd_epi32(y));
+                v = _mm512_mask_blend_epi64(_mm512_cmp_pd_mask(y, y, _CMP_UNORD_Q), v, nan_v);
+                _mm512_storeu_si512(value + i, v);
+                acc = _mm512_add_epi64(acc, v);
+            }
+            _mm512_storeu_si512(out + t * (size_t)rows + (size_t)r, acc);
+        }
+    }
+    return whole;
+}
+#endif
+
+void gca_tile_results(int simd, size_t n_tok, int nt, int rows, const double *restrict O,
+                      double s_sat2, double cmax, double *restrict tile_out,
+                      int64_t *restrict value, int64_t *restrict out)
+{
+    int done = 0;
+#ifdef HAVE_AVX512_BUILD
+    if (simd)
+        done = tile_results_512(n_tok, nt, rows, O, s_sat2, cmax, tile_out, value, out);
+#endif
+    (void)simd;
+    for (size_t t = 0; t < n_tok; t++) {
+        int64_t *o = out + t * (size_t)rows;
+        for (int r = done; r < rows; r++)
+            o[r] = 0;
+        for (int j = 0; j < nt; j++) {
+            size_t base = (t * (size_t)nt + (size_t)j) * (size_t)rows;
+            for (int r = done; r < rows; r++) {
+                double x = tile_clip(O[base + r], s_sat2);
+                tile_out[base + r] = x;
+                value[base + r] = tile_value(x, cmax);
+                o[r] += value[base + r];
+            }
+        }
+    }
+}
+
 /* sign = O < 0;  count = min(floor(|O| / s_sat2 · cmax + 0.5), cmax) */
 static void signed_c2p_rows(int simd, size_t n_o, const double *restrict O, double s_sat2,
                             double cmax, uint8_t *restrict sign, int64_t *restrict count)

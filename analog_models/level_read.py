@@ -63,7 +63,8 @@ class LevelKernel:
         lib.gca_level_index.argtypes = [i, _ptr, i, _ptr, _ptr]
         lib.gca_read_token.argtypes = [i] * 5 + [_ptr, d, d] + [_ptr] * 9 + [d] * 3 + [_ptr] * 8
         lib.gca_read_columns.restype = lib.gca_read_rows.restype = None
-        lib.gca_read_token.restype = None
+        lib.gca_tile_results.argtypes = [i, u, i, i, _ptr, d, d, _ptr, _ptr, _ptr]
+        lib.gca_read_token.restype = lib.gca_tile_results.restype = None
         lib.gca_level_index.restype = i
         #: the C functions, called with raw pointers
         self.columns, self.rows = lib.gca_read_columns, lib.gca_read_rows
@@ -98,6 +99,26 @@ class LevelKernel:
         self.rows(self.use_simd(simd), nt, cols, rows, table.shape[0], c0, code.ctypes.data,
                   table.ctypes.data, a.ctypes.data, _data(decay), out.ctypes.data)
         return out
+
+    def tile_results(self, O: np.ndarray, s_sat2: float, count_max: int,
+                     tile_out: np.ndarray | None = None, value: np.ndarray | None = None, *,
+                     simd: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(tile_out, value, out)`` of the V array's outputs ``O`` (…, n_tiles, rows): the
+        signed C2P's ``clip(O/S_sat2, −1, 1)``, the counters' ±count and their sum over the
+        tiles (…, rows), in one pass (see level_read.c); ``tile_out``/``value``: C-contiguous
+        float64/int64 arrays of O's shape to write into (e.g. an output's rows); ``simd`` as
+        :meth:`read_columns`.  ``count_max`` must be below 2**31."""
+        if not 0 <= count_max < 2**31:
+            raise ValueError(f"count_max must be in 0..2**31 - 1, not {count_max}")
+        O = np.ascontiguousarray(O, dtype=np.float64)
+        *lead, nt, rows = O.shape
+        tile_out = _into(tile_out, O.shape, np.float64)
+        value = _into(value, O.shape, np.int64)
+        out = np.empty((*lead, rows), np.int64)
+        self._lib.gca_tile_results(self.use_simd(simd), O.size // max(1, nt * rows), nt, rows,
+                                   O.ctypes.data, s_sat2, float(count_max),
+                                   tile_out.ctypes.data, value.ctypes.data, out.ctypes.data)
+        return tile_out, value, out
 
     def use_simd(self, simd: bool | None = None) -> int:
         return int(self.simd if simd is None else (simd and self.simd))
@@ -246,6 +267,15 @@ def _data(a: np.ndarray | None) -> int | None:
     if not (a.flags.c_contiguous and a.dtype == np.float64):
         raise ValueError("leakage factors must be a C-contiguous float64 array")
     return a.ctypes.data
+
+
+def _into(a: np.ndarray | None, shape: tuple[int, ...], dtype) -> np.ndarray:
+    if a is None:
+        return np.empty(shape, dtype)
+    if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+        raise ValueError(f"output array must be C-contiguous {np.dtype(dtype)} of shape "
+                         f"{shape}, not {a.dtype} {a.shape}")
+    return a
 
 
 def _compiler() -> str | None:

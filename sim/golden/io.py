@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analog_models.c2p import signed_c2p_normalized, signed_value_of_normalized
+from analog_models.c2p import signed_c2p_normalized, signed_c2p_tiles
 from analog_models.dac import code_to_volts, kv_code, pulse_fraction, query_code
 from hdl.config import HeadConfig
 from hdl.schedule import Schedule
@@ -184,12 +184,11 @@ def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None
     ``values``: the counters' ±count for these charges, when already known; ``into``: arrays
     to write ``tile_outputs`` and (quantised) ``counts`` into (an output's rows, in place)."""
     into = into or {}
+    if cfg.analog.quantization and values is None:    # the C2P, counts and sum in one pass
+        return signed_c2p_tiles(charges, cfg, tile_out=into.get("tile_outputs"),
+                                value=into.get("counts"))
     tile_out = signed_c2p_normalized(charges, cfg, out=into.get("tile_outputs"))
-    if cfg.analog.quantization:
-        counts = (signed_value_of_normalized(tile_out, cfg, out=into.get("counts"))
-                  if values is None else values)
-    else:
-        counts = tile_out * cfg.array.count_max
+    counts = values if cfg.analog.quantization else tile_out * cfg.array.count_max
     return tile_out, counts, counts.sum(axis=-2)
 
 

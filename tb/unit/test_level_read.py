@@ -9,7 +9,13 @@ import pytest
 
 from analog_models import level_read
 from analog_models.array import GainCellBank
-from analog_models.c2p import relu_c2p, signed_c2p
+from analog_models.c2p import (
+    relu_c2p,
+    signed_c2p,
+    signed_c2p_normalized,
+    signed_c2p_tiles,
+    signed_value_of_normalized,
+)
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.level_read import LEVELS, kernel
 from analog_models.readout import read_token, write_token_column
@@ -227,3 +233,73 @@ def test_written_levels_are_indexed_in_the_order_they_appear():
     bank.write_column(0, 2, v[::-1], 0.0)                  # no new level
     assert cells.volts == [0.0, 0.3, 0.1, 0.7]
     np.testing.assert_array_equal(cells.levels[cells.codes[0, 2, :8]], v[::-1])
+
+
+def _charges_near_every_rounding_edge(cfg, rng, n_tok):
+    """V-array outputs O (n_tok, n_tiles, d): random, ± each count's half-integer edge and its
+    float neighbours, 0, −0, saturating beyond ±S_sat2."""
+    a, s2 = cfg.array, cfg.analog.s_sat2_uA
+    o = rng.uniform(-1.3, 1.3, (n_tok, a.n_tiles, a.head_dim)) * s2
+    edge = (np.arange(a.count_max) + 0.5) / a.count_max * s2
+    near = np.concatenate([edge, np.nextafter(edge, 0), np.nextafter(edge, np.inf)])
+    flat = o.reshape(-1)
+    flat[:3 * near.size] = np.concatenate([near, -near, near[::-1]])
+    flat[-4:] = [0.0, -0.0, 2 * s2, -2 * s2]
+    return o
+
+
+@pytest.mark.parametrize("simd", [True, False], ids=["simd", "portable"])
+def test_the_tile_results_in_one_pass_equal_the_signed_c2p(simd):
+    """The kernel's one pass (the golden vectorised path's read-out) equals the signed C2P as
+    the spec writes it (sign, min(floor(|O|/S_sat2·count_max + 0.5), count_max)) and numpy's
+    passes, bit for bit, into given arrays too; both implementations; a d that is not a whole
+    number of vectors (the AVX-512 code's scalar tail)."""
+    cfg = HeadConfig()
+    o = _charges_near_every_rounding_edge(cfg, np.random.default_rng(7), 40)
+    sign, count = signed_c2p(o, cfg)
+    spec_value = np.where(sign, -count, count)
+    spec_tile = np.clip(o / cfg.analog.s_sat2_uA, -1.0, 1.0)
+    tile, value, out = kernel().tile_results(o, cfg.analog.s_sat2_uA, cfg.array.count_max,
+                                             simd=simd)
+    np.testing.assert_array_equal(tile, spec_tile)
+    np.testing.assert_array_equal(value, spec_value)
+    np.testing.assert_array_equal(out, spec_value.sum(axis=1))
+    assert np.abs(value).max() == cfg.array.count_max and (value == 0).any()
+    into_t, into_v = np.full(o.shape, np.nan), np.full(o.shape, -99, np.int64)
+    got = signed_c2p_tiles(o, cfg, tile_out=into_t, value=into_v)
+    assert got[0] is into_t and got[1] is into_v
+    np.testing.assert_array_equal(into_v, spec_value)
+    np.testing.assert_array_equal(into_t, spec_tile)
+    numpy_tile = signed_c2p_normalized(o, cfg)
+    np.testing.assert_array_equal(signed_value_of_normalized(numpy_tile, cfg), value)
+    odd = o[:, :5, 3:22]                                   # 19 rows: 2 vectors and 3 more
+    tile, value, out = kernel().tile_results(odd, cfg.analog.s_sat2_uA, cfg.array.count_max,
+                                             simd=simd)
+    sign, count = signed_c2p(odd, cfg)
+    np.testing.assert_array_equal(value, np.where(sign, -count, count))
+    np.testing.assert_array_equal(out, value.sum(axis=1))
+    np.testing.assert_array_equal(tile, np.clip(odd / cfg.analog.s_sat2_uA, -1.0, 1.0))
+    odd = odd.copy()
+    odd[1, 2, [4, 17]] = np.nan                       # in a vector and in the tail: as numpy
+    tile, value, _ = kernel().tile_results(odd, cfg.analog.s_sat2_uA, cfg.array.count_max,
+                                           simd=simd)
+    with np.errstate(invalid="ignore"):
+        want = signed_value_of_normalized(signed_c2p_normalized(odd, cfg), cfg)
+    assert np.isnan(tile[1, 2, [4, 17]]).all()
+    np.testing.assert_array_equal(value, want)
+
+
+def test_the_tile_results_fall_back_to_numpy_and_check_their_outputs(monkeypatch):
+    cfg = HeadConfig()
+    o = _charges_near_every_rounding_edge(cfg, np.random.default_rng(8), 3)
+    want = kernel().tile_results(o, cfg.analog.s_sat2_uA, cfg.array.count_max)
+    with pytest.raises(ValueError, match=r"output array must be C-contiguous int64 of shape "
+                                         r"\(3, 16, 64\), not int32 \(3, 16, 64\)"):
+        kernel().tile_results(o, 1.0, 15, value=np.zeros(o.shape, np.int32))
+    with pytest.raises(ValueError, match=r"count_max must be in 0\.\.2\*\*31 - 1, not 2147483648"):
+        kernel().tile_results(o, 1.0, 2**31)
+    monkeypatch.setattr(level_read, "_state", {"kernel": None, "why": "test"})
+    assert level_read.kernel() is None
+    got = signed_c2p_tiles(o, cfg)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
