@@ -56,9 +56,8 @@ from analog_models.c2p_sets import C2PSets
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
-from sim.bits import bits_fields
-from tb.cosim.bus import bit_planes
-from tb.cosim.shell import EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
+from tb.cosim.bus import bit_planes, from_bit_planes
+from tb.cosim.shell import EVENT_BITS, EVENTS, bridge_fields, width_bits
 from tb.cosim.vpi import VectorPort
 
 __all__ = ["AnalogBridge", "ObservedToken"]
@@ -117,6 +116,7 @@ class AnalogBridge:
         #: bits_fields packs bytes, ~2× slower for 3-bit fields)
         self._code_weights = 1 << np.arange(cfg.array.kv_bits, dtype=np.int64)
         self._writing: ObservedToken | None = None
+        self._width_bits = width_bits(cfg)
 
     def start(self) -> None:
         """Launch the coroutine that watches the ReLU C2P fire (once, after the clock
@@ -248,7 +248,7 @@ class AnalogBridge:
         c = self._follow_sets(rec, new, tok, n)
         tok.t_read_s = in_cycle * self.t_clk_s
         # the shell counted the integrate cycles before this one; this one if still on
-        widths = bits_fields(rec.bits_of("wl_width"), self.d, WIDTH_BITS)
+        widths = from_bit_planes(rec.bits_of("wl_width"), self.d, self._width_bits)
         if rec.int("integrate") >> c & 1:
             widths = widths + rec.bits_of("wl_q")
         valid = rec.bits_of("valid").reshape(self.n, self.C)

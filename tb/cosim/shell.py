@@ -3,8 +3,9 @@
 It passes the head's analog-boundary pins through under the same names and adds the circuits
 that would otherwise run in Python once per clock cycle or once per pin change:
 
-* **PWM width counters** ``o_wl_width`` (head_dim × 16 bits): cycles each query word line
-  ``o_wl_q[i]`` was high while ``o_c2p1_integrate`` was high, restarted when integrate rises.
+* **PWM width counters** ``o_wl_width`` (:func:`width_bits` bit planes of head_dim bits, the
+  layout of :func:`tb.cosim.bus.bit_planes`): cycles each query word line ``o_wl_q[i]`` was
+  high while ``o_c2p1_integrate`` was high, restarted when integrate rises; saturating.
 * **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_planes``
   (n_tiles·head_dim counts as count_bits bit planes, :func:`tb.cosim.bus.bit_planes`) and
   signs ``i_pp_sign`` of the next token to fire, once per token; the shell registers them at
@@ -60,11 +61,9 @@ from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 
 __all__ = ["SHELL_TOP", "FEED", "PATTERN", "head_ports", "bridge_fields", "capture_fields",
-           "shell_verilog"]
+           "shell_verilog", "width_bits"]
 
 SHELL_TOP = "attention_head_cosim"
-#: Bits of each PWM width counter (saturating).
-WIDTH_BITS = 16
 #: Tokens per feeder batch (the ring holds two) and log entries per wake-up: a power of two.
 FEED = 16
 #: Cycles of output stall pattern per half.
@@ -90,6 +89,14 @@ def head_ports(verilog: str, module: str = "attention_head") -> list[tuple[str, 
     return ports
 
 
+def width_bits(cfg: HeadConfig) -> int:
+    """Bits of each PWM width counter: one more than a legal width needs (``q_bits``), so a
+    word line high for longer than the PWM frame (``q_max`` cycles) reads as a width above
+    ``q_max`` — up to the saturated count — which :func:`analog_models.dac.pulse_fraction`
+    refuses."""
+    return cfg.array.q_bits + 1
+
+
 def bridge_fields(cfg: HeadConfig) -> list[tuple[str, int]]:
     """``(name, width)`` of the bridge record ``o_br_rec``, least significant first: event
     counters ``n_<event>``, the latched cycles and selects/codes, then the live pins."""
@@ -101,7 +108,7 @@ def bridge_fields(cfg: HeadConfig) -> list[tuple[str, int]]:
             + [("cyc", CYC_BITS), ("dk_cyc", CYC_BITS), ("in_cyc", CYC_BITS),
                ("dk_sel", sel), ("wk_sel", sel), ("dv_sel", sel), ("wv_sel", sel),
                ("wk_dac", dac), ("wv_dac", dac),
-               ("valid", a.n_tiles * a.tile_cols), ("wl_width", a.head_dim * WIDTH_BITS),
+               ("valid", a.n_tiles * a.tile_cols), ("wl_width", a.head_dim * width_bits(cfg)),
                ("wl_q", a.head_dim), ("in_set", sets), ("in_fire1", sets), ("f2_set", sets),
                ("integrate", sets), ("fire1", sets), ("fire2", sets)])
 
@@ -130,7 +137,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     if not need <= set(width):
         raise ValueError(f"the head lacks pins {sorted(need - set(width))}")
     lanes = a.n_tiles * a.head_dim
-    cb, d, wb = a.count_bits, a.head_dim, WIDTH_BITS
+    cb, d, wb = a.count_bits, a.head_dim, width_bits(cfg)
     kb = cb + 1                                   # counts up to count_max, then saturates
     pw, ow = width["i_tok__payload"], width["o_out__payload"]
     f2, lf = 2 * FEED, (2 * FEED).bit_length() - 1
@@ -247,16 +254,24 @@ module {SHELL_TOP}(
   // PWM width counters: cycles each word line is high during the QK integrate
   reg integ_d = 0;
   always @(posedge clk) integ_d <= integ;
-  // (one vector register: a process updates every lane, one event per cycle)
+  // bit-sliced: plane b (bits [b*{d} +: {d}]) holds bit b of every lane's count, so a cycle is
+  // a ripple-carry add of o_wl_q over {wb} planes of {d} lanes, a few vector operations (one
+  // counter per lane was a compare, an add and a part-select write per lane per cycle)
   reg [{d * wb - 1}:0] pwm_w = 0, pwm_n;
-  integer pwj;
+  reg [{d - 1}:0] pwm_c;
+  integer pwb;
   always @(posedge clk)
     if (integ) begin
-      for (pwj = 0; pwj < {d}; pwj = pwj + 1)
-        pwm_n[pwj*{wb} +: {wb}] = integ_d
-          ? (pwm_w[pwj*{wb} +: {wb}] == {{{wb}{{1'b1}}}} ? pwm_w[pwj*{wb} +: {wb}]
-             : pwm_w[pwj*{wb} +: {wb}] + o_wl_q[pwj])
-          : {{{wb - 1}'d0, o_wl_q[pwj]}};
+      if (integ_d) begin
+        pwm_c = {{{d}{{1'b1}}}};                 // saturated lanes (every bit 1) keep their count
+        for (pwb = 0; pwb < {wb}; pwb = pwb + 1) pwm_c = pwm_c & pwm_w[pwb*{d} +: {d}];
+        pwm_c = o_wl_q[{d - 1}:0] & ~pwm_c;
+        for (pwb = 0; pwb < {wb}; pwb = pwb + 1) begin
+          pwm_n[pwb*{d} +: {d}] = pwm_w[pwb*{d} +: {d}] ^ pwm_c;
+          pwm_c = pwm_c & pwm_w[pwb*{d} +: {d}];
+        end
+      end else
+        pwm_n = {{{(wb - 1) * d}'d0, o_wl_q[{d - 1}:0]}};
       pwm_w <= pwm_n;
     end
   assign o_wl_width = pwm_w;
