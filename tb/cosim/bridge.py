@@ -129,7 +129,8 @@ class AnalogBridge:
     def reset(self) -> None:
         """The RTL is in reset: apply the array events latched so far (they happened), then
         forget the token in flight (the arrays keep their charge; the valid mask, cleared by
-        the reset, hides it)."""
+        the reset, hides it).  Call it after a falling edge in reset has settled (the shell
+        latches the record at those edges: ReadWrite or later in that time step)."""
         rec = self._read_record()
         self._apply(rec, self.cycle_now())
         self._writing = None
@@ -216,9 +217,9 @@ class AnalogBridge:
     async def _watch_fire(self) -> None:
         """Each ReLU C2P fire: apply the token's writes, read it out, load the pulse player."""
         while True:
-            # The shell's wake pin rises at the falling edge of the cycle fire rose in: the
-            # head and the shell change only at rising edges, so every record pin holds its
-            # value since the edge fire rose at (settled in any simulator), and the pulse
+            # The shell's wake pin rises at the falling edge of the cycle fire rose in, after
+            # the shell latched the record there: the head and the shell change only at rising
+            # edges, so it holds the pins of that cycle (in any simulator), and the pulse
             # player can be loaded at once — one trigger per token (a rise of the fire pin,
             # then a falling clock edge, took two).
             await RisingEdge(self._wake)

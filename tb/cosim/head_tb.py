@@ -35,7 +35,7 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, ReadWrite, RisingEdge
 from cocotb.utils import get_sim_time
 
 from hdl.head import AttentionHead
@@ -243,6 +243,7 @@ async def head_scenario(dut):
                 if not stalls.always_ready:
                     load_pattern()
             await FallingEdge(dut.clk)
+            await ReadWrite()            # the shell has latched the bridge record at the edge
             bridge.reset()
         dut.rst.value = 0
 

@@ -25,7 +25,8 @@ that would otherwise run in Python once per clock cycle or once per pin change:
   when it happens — the K/V discharge and write enables with the tile/column select and DAC
   codes on the pins at that moment, the cycle the K discharge and the QK integrate began, a
   count of each event — beside the live pins the read-out needs (valid mask, widths).  The
-  bridge reads it once per token, at the ReLU C2P fire, as one bus.
+  bridge reads it once per token, at the ReLU C2P fire, as one bus, latched at the falling
+  edges it reads at (the wake-up below, every cycle in reset), not rebuilt in every cycle.
 * **Token feeder**: a ring of ``2·FEED`` tokens the testbench refills ``FEED`` at a time
   (``i_tb_feed``, ``i_tb_feed_gaps``: idle cycles before each token is offered,
   ``i_tb_feed_n``, toggle ``i_tb_feed_seq``); it drives ``i_tok__valid``/``i_tok__payload`` and
@@ -43,9 +44,10 @@ that would otherwise run in Python once per clock cycle or once per pin change:
 With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins have a bit per
 set: the circuits above use their OR (one set integrates, one fires at a time), the record
 keeps the set bits (``*_set`` fields) so the bridge can check which set does what, and
-``o_br_wake`` is the one-bit pin the bridge wakes on: high in the low half of the cycle in which
-the OR of ``o_c2p1_fire`` rose, so its rising edge is that cycle's falling edge (one trigger per
-token where a rise of the fire pin and then a falling clock edge took two).
+``o_br_wake`` is the one-bit pin the bridge wakes on: it rises at the falling edge of the cycle in
+which the OR of ``o_c2p1_fire`` rose, right after the record was latched there (one trigger per
+token where a rise of the fire pin and then a falling clock edge took two), and falls at the
+next falling edge.
 
 Cycle numbers in the logs are the shell's counter ``cyc`` (rising edges since the start); a
 logged event happened in the cycle that ended at that edge.  The port widths are read from the
@@ -90,10 +92,9 @@ def head_ports(verilog: str, module: str = "attention_head") -> list[tuple[str, 
 
 
 def width_bits(cfg: HeadConfig) -> int:
-    """Bits of each PWM width counter: one more than a legal width needs (``q_bits``), so a
-    word line high for longer than the PWM frame (``q_max`` cycles) reads as a width above
-    ``q_max`` — up to the saturated count — which :func:`analog_models.dac.pulse_fraction`
-    refuses."""
+    """Bits of each PWM width counter: one more than a legal width needs, so a word line high
+    for longer than the PWM frame (``q_max`` cycles) reads above ``q_max`` (saturating), which
+    :func:`analog_models.dac.pulse_fraction` refuses."""
     return cfg.array.q_bits + 1
 
 
@@ -218,11 +219,10 @@ module {SHELL_TOP}(
   assign o_tb_cyc = cyc;
   // the C2P phase pins have a bit per C2P set; one set integrates / fires at a time
   wire integ = |o_c2p1_integrate, fire2 = |o_c2p2_fire;
-  // the bridge's wake-up: the low half of the cycle the ReLU C2P fire (any set) rose in
+  // the bridge's wake-up: the falling edge of the cycle the ReLU C2P fire (any set) rose in
   wire fire1 = |o_c2p1_fire;
   reg fire1_d = 0;
   always @(posedge clk) fire1_d <= fire1;
-  assign o_br_wake = fire1 & ~fire1_d & ~clk;
   // pulse player: count > k in the k-th cycle of the signed C2P fire; the counts and signs
   // follow i_pp_* at every rising edge without the fire (a register: no logic of the head
   // depends on an input pin combinationally, so Verilator evaluates none of it when a pin is
@@ -254,9 +254,8 @@ module {SHELL_TOP}(
   // PWM width counters: cycles each word line is high during the QK integrate
   reg integ_d = 0;
   always @(posedge clk) integ_d <= integ;
-  // bit-sliced: plane b (bits [b*{d} +: {d}]) holds bit b of every lane's count, so a cycle is
-  // a ripple-carry add of o_wl_q over {wb} planes of {d} lanes, a few vector operations (one
-  // counter per lane was a compare, an add and a part-select write per lane per cycle)
+  // bit-sliced (plane b, bits [b*{d} +: {d}], is bit b of every lane): a ripple-carry add of
+  // o_wl_q, a few vector operations per cycle, not an add and a compare per lane
   reg [{d * wb - 1}:0] pwm_w = 0, pwm_n;
   reg [{d - 1}:0] pwm_c;
   integer pwb;
@@ -280,7 +279,16 @@ module {SHELL_TOP}(
   always @(posedge clk) begin
 {events}
   end
-  assign o_br_rec = {{{rec_expr}}};
+  // latched only at the falling edges the bridge reads at (wake-up, reset), not in every
+  // cycle (~5 % of the Verilated model); blocking, record first: new when the wake pin rises
+  reg [{rec_w - 1}:0] br_rec = 0;
+  reg br_wake = 0;
+  always @(negedge clk) begin
+    if ((fire1 & ~fire1_d) | rst) br_rec = {{{rec_expr}}};
+    br_wake = fire1 & ~fire1_d;
+  end
+  assign o_br_rec = br_rec;
+  assign o_br_wake = br_wake;
   // token feeder: a ring of {f2} tokens, each offered after its gap of idle cycles
   reg [{f2 * pw - 1}:0] f_tok = 0;
   reg [{f2 * 16 - 1}:0] f_gap = 0;
