@@ -150,7 +150,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN + ("clk",)]
     decls += [_decl("output reg", 1, "clk"), _decl("input", 1, "i_clk_run")]
     decls += [_decl("input", lanes * cb, "i_pp_planes"), _decl("input", lanes, "i_pp_sign"),
-              _decl("output", d * wb, "o_wl_width"), _decl("output", rec_w, "o_br_rec"),
+              _decl("output", d * wb, "o_wl_width"), _decl("output reg", rec_w, "o_br_rec"),
               _decl("output", 1, "o_br_wake"),
               _decl("input", FEED * pw, "i_tb_feed"), _decl("input", FEED * 16, "i_tb_feed_gaps"),
               _decl("input", 8, "i_tb_feed_n"), _decl("input", 1, "i_tb_feed_seq"),
@@ -160,7 +160,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
               _decl("input", CYC_BITS, "i_tb_cap_seen"),
               _decl("input", CYC_BITS, "i_tb_take_goal"),
               _decl("output", f2 * CYC_BITS, "o_tb_acc"), _decl("output", CYC_BITS, "o_tb_nacc"),
-              _decl("output", f2 * cw, "o_tb_cap"), _decl("output", CYC_BITS, "o_tb_ntake"),
+              _decl("output reg", f2 * cw, "o_tb_cap"), _decl("output", CYC_BITS, "o_tb_ntake"),
               _decl("output", 4 * CYC_BITS, "o_tb_stats"), _decl("output", CYC_BITS, "o_tb_cyc"),
               _decl("output", lf + 2, "o_tb_fcount"), _decl("output", 3, "o_tb_pat_state"),
               _decl("input", 32, "i_tb_sleep"), _decl("input", 1, "i_tb_seq"),
@@ -281,13 +281,12 @@ module {SHELL_TOP}(
   end
   // latched only at the falling edges the bridge reads at (wake-up, reset), not in every
   // cycle (~5 % of the Verilated model); blocking, record first: new when the wake pin rises
-  reg [{rec_w - 1}:0] br_rec = 0;
   reg br_wake = 0;
+  initial o_br_rec = 0;
   always @(negedge clk) begin
-    if ((fire1 & ~fire1_d) | rst) br_rec = {{{rec_expr}}};
+    if ((fire1 & ~fire1_d) | rst) o_br_rec = {{{rec_expr}}};
     br_wake = fire1 & ~fire1_d;
   end
-  assign o_br_rec = br_rec;
   assign o_br_wake = br_wake;
   // token feeder: a ring of {f2} tokens, each offered after its gap of idle cycles
   reg [{f2 * pw - 1}:0] f_tok = 0;
@@ -337,7 +336,7 @@ module {SHELL_TOP}(
   wire p_bit = p_half ? p_bits1[p_pos] : p_bits0[p_pos];
   assign o_out__ready = ~rst & (i_tb_rdy_always | (p_full[p_half] & p_bit));
   wire take = o_out__valid & o_out__ready;
-  reg [{f2 * cw - 1}:0] c_log = 0;
+  initial o_tb_cap = 0;          // the log itself (no copy of it into the port per cycle)
   reg [{CYC_BITS - 1}:0] n_take = 0, v_first = 0;
   reg v_seen = 0, stalled = 0;
   reg [{CYC_BITS - 1}:0] st_valid = 0, st_idle = 0, st_held = 0, st_extra = 0;
@@ -373,7 +372,7 @@ module {SHELL_TOP}(
     if (take) begin
       if (i_tb_tail) st_extra <= st_extra + 1'b1;
       else begin
-        c_log[n_take[{lf - 1}:0]*{cw} +: {cw}] <= {{v_cyc, cyc, o_out__payload}};
+        o_tb_cap[n_take[{lf - 1}:0]*{cw} +: {cw}] <= {{v_cyc, cyc, o_out__payload}};
         n_take <= n_take + 1'b1;
       end
     end
@@ -381,7 +380,6 @@ module {SHELL_TOP}(
   reg p_under = 0;          // a cycle without a pattern: the testbench was late (sticky)
   always @(posedge clk) if (~rst & ~i_tb_rdy_always & ~p_full[p_half]) p_under <= 1'b1;
   assign o_tb_pat_state = {{p_under, p_full}};
-  assign o_tb_cap = c_log;
   assign o_tb_ntake = n_take;
   assign o_tb_stats = {{st_extra, st_held, st_idle, st_valid}};
   // testbench alarm: work to do, or i_tb_sleep cycles after i_tb_seq toggled
