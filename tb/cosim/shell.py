@@ -279,8 +279,9 @@ module {SHELL_TOP}(
   always @(posedge clk) begin
 {events}
   end
-  // latched only at the falling edges the bridge reads at (wake-up, reset), not in every
-  // cycle (~5 % of the Verilated model); blocking, record first: new when the wake pin rises
+  // latched only at the falling edges the bridge reads at (wake-up, reset), not rebuilt in
+  // every cycle (callgrind: ~700 of the model's ~12,500 instructions per cycle); blocking,
+  // record first: it is new when the wake pin rises
   reg br_wake = 0;
   initial o_br_rec = 0;
   always @(negedge clk) begin
