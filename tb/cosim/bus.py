@@ -1,7 +1,9 @@
 """Fast conversions between wide cocotb buses and numpy arrays (cocotb 2.x).
 
 Iterating a 1024-bit ``LogicArray`` costs ~700 µs; going through its string costs ~3 µs
-(DESIGN.md §7).  Every testbench and the analog bridge read and write wide buses through these.
+(DESIGN.md §7).  The block testbenches read and write wide buses through these; the head
+co-simulation's per-token buses (bridge record, pulse player, logs) go through the VPI vectors
+of :mod:`tb.cosim.vpi` (no string at all: far cheaper at thousands of bits).
 Bit 0 of a bus is element 0 of the array; an ``ArrayLayout`` port of ``n`` fields of ``w`` bits
 holds field ``i`` in bits ``[i·w, (i+1)·w)``.
 """
