@@ -129,8 +129,9 @@ async def head_scenario(dut):
     for name in ("i_tb_sleep", "i_tb_seq", "i_tb_feed_seq", "i_tb_pat_seq", "i_tb_tail",
                  "i_tb_acc_seen", "i_tb_cap_seen", "i_tb_more", "i_tb_feed_n", "i_tb_pat"):
         getattr(dut, name).value = 0
-    # the wide logs and feeder inputs as VPI vectors (tb.cosim.vpi: a read of the output log
-    # as a string of ~27,000 binary digits took more CPU time than the rest of a wake-up)
+    # the wide logs and feeder inputs as VPI vectors (tb.cosim.vpi: a read of the output log as
+    # a string of ~20,000 binary digits, default head, took more CPU time than the rest of a
+    # wake-up)
     acc_log, cap_log = VectorPort(dut.o_tb_acc), VectorPort(dut.o_tb_cap)
     feed_port, gaps_port = VectorPort(dut.i_tb_feed), VectorPort(dut.i_tb_feed_gaps)
     feed_bits = np.zeros((FEED, feed_port.width // FEED), bool)

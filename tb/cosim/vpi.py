@@ -3,9 +3,9 @@
 cocotb 2.x moves a bus wider than 32 bits as a string of binary digits: a write formats the
 int as ~5,000 characters, which Verilator's ``vpi_put_value`` then sets bit by bit (a function
 call per bit), and a read builds the string in the simulator and upper-cases it character by
-character in cocotb's GPI.  For the analog bridge's two buses per token (the 2,966-bit bridge
-record in, the 5,120-bit pulse-player counts and signs out, default head) that was about as
-much CPU time as the Verilated model's whole evaluation.  A :class:`VectorPort` moves 32 bits
+character in cocotb's GPI.  For the analog bridge's two buses per token (the bridge record in,
+then 2,966 bits, the 5,120-bit pulse-player counts and signs out, default head) that was about
+as much CPU time as the Verilated model's whole evaluation.  A :class:`VectorPort` moves 32 bits
 per word instead, through the standard VPI calls the simulator itself exports (the cocotb
 library calls the same functions): ``vpi_handle_by_name``, ``vpi_get_value`` and
 ``vpi_put_value`` with ``vpiVectorVal``, called through ctypes from the simulator process the
