@@ -71,6 +71,7 @@ class VectorPort:
         lib = _vpi()
         self.width = len(sig)
         self._words = (self.width + 31) // 32
+        # the full name cocotb found it by (``_path``: public, ":meta public:" in cocotb 2.1)
         self._handle = lib.vpi_handle_by_name(sig._path.encode(), None)
         if not self._handle:
             raise RuntimeError(f"vpi_handle_by_name found no {sig._path!r}")
