@@ -56,9 +56,9 @@ from analog_models.c2p_sets import C2PSets
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
-from sim.bits import bits_fields, bits_to_int
-from tb.cosim.bus import bit_planes, write_bits
-from tb.cosim.shell import EVENT_BITS, EVENTS, WIDTH_BITS, bridge_fields
+from tb.cosim.bus import bit_planes, from_bit_planes
+from tb.cosim.shell import EVENT_BITS, EVENTS, bridge_fields, width_bits
+from tb.cosim.vpi import VectorPort
 
 __all__ = ["AnalogBridge", "ObservedToken"]
 
@@ -87,8 +87,10 @@ class AnalogBridge:
         self._wake = dut.o_br_wake
         self.sets = len(dut.o_c2p1_fire)            # C2P sets per column, from the pins
         self.c2p = C2PSets(self.sets)                # the token each C2P set holds
-        self._rec = dut.o_br_rec
-        self._pp_planes, self._pp_sign = dut.i_pp_planes, dut.i_pp_sign
+        # the record and the pulse player's inputs as VPI vectors (tb.cosim.vpi: ~10× less
+        # CPU time than cocotb's strings of binary digits at these widths)
+        self._rec = VectorPort(dut.o_br_rec)
+        self._pp_planes, self._pp_sign = VectorPort(dut.i_pp_planes), VectorPort(dut.i_pp_sign)
         self._fields: dict[str, tuple[int, int]] = {}
         pos = 0
         for name, w in bridge_fields(cfg):
@@ -114,19 +116,21 @@ class AnalogBridge:
         #: bits_fields packs bytes, ~2× slower for 3-bit fields)
         self._code_weights = 1 << np.arange(cfg.array.kv_bits, dtype=np.int64)
         self._writing: ObservedToken | None = None
+        self._width_bits = width_bits(cfg)
 
     def start(self) -> None:
         """Launch the coroutine that watches the ReLU C2P fire (once, after the clock
         started)."""
-        self._pp_planes.value = 0
-        self._pp_sign.value = 0
+        self._pp_planes.write_bits(np.zeros(self._pp_planes.width, bool))
+        self._pp_sign.write_bits(np.zeros(self._pp_sign.width, bool))
         cocotb.start_soon(self._watch_fire())
 
     # -- state -------------------------------------------------------------------------------
     def reset(self) -> None:
         """The RTL is in reset: apply the array events latched so far (they happened), then
         forget the token in flight (the arrays keep their charge; the valid mask, cleared by
-        the reset, hides it)."""
+        the reset, hides it).  Call it after a falling edge in reset has settled (the shell
+        latches the record at those edges: ReadWrite or later in that time step)."""
         rec = self._read_record()
         self._apply(rec, self.cycle_now())
         self._writing = None
@@ -139,7 +143,7 @@ class AnalogBridge:
 
     # -- the record ----------------------------------------------------------------------------
     def _read_record(self) -> _Record:
-        return _Record(str(self._rec.value), self._fields)
+        return _Record(*self._rec.read(), self._fields)
 
     def _count(self, rec: _Record, event: str) -> int:
         return rec.int(f"n_{event}")
@@ -213,17 +217,18 @@ class AnalogBridge:
     async def _watch_fire(self) -> None:
         """Each ReLU C2P fire: apply the token's writes, read it out, load the pulse player."""
         while True:
-            # The shell's wake pin rises at the falling edge of the cycle fire rose in: the
-            # head and the shell change only at rising edges, so every record pin holds its
-            # value since the edge fire rose at (settled in any simulator), and the pulse
+            # The shell's wake pin rises at the falling edge of the cycle fire rose in, after
+            # the shell latched the record there: the head and the shell change only at rising
+            # edges, so it holds the pins of that cycle (in any simulator), and the pulse
             # player can be loaded at once — one trigger per token (a rise of the fire pin,
             # then a falling clock edge, took two).
             await RisingEdge(self._wake)
             self.wakeups += 1
             c0 = time.process_time()
             sign, count = self._on_fire()
-            write_bits(self._pp_sign, sign)
-            write_bits(self._pp_planes, bit_planes(count, self.cfg.array.count_bits))
+            # at once (the shell registers them at the next rising edge): no ReadWrite callback
+            self._pp_sign.write_bits(sign)
+            self._pp_planes.write_bits(bit_planes(count, self.cfg.array.count_bits))
             self.cpu_s += time.process_time() - c0
 
     def _on_fire(self) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +249,7 @@ class AnalogBridge:
         c = self._follow_sets(rec, new, tok, n)
         tok.t_read_s = in_cycle * self.t_clk_s
         # the shell counted the integrate cycles before this one; this one if still on
-        widths = bits_fields(rec.bits_of("wl_width"), self.d, WIDTH_BITS)
+        widths = from_bit_planes(rec.bits_of("wl_width"), self.d, self._width_bits)
         if rec.int("integrate") >> c & 1:
             widths = widths + rec.bits_of("wl_q")
         valid = rec.bits_of("valid").reshape(self.n, self.C)
@@ -270,12 +275,9 @@ class AnalogBridge:
 class _Record:
     """One read of the bridge record: its bits (element i = bit i) and its integer value."""
 
-    def __init__(self, text: str, fields: dict[str, tuple[int, int]]) -> None:
-        # only '1' reads as 1 (X, Z, U, … as 0); the int packed from the bits (~5× faster than
-        # parsing the ~3,000 binary digits)
-        self.bits = np.frombuffer(text.encode(), np.uint8)[::-1] == 49
-        self.value = bits_to_int(self.bits)
-        self.fields = fields
+    def __init__(self, bits: np.ndarray, value: int,
+                 fields: dict[str, tuple[int, int]]) -> None:
+        self.bits, self.value, self.fields = bits, value, fields
 
     def int(self, name: str) -> int:
         pos, w = self.fields[name]

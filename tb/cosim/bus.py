@@ -1,7 +1,9 @@
 """Fast conversions between wide cocotb buses and numpy arrays (cocotb 2.x).
 
 Iterating a 1024-bit ``LogicArray`` costs ~700 µs; going through its string costs ~3 µs
-(DESIGN.md §7).  Every testbench and the analog bridge read and write wide buses through these.
+(DESIGN.md §7).  The block testbenches read and write wide buses through these; the head
+co-simulation's per-token buses (bridge record, pulse player, logs) go through the VPI vectors
+of :mod:`tb.cosim.vpi` (no string at all: far cheaper at thousands of bits).
 Bit 0 of a bus is element 0 of the array; an ``ArrayLayout`` port of ``n`` fields of ``w`` bits
 holds field ``i`` in bits ``[i·w, (i+1)·w)``.
 """
@@ -13,7 +15,7 @@ import numpy as np
 from sim.bits import bits_fields, bits_to_int, pack_array
 
 __all__ = ["read_bits", "write_bits", "read_fields", "pack_fields", "write_fields", "bit_planes",
-           "handle"]
+           "from_bit_planes", "handle"]
 
 
 def handle(dut, name: str):
@@ -57,3 +59,10 @@ def bit_planes(values: np.ndarray, width: int) -> np.ndarray:
     # the values' short axis and a transpose)
     v = np.asarray(values).astype(np.uint8 if width <= 8 else np.int64, copy=False)
     return ((v[None, :] >> np.arange(width, dtype=v.dtype)[:, None]) & 1).astype(bool).ravel()
+
+
+def from_bit_planes(bits: np.ndarray, n: int, width: int) -> np.ndarray:
+    """The ``n`` unsigned integers (int64) whose ``width`` bit planes are ``bits``, in the layout
+    of :func:`bit_planes` (the co-simulation shell's PWM width counters)."""
+    planes = np.asarray(bits, dtype=bool)[: n * width].reshape(width, n)
+    return (1 << np.arange(width, dtype=np.int64)) @ planes

@@ -35,17 +35,18 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, ReadWrite, RisingEdge
 from cocotb.utils import get_sim_time
 
 from hdl.head import AttentionHead
 from hdl.schedule import Schedule
-from sim.bits import bits_to_int, to_signed, token_bits
+from sim.bits import bits_fields, bits_to_int, to_signed, token_bits
 from tb.cosim.bridge import AnalogBridge
-from tb.cosim.bus import read_bits, read_fields
+from tb.cosim.bus import read_fields
 from tb.cosim.runner import load_sidecar_config
 from tb.cosim.scoreboard import compare_with_golden
 from tb.cosim.shell import CYC_BITS, FEED, PATTERN, capture_fields
+from tb.cosim.vpi import VectorPort
 
 PROGRESS_EVERY_S = 10.0
 
@@ -126,9 +127,17 @@ async def head_scenario(dut):
 
     # every input of the shell defined before the first clock edge
     for name in ("i_tb_sleep", "i_tb_seq", "i_tb_feed_seq", "i_tb_pat_seq", "i_tb_tail",
-                 "i_tb_acc_seen", "i_tb_cap_seen", "i_tb_more", "i_tb_feed", "i_tb_feed_gaps",
-                 "i_tb_feed_n", "i_tb_pat"):
+                 "i_tb_acc_seen", "i_tb_cap_seen", "i_tb_more", "i_tb_feed_n", "i_tb_pat"):
         getattr(dut, name).value = 0
+    # the wide logs and feeder inputs as VPI vectors (tb.cosim.vpi: a read of the output log as
+    # a string of ~20,000 binary digits, default head, took more CPU time than the rest of a
+    # wake-up)
+    acc_log, cap_log = VectorPort(dut.o_tb_acc), VectorPort(dut.o_tb_cap)
+    feed_port, gaps_port = VectorPort(dut.i_tb_feed), VectorPort(dut.i_tb_feed_gaps)
+    feed_bits = np.zeros((FEED, feed_port.width // FEED), bool)
+    gap_bits = np.zeros((FEED, 16), bool)
+    feed_port.write_bits(feed_bits)
+    gaps_port.write_bits(gap_bits)
     dut.i_tb_rdy_always.value = int(stalls.always_ready)
     dut.i_tb_take_goal.value = 2**32 - 1
     dut.rst.value = 1
@@ -153,9 +162,11 @@ async def head_scenario(dut):
         if n <= 0:
             return
         loaded = True
-        dut.i_tb_feed.value = bits_to_int(tok_bits[fed:fed + n].ravel())
-        dut.i_tb_feed_gaps.value = bits_to_int(
-            ((gaps[fed:fed + n, None] >> np.arange(16)) & 1).astype(bool).ravel())
+        # at once (the shell takes the batch at the next rising edge, after the toggle below)
+        feed_bits[:n], feed_bits[n:] = tok_bits[fed:fed + n], False
+        gap_bits[:n], gap_bits[n:] = (gaps[fed:fed + n, None] >> np.arange(16)) & 1, False
+        feed_port.write_bits(feed_bits)
+        gaps_port.write_bits(gap_bits)
         dut.i_tb_feed_n.value = n
         fed += n
         dut.i_tb_more.value = int(fed < n_tok)
@@ -188,10 +199,10 @@ async def head_scenario(dut):
             raise AssertionError(f"cycle {cycle}: the shell's logs overflowed (testbench late)")
         new_acc = []
         if n_acc > acc_seen:
-            log = read_fields(dut.o_tb_acc, 2 * FEED, CYC_BITS)
+            log = bits_fields(acc_log.read()[0], 2 * FEED, CYC_BITS)
             new_acc = [int(log[i % (2 * FEED)]) for i in range(acc_seen, n_acc)]
         if n_take > cap_seen:
-            bits = read_bits(dut.o_tb_cap)[: 2 * FEED * cap_w].reshape(2 * FEED, cap_w)
+            bits = cap_log.read()[0][: 2 * FEED * cap_w].reshape(2 * FEED, cap_w)
             e = bits[np.arange(cap_seen, n_take) % (2 * FEED)].astype(np.int64)
             k, sw = n_take - cap_seen, a.sum_width
             vals = to_signed(e[:, :out_w].reshape(k, a.head_dim, sw) @ (1 << np.arange(sw)), sw)
@@ -233,6 +244,7 @@ async def head_scenario(dut):
                 if not stalls.always_ready:
                     load_pattern()
             await FallingEdge(dut.clk)
+            await ReadWrite()            # the shell has latched the bridge record at the edge
             bridge.reset()
         dut.rst.value = 0
 

@@ -3,8 +3,9 @@
 It passes the head's analog-boundary pins through under the same names and adds the circuits
 that would otherwise run in Python once per clock cycle or once per pin change:
 
-* **PWM width counters** ``o_wl_width`` (head_dim × 16 bits): cycles each query word line
-  ``o_wl_q[i]`` was high while ``o_c2p1_integrate`` was high, restarted when integrate rises.
+* **PWM width counters** ``o_wl_width`` (:func:`width_bits` bit planes of head_dim bits, the
+  layout of :func:`tb.cosim.bus.bit_planes`): cycles each query word line ``o_wl_q[i]`` was
+  high while ``o_c2p1_integrate`` was high, restarted when integrate rises; saturating.
 * **Pulse player** for the signed C2P inputs: the bridge sets the counts ``i_pp_planes``
   (n_tiles·head_dim counts as count_bits bit planes, :func:`tb.cosim.bus.bit_planes`) and
   signs ``i_pp_sign`` of the next token to fire, once per token; the shell registers them at
@@ -24,7 +25,8 @@ that would otherwise run in Python once per clock cycle or once per pin change:
   when it happens — the K/V discharge and write enables with the tile/column select and DAC
   codes on the pins at that moment, the cycle the K discharge and the QK integrate began, a
   count of each event — beside the live pins the read-out needs (valid mask, widths).  The
-  bridge reads it once per token, at the ReLU C2P fire, as one bus.
+  bridge reads it once per token, at the ReLU C2P fire, as one bus, latched at the falling
+  edges it reads at (the wake-up below, every cycle in reset), not rebuilt in every cycle.
 * **Token feeder**: a ring of ``2·FEED`` tokens the testbench refills ``FEED`` at a time
   (``i_tb_feed``, ``i_tb_feed_gaps``: idle cycles before each token is offered,
   ``i_tb_feed_n``, toggle ``i_tb_feed_seq``); it drives ``i_tok__valid``/``i_tok__payload`` and
@@ -42,9 +44,10 @@ that would otherwise run in Python once per clock cycle or once per pin change:
 With two C2P sets per column (``timing.schedule = "pingpong"``) the phase pins have a bit per
 set: the circuits above use their OR (one set integrates, one fires at a time), the record
 keeps the set bits (``*_set`` fields) so the bridge can check which set does what, and
-``o_br_wake`` is the one-bit pin the bridge wakes on: high in the low half of the cycle in which
-the OR of ``o_c2p1_fire`` rose, so its rising edge is that cycle's falling edge (one trigger per
-token where a rise of the fire pin and then a falling clock edge took two).
+``o_br_wake`` is the one-bit pin the bridge wakes on: it rises at the falling edge of the cycle in
+which the OR of ``o_c2p1_fire`` rose, right after the record was latched there (one trigger per
+token where a rise of the fire pin and then a falling clock edge took two), and falls at the
+next falling edge.
 
 Cycle numbers in the logs are the shell's counter ``cyc`` (rising edges since the start); a
 logged event happened in the cycle that ended at that edge.  The port widths are read from the
@@ -60,11 +63,9 @@ from hdl.config import HeadConfig
 from hdl.schedule import Schedule
 
 __all__ = ["SHELL_TOP", "FEED", "PATTERN", "head_ports", "bridge_fields", "capture_fields",
-           "shell_verilog"]
+           "shell_verilog", "width_bits"]
 
 SHELL_TOP = "attention_head_cosim"
-#: Bits of each PWM width counter (saturating).
-WIDTH_BITS = 16
 #: Tokens per feeder batch (the ring holds two) and log entries per wake-up: a power of two.
 FEED = 16
 #: Cycles of output stall pattern per half.
@@ -90,6 +91,13 @@ def head_ports(verilog: str, module: str = "attention_head") -> list[tuple[str, 
     return ports
 
 
+def width_bits(cfg: HeadConfig) -> int:
+    """Bits of each PWM width counter: one more than a legal width needs, so a word line high
+    for longer than the PWM frame (``q_max`` cycles) reads above ``q_max`` (saturating), which
+    :func:`analog_models.dac.pulse_fraction` refuses."""
+    return cfg.array.q_bits + 1
+
+
 def bridge_fields(cfg: HeadConfig) -> list[tuple[str, int]]:
     """``(name, width)`` of the bridge record ``o_br_rec``, least significant first: event
     counters ``n_<event>``, the latched cycles and selects/codes, then the live pins."""
@@ -101,7 +109,7 @@ def bridge_fields(cfg: HeadConfig) -> list[tuple[str, int]]:
             + [("cyc", CYC_BITS), ("dk_cyc", CYC_BITS), ("in_cyc", CYC_BITS),
                ("dk_sel", sel), ("wk_sel", sel), ("dv_sel", sel), ("wv_sel", sel),
                ("wk_dac", dac), ("wv_dac", dac),
-               ("valid", a.n_tiles * a.tile_cols), ("wl_width", a.head_dim * WIDTH_BITS),
+               ("valid", a.n_tiles * a.tile_cols), ("wl_width", a.head_dim * width_bits(cfg)),
                ("wl_q", a.head_dim), ("in_set", sets), ("in_fire1", sets), ("f2_set", sets),
                ("integrate", sets), ("fire1", sets), ("fire2", sets)])
 
@@ -130,7 +138,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     if not need <= set(width):
         raise ValueError(f"the head lacks pins {sorted(need - set(width))}")
     lanes = a.n_tiles * a.head_dim
-    cb, d, wb = a.count_bits, a.head_dim, WIDTH_BITS
+    cb, d, wb = a.count_bits, a.head_dim, width_bits(cfg)
     kb = cb + 1                                   # counts up to count_max, then saturates
     pw, ow = width["i_tok__payload"], width["o_out__payload"]
     f2, lf = 2 * FEED, (2 * FEED).bit_length() - 1
@@ -142,7 +150,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
     decls = [_decl(dr, w, n) for dr, w, n in ports if n not in _PLAYED + _DRIVEN + ("clk",)]
     decls += [_decl("output reg", 1, "clk"), _decl("input", 1, "i_clk_run")]
     decls += [_decl("input", lanes * cb, "i_pp_planes"), _decl("input", lanes, "i_pp_sign"),
-              _decl("output", d * wb, "o_wl_width"), _decl("output", rec_w, "o_br_rec"),
+              _decl("output", d * wb, "o_wl_width"), _decl("output reg", rec_w, "o_br_rec"),
               _decl("output", 1, "o_br_wake"),
               _decl("input", FEED * pw, "i_tb_feed"), _decl("input", FEED * 16, "i_tb_feed_gaps"),
               _decl("input", 8, "i_tb_feed_n"), _decl("input", 1, "i_tb_feed_seq"),
@@ -152,7 +160,7 @@ def shell_verilog(cfg: HeadConfig, head_verilog: str) -> str:
               _decl("input", CYC_BITS, "i_tb_cap_seen"),
               _decl("input", CYC_BITS, "i_tb_take_goal"),
               _decl("output", f2 * CYC_BITS, "o_tb_acc"), _decl("output", CYC_BITS, "o_tb_nacc"),
-              _decl("output", f2 * cw, "o_tb_cap"), _decl("output", CYC_BITS, "o_tb_ntake"),
+              _decl("output reg", f2 * cw, "o_tb_cap"), _decl("output", CYC_BITS, "o_tb_ntake"),
               _decl("output", 4 * CYC_BITS, "o_tb_stats"), _decl("output", CYC_BITS, "o_tb_cyc"),
               _decl("output", lf + 2, "o_tb_fcount"), _decl("output", 3, "o_tb_pat_state"),
               _decl("input", 32, "i_tb_sleep"), _decl("input", 1, "i_tb_seq"),
@@ -211,11 +219,10 @@ module {SHELL_TOP}(
   assign o_tb_cyc = cyc;
   // the C2P phase pins have a bit per C2P set; one set integrates / fires at a time
   wire integ = |o_c2p1_integrate, fire2 = |o_c2p2_fire;
-  // the bridge's wake-up: the low half of the cycle the ReLU C2P fire (any set) rose in
+  // the bridge's wake-up: the falling edge of the cycle the ReLU C2P fire (any set) rose in
   wire fire1 = |o_c2p1_fire;
   reg fire1_d = 0;
   always @(posedge clk) fire1_d <= fire1;
-  assign o_br_wake = fire1 & ~fire1_d & ~clk;
   // pulse player: count > k in the k-th cycle of the signed C2P fire; the counts and signs
   // follow i_pp_* at every rising edge without the fire (a register: no logic of the head
   // depends on an input pin combinationally, so Verilator evaluates none of it when a pin is
@@ -247,16 +254,23 @@ module {SHELL_TOP}(
   // PWM width counters: cycles each word line is high during the QK integrate
   reg integ_d = 0;
   always @(posedge clk) integ_d <= integ;
-  // (one vector register: a process updates every lane, one event per cycle)
+  // bit-sliced (plane b, bits [b*{d} +: {d}], is bit b of every lane): a ripple-carry add of
+  // o_wl_q, a few vector operations per cycle, not an add and a compare per lane
   reg [{d * wb - 1}:0] pwm_w = 0, pwm_n;
-  integer pwj;
+  reg [{d - 1}:0] pwm_c;
+  integer pwb;
   always @(posedge clk)
     if (integ) begin
-      for (pwj = 0; pwj < {d}; pwj = pwj + 1)
-        pwm_n[pwj*{wb} +: {wb}] = integ_d
-          ? (pwm_w[pwj*{wb} +: {wb}] == {{{wb}{{1'b1}}}} ? pwm_w[pwj*{wb} +: {wb}]
-             : pwm_w[pwj*{wb} +: {wb}] + o_wl_q[pwj])
-          : {{{wb - 1}'d0, o_wl_q[pwj]}};
+      if (integ_d) begin
+        pwm_c = {{{d}{{1'b1}}}};                 // saturated lanes (every bit 1) keep their count
+        for (pwb = 0; pwb < {wb}; pwb = pwb + 1) pwm_c = pwm_c & pwm_w[pwb*{d} +: {d}];
+        pwm_c = o_wl_q[{d - 1}:0] & ~pwm_c;
+        for (pwb = 0; pwb < {wb}; pwb = pwb + 1) begin
+          pwm_n[pwb*{d} +: {d}] = pwm_w[pwb*{d} +: {d}] ^ pwm_c;
+          pwm_c = pwm_c & pwm_w[pwb*{d} +: {d}];
+        end
+      end else
+        pwm_n = {{{(wb - 1) * d}'d0, o_wl_q[{d - 1}:0]}};
       pwm_w <= pwm_n;
     end
   assign o_wl_width = pwm_w;
@@ -265,7 +279,16 @@ module {SHELL_TOP}(
   always @(posedge clk) begin
 {events}
   end
-  assign o_br_rec = {{{rec_expr}}};
+  // latched only at the falling edges the bridge reads at (wake-up, reset), not rebuilt in
+  // every cycle (callgrind: ~700 of the model's ~12,500 instructions per cycle); blocking,
+  // record first: it is new when the wake pin rises
+  reg br_wake = 0;
+  initial o_br_rec = 0;
+  always @(negedge clk) begin
+    if ((fire1 & ~fire1_d) | rst) o_br_rec = {{{rec_expr}}};
+    br_wake = fire1 & ~fire1_d;
+  end
+  assign o_br_wake = br_wake;
   // token feeder: a ring of {f2} tokens, each offered after its gap of idle cycles
   reg [{f2 * pw - 1}:0] f_tok = 0;
   reg [{f2 * 16 - 1}:0] f_gap = 0;
@@ -314,7 +337,7 @@ module {SHELL_TOP}(
   wire p_bit = p_half ? p_bits1[p_pos] : p_bits0[p_pos];
   assign o_out__ready = ~rst & (i_tb_rdy_always | (p_full[p_half] & p_bit));
   wire take = o_out__valid & o_out__ready;
-  reg [{f2 * cw - 1}:0] c_log = 0;
+  initial o_tb_cap = 0;          // the log itself (no copy of it into the port per cycle)
   reg [{CYC_BITS - 1}:0] n_take = 0, v_first = 0;
   reg v_seen = 0, stalled = 0;
   reg [{CYC_BITS - 1}:0] st_valid = 0, st_idle = 0, st_held = 0, st_extra = 0;
@@ -350,7 +373,7 @@ module {SHELL_TOP}(
     if (take) begin
       if (i_tb_tail) st_extra <= st_extra + 1'b1;
       else begin
-        c_log[n_take[{lf - 1}:0]*{cw} +: {cw}] <= {{v_cyc, cyc, o_out__payload}};
+        o_tb_cap[n_take[{lf - 1}:0]*{cw} +: {cw}] <= {{v_cyc, cyc, o_out__payload}};
         n_take <= n_take + 1'b1;
       end
     end
@@ -358,7 +381,6 @@ module {SHELL_TOP}(
   reg p_under = 0;          // a cycle without a pattern: the testbench was late (sticky)
   always @(posedge clk) if (~rst & ~i_tb_rdy_always & ~p_full[p_half]) p_under <= 1'b1;
   assign o_tb_pat_state = {{p_under, p_full}};
-  assign o_tb_cap = c_log;
   assign o_tb_ntake = n_take;
   assign o_tb_stats = {{st_extra, st_held, st_idle, st_valid}};
   // testbench alarm: work to do, or i_tb_sleep cycles after i_tb_seq toggled

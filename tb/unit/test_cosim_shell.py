@@ -53,7 +53,8 @@ def test_shell_mirrors_the_pins_and_plays_the_pulses():
     assert "i_c2p_pulse" not in header and "i_c2p_sign" not in header
     assert "output [29:0] o_out__payload" in header and "output [3:0] o_wl_q" in header
     assert "input [47:0] i_pp_planes" in header          # 12 lanes × count_bits 4
-    assert "input [11:0] i_pp_sign" in header and "output [63:0] o_wl_width" in header
+    # 4 lanes × (q_bits 4 + 1) width bits
+    assert "input [11:0] i_pp_sign" in header and "output [19:0] o_wl_width" in header
     assert ".i_c2p_pulse(i_c2p_pulse)" in v and ".o_wl_q(o_wl_q)" in v
     assert "input [31:0] i_tb_sleep" in header and "output o_tb_wake" in header
     assert "output o_br_wake" in header
@@ -91,6 +92,20 @@ def test_bit_planes_layout():
     for b in range(4):
         for i, c in enumerate(counts):
             assert planes[b * len(counts) + i] == bool((int(c) >> b) & 1)
+
+
+def test_from_bit_planes_reads_the_planes_back():
+    """Bit b of value i is bit b·n + i of the planes (checked against bit-by-bit sums)."""
+    from tb.cosim.bus import bit_planes, from_bit_planes
+    rng = np.random.default_rng(3)
+    for width in (1, 3, 5, 12):
+        values = rng.integers(0, 1 << width, 37)
+        planes = rng.random(37 * width) < 0.5
+        got = from_bit_planes(planes, 37, width)
+        assert got.dtype == np.int64
+        assert got.tolist() == [sum(int(planes[b * 37 + i]) << b for b in range(width))
+                                for i in range(37)]
+        assert np.array_equal(from_bit_planes(bit_planes(values, width), 37, width), values)
 
 
 @pytest.mark.parametrize("t_clk_ns, high, low", [(1.0, "0.5", "0.5"), (1.25, "0.625", "0.625")])
