@@ -117,3 +117,62 @@ def test_shell_clock_is_high_then_low_for_the_period(t_clk_ns, high, low):
     assert f"forever begin clk = 1'b1; #{high}; clk = 1'b0; #{low}; end" in v
     assert "output reg clk /*verilator public_flat_rd*/" in v
     assert "wait (i_clk_run);" in v
+
+
+def test_pwm_width_counters_count_restart_and_saturate(tmp_path):
+    """The shell's bit-sliced PWM width counters, simulated (Icarus) around a stub head whose
+    word lines stay high for 3, 15, 31 and 40 cycles of a 44-cycle integrate, then 3, 6, 6, 6
+    of a 6-cycle one: each lane reads min(cycles high, 2**width_bits − 1) — a line high past
+    the PWM frame reads above q_max, which pulse_fraction refuses — and restarts at the next
+    integrate."""
+    from analog_models.dac import pulse_fraction
+    from flows.tools import compile_icarus, run_vvp
+    from tb.cosim.bus import from_bit_planes
+    from tb.cosim.shell import width_bits
+
+    d, wb, q_max = CFG.array.head_dim, width_bits(CFG), CFG.array.q_max
+    high = [3, 15, 31, 40]
+    ports = head_ports(HEAD)
+    driven = {"o_wl_q", "o_c2p1_integrate"}
+    decl = "\n".join(f"  {dr} {'' if w == 1 else f'[{w - 1}:0] '}{n};" for dr, w, n in ports)
+    ties = "\n".join(f"  assign {n} = 0;" for dr, _, n in ports
+                     if dr == "output" and n not in driven)
+    lanes = ", ".join(f"k < {h}" for h in reversed(high))
+    stub = f"""module attention_head({", ".join(n for _, _, n in ports)});
+{decl}
+{ties}
+  reg [7:0] n = 0;
+  always @(posedge clk) n <= n + 1;
+  assign o_c2p1_integrate = (n >= 2 && n < 46) || (n >= 50 && n < 56);
+  wire [7:0] k = n >= 50 ? n - 50 : n - 2;       // cycles since the integrate rose
+  assign o_wl_q = {{{lanes}}};
+endmodule
+"""
+    tb = f"""module tb;
+  reg run = 0;
+  wire clk;
+  wire [{d * wb - 1}:0] w;
+  {SHELL_TOP} dut(.clk(clk), .i_clk_run(run), .o_wl_width(w));
+  initial run = 1;
+  always @(negedge clk) begin
+    if (dut.u_head.n == 48) $display("W1 %b", w);
+    if (dut.u_head.n == 58) begin $display("W2 %b", w); $finish; end
+  end
+endmodule
+"""
+    (tmp_path / "head.v").write_text(stub)
+    (tmp_path / "shell.v").write_text(shell_verilog(CFG, stub))
+    (tmp_path / "tb.v").write_text(tb)
+    compile_icarus([tmp_path / "head.v", tmp_path / "shell.v", tmp_path / "tb.v"], "tb",
+                   tmp_path / "sim.vvp")
+    out = run_vvp(tmp_path / "sim.vvp", tmp_path)
+    got = {}
+    for line in out.splitlines():
+        if line.startswith(("W1 ", "W2 ")):
+            bits = np.array([c == "1" for c in line.split()[1]][::-1])
+            got[line[:2]] = from_bit_planes(bits, d, wb).tolist()
+    top = 2**wb - 1
+    assert got == {"W1": [min(h, top) for h in high], "W2": [min(h, 6) for h in high]}, out
+    assert got["W1"][3] > q_max
+    with pytest.raises(ValueError, match=rf"pulse width must be 0\.\.{q_max} cycles, found"):
+        pulse_fraction(np.array(got["W1"]), CFG)
