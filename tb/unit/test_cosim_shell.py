@@ -67,16 +67,22 @@ def test_shell_needs_the_pins_it_drives():
         shell_verilog(CFG, "module x(); endmodule")
 
 
+def _stub_head(body: str = "", driven: tuple[str, ...] = ()) -> str:
+    """A module with HEAD's ports: the outputs in ``driven`` set by ``body``, the rest 0."""
+    ports = head_ports(HEAD)
+    decl = "\n".join(f"  {d} {'' if w == 1 else f'[{w - 1}:0] '}{n};" for d, w, n in ports)
+    ties = "\n".join(f"  assign {n} = 0;" for d, _, n in ports
+                     if d == "output" and n not in driven)
+    return (f"module attention_head({', '.join(n for _, _, n in ports)});\n{decl}\n{ties}\n"
+            f"{body}endmodule\n")
+
+
 def test_shell_lints_clean(tmp_path):
     """The shell (around a head with the same ports, outputs tied to 0) has 0 warnings under
     Verilator's default lint, as the generated head has."""
     from flows.tools import lint_verilog
 
-    ports = head_ports(HEAD)
-    names = ", ".join(n for _, _, n in ports)
-    decl = "\n".join(f"  {d} {'' if w == 1 else f'[{w - 1}:0] '}{n};" for d, w, n in ports)
-    ties = "\n".join(f"  assign {n} = 0;" for d, _, n in ports if d == "output")
-    stub = f"module attention_head({names});\n{decl}\n{ties}\nendmodule\n"
+    stub = _stub_head()
     (tmp_path / "head.v").write_text(stub)
     (tmp_path / "shell.v").write_text(shell_verilog(CFG, stub))
     out = lint_verilog([tmp_path / "head.v", tmp_path / "shell.v"], SHELL_TOP)
@@ -132,22 +138,13 @@ def test_pwm_width_counters_count_restart_and_saturate(tmp_path):
 
     d, wb, q_max = CFG.array.head_dim, width_bits(CFG), CFG.array.q_max
     high = [3, 15, 31, 40]
-    ports = head_ports(HEAD)
-    driven = {"o_wl_q", "o_c2p1_integrate"}
-    decl = "\n".join(f"  {dr} {'' if w == 1 else f'[{w - 1}:0] '}{n};" for dr, w, n in ports)
-    ties = "\n".join(f"  assign {n} = 0;" for dr, _, n in ports
-                     if dr == "output" and n not in driven)
     lanes = ", ".join(f"k < {h}" for h in reversed(high))
-    stub = f"""module attention_head({", ".join(n for _, _, n in ports)});
-{decl}
-{ties}
-  reg [7:0] n = 0;
+    stub = _stub_head(f"""  reg [7:0] n = 0;
   always @(posedge clk) n <= n + 1;
   assign o_c2p1_integrate = (n >= 2 && n < 46) || (n >= 50 && n < 56);
   wire [7:0] k = n >= 50 ? n - 50 : n - 2;       // cycles since the integrate rose
   assign o_wl_q = {{{lanes}}};
-endmodule
-"""
+""", driven=("o_wl_q", "o_c2p1_integrate"))
     tb = f"""module tb;
   reg run = 0;
   wire clk;
