@@ -345,8 +345,7 @@ static void relu_c2p_rows(int nt, int cols, const uint8_t *mask, const double *f
  *           |value| <= cmax < 2^31, so AVX-512F converts through int32; NaN gives INT64_MIN,
  *           numpy's cast on x86-64)
  *   out[t][r] = Σ_tile value[t][tile][r]
- * O, tile_out, value: (n_tok, nt, rows); out: (n_tok, rows).  Returns how many whole vectors of
- * 8 each row had done by AVX-512 (the scalar loop does the rest). */
+ * O, tile_out, value: (n_tok, nt, rows); out: (n_tok, rows). */
 static inline int64_t tile_value(double x, double cmax)
 {
     double y = x * cmax + copysign(0.5, x);
@@ -361,6 +360,7 @@ static inline double tile_clip(double o, double s_sat2)
 }
 
 #ifdef HAVE_AVX512_BUILD
+/* the rows' whole vectors of 8; returns how many rows it did (the scalar loop does the rest) */
 __attribute__((target("avx512f")))
 static int tile_results_512(size_t n_tok, int nt, int rows, const double *restrict O,
                             double s_sat2, double cmax, double *restrict tile_out,
@@ -368,8 +368,9 @@ static int tile_results_512(size_t n_tok, int nt, int rows, const double *restri
 {
     const __m512d s2 = _mm512_set1_pd(s_sat2), cm = _mm512_set1_pd(cmax);
     const __m512d one = _mm512_set1_pd(1.0), m_one = _mm512_set1_pd(-1.0);
-    const __m512i sgn = _mm512_set1_epi64(INT64_MIN), half = _mm512_castpd_si512(
-        _mm512_set1_pd(0.5)), nan_v = _mm512_set1_epi64(INT64_MIN);
+    /* INT64_MIN: the sign bit (for copysign) and NaN's value */
+    const __m512i int_min = _mm512_set1_epi64(INT64_MIN);
+    const __m512i half = _mm512_castpd_si512(_mm512_set1_pd(0.5));
     int whole = rows / 8 * 8;
     for (size_t t = 0; t < n_tok; t++) {
         for (int r = 0; r < whole; r += 8) {
@@ -381,10 +382,10 @@ static int tile_results_512(size_t n_tok, int nt, int rows, const double *restri
                 x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, one, _CMP_GT_OQ), x, one);
                 _mm512_storeu_pd(tile_out + i, x);
                 __m512d h = _mm512_castsi512_pd(_mm512_or_si512(
-                    _mm512_and_si512(_mm512_castpd_si512(x), sgn), half));   /* copysign */
+                    _mm512_and_si512(_mm512_castpd_si512(x), int_min), half));   /* copysign */
                 __m512d y = _mm512_add_pd(_mm512_mul_pd(x, cm), h);
                 __m512i v = _mm512_cvtepi32_epi64(_mm512_cvttpd_epi32(y));
-                v = _mm512_mask_blend_epi64(_mm512_cmp_pd_mask(y, y, _CMP_UNORD_Q), v, nan_v);
+                v = _mm512_mask_blend_epi64(_mm512_cmp_pd_mask(y, y, _CMP_UNORD_Q), v, int_min);
                 _mm512_storeu_si512(value + i, v);
                 acc = _mm512_add_epi64(acc, v);
             }

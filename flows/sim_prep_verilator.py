@@ -6,8 +6,8 @@ content like the Icarus copy (:func:`flows.sim_prep.prepared_sources`).
 
 A Verilated model evaluates all the logic of a clock domain after every edge, whether its inputs
 changed or not (the head's ``posedge clk``: 31 cycles per token); it folds a net read once into
-its reader, and computes a net read in several places into a variable first.  An ``if`` in an ``always @*`` does not keep it from the
-work: it turns ``if (s) y = a; else y = 0;`` back into ``y = a & -s``, and computes a wide
+its reader, and computes a net read in several places into a variable first.  An ``if`` in an
+``always @*`` does not keep it from the work: it turns ``if (s) y = a; else y = 0;`` back into ``y = a & -s``, and computes a wide
 concatenation before the ``if`` that uses it (both tried: :func:`flows.sim_prep.gate_wide_muxes`
 without ``T0``, and the input transposes gated on a non-zero source).  On the full head:
 
@@ -27,7 +27,8 @@ Measured with callgrind (instructions in the model's functions per clock cycle; 
 default-head co-simulation, the model built without ``-march=native`` for valgrind, 3,307
 cycles): Yosys copy 35,700; muxes split 19,800; and the lane transposes 12,500.  Also tried:
 :func:`flows.sim_prep.merge_clocked` on top of the split (the counter planes' slice writes are
-masked word writes under the count enable): 20,200, no gain; whole-vector delta swaps with it: 24,200.
+masked word writes under the count enable): 20,200, no gain; whole-vector delta swaps with it:
+24,200.
 Co-simulation timings: :func:`prepare_for_verilator`.  A split keeps every value (the part mux
 gives the bits the part select of the whole mux gave), and the lane swaps are the gather
 (``tb/unit/test_sim_prep.py`` checks both, the lanes in Python for random permutations too).

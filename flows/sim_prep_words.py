@@ -1,8 +1,8 @@
 """Word-wise forms of wide operators: XOR and bit gathers for Icarus, bit gathers for Verilator.
 
 :func:`lane_gathers` (used by :func:`flows.sim_prep_verilator.prepare_for_verilator`) does a
-gather by delta swaps on 64-bit lanes; :func:`word_ops` (used by :func:`flows.sim_prep.prepare_for_icarus`
-on the processes it makes of wide assignments, ``always @* if (T0) y = e;``) works on the whole
+gather by delta swaps on 64-bit lanes; :func:`word_ops` (used by
+:func:`flows.sim_prep.prepare_for_icarus` on the processes it makes of wide assignments, ``always @* if (T0) y = e;``) works on the whole
 vector, which vvp does a machine word at a time.  For Icarus, measured with vvp 11 on 1,024-bit
 vectors (a process re-run 20,000 times, CPU time per run on the shared 2-core machine):
 

@@ -199,10 +199,10 @@ async def head_scenario(dut):
             raise AssertionError(f"cycle {cycle}: the shell's logs overflowed (testbench late)")
         new_acc = []
         if n_acc > acc_seen:
-            log = bits_fields(acc_log.read()[0], 2 * FEED, CYC_BITS)
+            log = bits_fields(acc_log.read_bits(), 2 * FEED, CYC_BITS)
             new_acc = [int(log[i % (2 * FEED)]) for i in range(acc_seen, n_acc)]
         if n_take > cap_seen:
-            bits = cap_log.read()[0][: 2 * FEED * cap_w].reshape(2 * FEED, cap_w)
+            bits = cap_log.read_bits()[: 2 * FEED * cap_w].reshape(2 * FEED, cap_w)
             e = bits[np.arange(cap_seen, n_take) % (2 * FEED)].astype(np.int64)
             k, sw = n_take - cap_seen, a.sum_width
             vals = to_signed(e[:, :out_w].reshape(k, a.head_dim, sw) @ (1 << np.arange(sw)), sw)

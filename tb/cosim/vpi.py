@@ -82,7 +82,6 @@ class VectorPort:
         self._bytes = np.zeros(4 * self._words, np.uint8)     # the packed bits, padded
         self._in_value = _VpiValue(_VPI_VECTOR_VAL, None)
         self._in_type = ctypes.c_uint32 * (2 * self._words)
-        self._mask = (1 << self.width) - 1
 
     def read_words(self) -> np.ndarray:
         """The bus as little-endian 32-bit words (bit i of the bus is bit i % 32 of word
@@ -96,12 +95,17 @@ class VectorPort:
             words[-1] &= np.uint32((1 << (self.width % 32)) - 1)
         return words
 
+    def read_bits(self) -> np.ndarray:
+        """The bus as a bool array (element i = bit i)."""
+        return self._bits(self.read_words().view(np.uint8))
+
     def read(self) -> tuple[np.ndarray, int]:
         """``(bits, value)``: the bus as a bool array (element i = bit i) and as one int."""
-        words = self.read_words()
-        raw = words.view(np.uint8)
-        bits = np.unpackbits(raw, bitorder="little", count=self.width).view(bool)
-        return bits, int.from_bytes(raw.tobytes(), "little")
+        raw = self.read_words().view(np.uint8)
+        return self._bits(raw), int.from_bytes(raw.tobytes(), "little")
+
+    def _bits(self, raw: np.ndarray) -> np.ndarray:
+        return np.unpackbits(raw, bitorder="little", count=self.width).view(bool)
 
     def write_bits(self, bits: np.ndarray) -> None:
         """Drive the bus from a bool/0-1 array of its width (element i = bit i), at once."""
