@@ -11,10 +11,8 @@ sum in another order: the results agree with the matrix path to ~1e-15 relative 
 both the golden token path and the co-simulation bridge read through it, so they stay bit for
 bit equal to each other.
 
-The C source is compiled on first use with the system C compiler (``$CC`` or ``cc``; the
-set-up installs it for Verilator) into ``build/native/`` beside this package, keyed by the
-source, the flags and the compiler's version, so a changed kernel is rebuilt and concurrent
-first uses do not clash (each writes its own file, then renames it).  Without a compiler the
+The C source is compiled on first use (:mod:`analog_models.native`: cached in
+``build/native/`` by the source, the flags and the compiler's version).  Without a compiler the
 banks fall back to the matrix path, with one warning (:func:`kernel` returns None and
 :func:`unavailable_reason` says why): slower, the same counts.
 
@@ -26,15 +24,13 @@ do not depend on the machine.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
 import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from . import native
 
 __all__ = ["LEVELS", "LANES", "kernel", "unavailable_reason", "LevelKernel", "LevelCells"]
 
@@ -44,8 +40,8 @@ LEVELS = 16
 LANES = 8
 
 SOURCE = Path(__file__).with_name("level_read.c")
-FLAGS = ("-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math")
-BUILD = Path(__file__).resolve().parent.parent / "build" / "native"
+FLAGS = native.FLAGS
+BUILD = native.BUILD
 
 _ptr = ctypes.c_void_p
 _state: dict[str, object] = {}
@@ -279,37 +275,11 @@ def _into(a: np.ndarray | None, shape: tuple[int, ...], dtype) -> np.ndarray:
 
 
 def _compiler() -> str | None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    return cc if cc and shutil.which(cc) else None
+    return native.compiler()
 
 
 def _build(cc: str) -> Path:
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True,
-                             check=True).stdout
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version]).encode())
-    name = f"level_read-{key.hexdigest()[:16]}.so"
-    for folder in (BUILD, Path(tempfile.gettempdir()) / "gca-native"):
-        lib = folder / name
-        if lib.is_file():
-            return lib
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=folder)
-            os.close(fd)
-        except OSError:
-            continue                   # not writable: the next folder
-        try:
-            proc = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE), "-lm"],
-                                  capture_output=True, text=True)
-            if proc.returncode:
-                raise RuntimeError(f"{cc} failed on {SOURCE.name}: "
-                                   f"{(proc.stderr or proc.stdout).strip()[:500]}")
-            os.replace(tmp, lib)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return lib
-    raise RuntimeError(f"no writable folder for the compiled kernel ({BUILD})")
+    return native.build(cc, SOURCE, FLAGS, BUILD)
 
 
 def kernel() -> LevelKernel | None:

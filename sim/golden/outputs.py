@@ -84,6 +84,18 @@ class _Rows:
         ``written`` to :meth:`put`), or None (not kept, or streamed to disk)."""
         return self.sink._in_place(name, self.b, t0, t1)
 
+    def window_rows(self, name: str, t0: int, t1: int) -> tuple[np.ndarray | None, bool]:
+        """Rows [t0, t1) of ``scores`` or ``activations`` to fill in the window layout:
+        ``(the kept rows, True)`` when they are in memory in that layout (written in place:
+        pass ``name`` in ``written``), ``(zeros (t1 − t0, W), False)`` when kept otherwise
+        (pass them to :meth:`put`), ``(None, False)`` when not kept."""
+        sink = self.sink
+        if name not in sink.outputs:
+            return None, False
+        if sink.layout == "window" and (rows := self.rows_in_place(name, t0, t1)) is not None:
+            return rows, True
+        return np.zeros((t1 - t0, sink.window)), False
+
     def put(self, t0: int, t1: int, *, tile_outputs: np.ndarray, counts: np.ndarray,
             out: np.ndarray, scores: np.ndarray | None = None,
             activations: np.ndarray | None = None, s0: int | None = None,

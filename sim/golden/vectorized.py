@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from analog_models.array import GainCellBank
-from analog_models.c2p import relu_c2p
 from hdl.config import HeadConfig
 
+from .block_steps import block_act, block_tiles
 from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 
 __all__ = ["run_vectorized", "MAX_SPAN_TAU"]
@@ -141,6 +141,11 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
     # one more column of both products (x·f_row·C0 against 1; A against f_col·C0, undecayed).
     xk0 = kb.const_uA * (x @ kb.line_factors("columns")) if kb.const_uA else None  # (T,)
     keys_of = _Keys(kb, vb, kv, vv, w, cfg)
+    # one set of buffers for every block (warm in cache, no page faults): views of them
+    k_max = -(-(min(block, T) + W - 1) // cols) + 1
+    buf = {"xq": np.empty(block * (nd + 1)), "s": np.empty(block * k_max * cols),
+           "left": np.empty(k_max * block * n * cols), "rch": np.empty(k_max * block * d),
+           "ob": np.empty(block * nt * d)}
     ref = r[0]
     t0 = 0
     while t0 < T:
@@ -156,46 +161,31 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         kt, vt = keys_of.get(s0, s1, ref if leak else 0.0)
         ap = _powers_of(np.exp((r[t0:t1] - ref) / -tau), powers) if leak else np.ones((n, bq))
         # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
-        xq = np.empty((bq, nd + 1))
+        xq = buf["xq"][:bq * (nd + 1)].reshape(bq, nd + 1)
         xq3 = xq[:, :nd].reshape(bq, n, d)
         for i in range(n):
             np.multiply(x[t0:t1], ap[i, :, None], out=xq3[:, i])
         xq[:, nd] = xk0[t0:t1] if xk0 is not None else 0.0
-        s = xq @ kt.T
-        # Keys in [t1 − W, t0] are inside every query's window; mask only the two edges.
-        lo_end = min(max(t1 - W, s0), s1)            # keys [s0, lo_end): too old for some
-        hi_start = max(min(t0 + 1, s1), lo_end)      # keys [hi_start, s1): future for some
-        tq = np.arange(t0, t1)[:, None]
-        for a, e in ((s0, lo_end), (hi_start, s1)):
-            ss = np.arange(a, e)[None, :]
-            s[:, a - s0:e - s0][(ss <= tq - W) | (ss > tq)] = 0.0
-        act = relu_c2p(s, cfg)
+        s = np.matmul(xq, kt.T, out=buf["s"][:bq * k_ch * cols].reshape(bq, k_ch * cols))
+        # masked to the windows, ReLU C2P (s becomes A), window rows, the V side's left
+        # operand: a_t^p_i·A[t, j, c] (:mod:`.block_steps`)
+        win = {name: rows.window_rows(name, t0, t1) for name in ("scores", "activations")}
+        left = buf["left"][:k_ch * bq * n * cols].reshape(k_ch, bq, n * cols)
+        block_act(s, ap, t0, s0, cfg, left, win["scores"][0], win["activations"][0])
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
         # per chunk j of cols keys: one batched product, then chunks summed onto their tiles.
-        a3 = act.reshape(bq, k_ch, cols).transpose(1, 0, 2)                      # (k, bq, cols)
-        left = np.empty((k_ch, bq, n, cols))      # a_t^p_i spelt out along cols: both operands
-        np.multiply(a3[:, :, None, :], np.repeat(ap.T[:, :, None], cols, axis=2),  # run
-                    out=left)                     # contiguous in numpy's inner loop (~1.5×)
-        rch = np.matmul(left.reshape(k_ch, bq, n * cols), vt)                    # (k, bq, d)
+        rch = np.matmul(left, vt, out=buf["rch"][:k_ch * bq * d].reshape(k_ch, bq, d))
+        rc0 = None
         if keys_of.c0 is not None:
-            rch += (a3 @ keys_of.c0)[..., None]                      # (k, bq, 1)
-        m = min(k_ch, nt)
-        acc = rch[:m]
-        for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
-            acc[:min(nt, k_ch - j)] += rch[j:j + nt]
-        # chunk j of the block lands on tile (c0 + j) mod nt: a rotation when all tiles show
-        ob = np.zeros((bq, nt, d))
-        first = c0 % nt
-        if m == nt:
-            ob[:, first:] = acc[:nt - first].transpose(1, 0, 2)
-            ob[:, :first] = acc[nt - first:].transpose(1, 0, 2)
-        else:
-            ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)
+            rc0 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2) @ keys_of.c0      # (k, bq)
+        ob = buf["ob"][:bq * nt * d].reshape(bq, nt, d)
+        block_tiles(rch, rc0, c0, ob)
         into = {name: rows.rows_in_place(name, t0, t1) for name in ("tile_outputs", "counts")}
         if not cfg.analog.quantization:
             into["counts"] = None           # float counts: computed, then written
         tile_out, counts, out = tile_results(ob, cfg, into=into)
-        rows.put(t0, t1, scores=s, activations=act, s0=s0, tile_outputs=tile_out,
-                 counts=counts, out=out, written=tuple(n for n, a in into.items()
-                                                       if a is not None))
+        written = tuple(n for n, a in into.items() if a is not None) + tuple(
+            n for n, (_, in_place) in win.items() if in_place)
+        rows.put(t0, t1, scores=win["scores"][0], activations=win["activations"][0],
+                 tile_outputs=tile_out, counts=counts, out=out, written=written)
         t0 = t1

@@ -1,0 +1,62 @@
+"""Compiling and loading the project's C kernels (:mod:`analog_models.level_read`,
+:mod:`sim.golden.block_steps`).
+
+A kernel's C source is compiled on first use with the system C compiler (``$CC`` or ``cc``; the
+set-up installs it for Verilator) into ``build/native/`` of the repository, keyed by the
+source, the flags and the compiler's version, so a changed kernel is rebuilt and concurrent
+first uses do not clash (each writes its own file, then renames it).  When ``build/`` is not
+writable the library goes to the system's temporary folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+__all__ = ["FLAGS", "BUILD", "compiler", "build"]
+
+#: Flags of every kernel: no fused multiply-add the source does not write, IEEE semantics.
+FLAGS = ("-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math")
+BUILD = Path(__file__).resolve().parent.parent / "build" / "native"
+
+
+def compiler() -> str | None:
+    """The C compiler to use (``$CC``, ``cc`` or ``gcc``), or None when there is none."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    return cc if cc and shutil.which(cc) else None
+
+
+def build(cc: str, source: Path, flags: tuple[str, ...] = FLAGS, folder: Path = BUILD) -> Path:
+    """The shared library of ``source`` built by ``cc`` with ``flags`` (cached by content in
+    ``folder``, else in the temporary folder); RuntimeError with the compiler's message when it
+    fails, CalledProcessError when ``cc --version`` does."""
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True,
+                             check=True).stdout
+    key = hashlib.sha256("\0".join([source.read_text(), " ".join(flags), version]).encode())
+    name = f"{source.stem}-{key.hexdigest()[:16]}.so"
+    for where in (folder, Path(tempfile.gettempdir()) / "gca-native"):
+        lib = where / name
+        if lib.is_file():
+            return lib
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=where)
+            os.close(fd)
+        except OSError:
+            continue                   # not writable: the next folder
+        try:
+            proc = subprocess.run([cc, *flags, "-o", tmp, str(source), "-lm"],
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError(f"{cc} failed on {source.name}: "
+                                   f"{(proc.stderr or proc.stdout).strip()[:500]}")
+            os.replace(tmp, lib)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return lib
+    raise RuntimeError(f"no writable folder for the compiled kernel ({folder})")

@@ -1,0 +1,93 @@
+/* The golden model's vectorised path: the steps of one block of queries between its two matrix
+ * products (sim/golden/block_steps.py; numpy does the same there when this does not load).
+ *
+ * A block is bq queries t0 … t0+bq−1 against the keys s0 … s0+k_ch·cols−1 (k_ch chunks of cols
+ * keys; s0 and W multiples of cols).  Key s is in query t's window when t − W < s ≤ t.
+ *
+ * gca_block_act, per query row of S (bq, k_ch·cols), in place:
+ *   S = in window ? S : 0;   A = min(max(S / s_sat1, 0), 1)   (analog_models.c2p.relu_c2p:
+ *       np.maximum/np.minimum, NaN stays NaN, max(−0, 0) = 0 as numpy's);  S ← A
+ *   scores/acts (bq, W) window rows, NULL: not kept: column s mod W ← S, A of each key in the
+ *       window (the other columns are not written);
+ *   left (k_ch, bq, npow, cols) = A[t, chunk j, c] · ap[i][t]   (the V product's left operand).
+ * gca_block_tiles: ob (bq, nt, d) = Σ over the chunks j of tile (c0 + j) mod nt of
+ *   (rch[j] + rc0[j])  (rc0 NULL: rch[j] alone), in chunk order, the first one assigned; 0 for a
+ *   tile no chunk lands on.
+ * Only multiplications, divisions, additions and comparisons, in numpy's order: the same bits.
+ */
+#include <stddef.h>
+#include <string.h>
+
+void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long W,
+                   double s_sat1, double *restrict S, const double *restrict ap,
+                   double *restrict scores, double *restrict acts, double *restrict left)
+{
+    size_t L = (size_t)k_ch * (size_t)cols;
+    for (int t = 0; t < bq; t++) {
+        long tq = t0 + t;
+        double *row = S + (size_t)t * L;
+        /* the window's keys of this row: [lo, hi) relative to s0 */
+        long lo = tq - W + 1 - s0, hi = tq + 1 - s0;
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > (long)L ? (long)L : hi;
+        hi = hi < lo ? lo : hi;
+        for (long c = 0; c < lo; c++)
+            row[c] = 0.0;
+        for (long c = hi; c < (long)L; c++)
+            row[c] = 0.0;
+        for (long c = lo; c < hi;) {        /* kept rows: the keys' window columns */
+            long p = (s0 + c) % W, m = hi - c < W - p ? hi - c : W - p;
+            if (scores)
+                memcpy(scores + (size_t)t * W + p, row + c, (size_t)m * sizeof(double));
+            c += m;
+        }
+        for (size_t c = 0; c < L; c++) {
+            double a = row[c] / s_sat1;
+            a = (a > 0.0 || a != a) ? a : 0.0;
+            a = (a < 1.0 || a != a) ? a : 1.0;
+            row[c] = a;
+        }
+        for (long c = lo; c < hi;) {
+            long p = (s0 + c) % W, m = hi - c < W - p ? hi - c : W - p;
+            if (acts)
+                memcpy(acts + (size_t)t * W + p, row + c, (size_t)m * sizeof(double));
+            c += m;
+        }
+        for (int j = 0; j < k_ch; j++) {
+            const double *a = row + (size_t)j * cols;
+            double *lf = left + ((size_t)j * bq + (size_t)t) * (size_t)npow * (size_t)cols;
+            for (int i = 0; i < npow; i++) {
+                double f = ap[(size_t)i * bq + (size_t)t];
+                double *dst = lf + (size_t)i * cols;
+                for (int c = 0; c < cols; c++)
+                    dst[c] = a[c] * f;
+            }
+        }
+    }
+}
+
+void gca_block_tiles(int bq, int k_ch, int d, int nt, long c0, const double *restrict rch,
+                     const double *restrict rc0, double *restrict ob)
+{
+    for (int t = 0; t < bq; t++) {
+        double *o = ob + (size_t)t * (size_t)nt * (size_t)d;
+        if (k_ch < nt)
+            memset(o, 0, (size_t)nt * (size_t)d * sizeof(double));
+        for (int j = 0; j < k_ch; j++) {
+            double *ot = o + (size_t)((c0 + j) % nt) * (size_t)d;
+            const double *r = rch + ((size_t)j * bq + (size_t)t) * (size_t)d;
+            double e = rc0 ? rc0[(size_t)j * bq + (size_t)t] : 0.0;
+            if (j < nt && rc0)
+                for (int x = 0; x < d; x++)
+                    ot[x] = r[x] + e;
+            else if (j < nt)
+                memcpy(ot, r, (size_t)d * sizeof(double));
+            else if (rc0)
+                for (int x = 0; x < d; x++)
+                    ot[x] += r[x] + e;
+            else
+                for (int x = 0; x < d; x++)
+                    ot[x] += r[x];
+        }
+    }
+}

@@ -1,0 +1,128 @@
+"""The vectorised path's steps of one block of queries between its two matrix products: the
+window mask, the ReLU C2P, the scores' and activations' window rows, the V product's left
+operand, and the chunks' products summed onto their tiles.
+
+:file:`block_steps.c` does them in one pass over each query row while the row is in cache
+(numpy needs a pass per step over the block, ~10 MB of memory traffic per 64 queries); its
+operations are numpy's, in numpy's order, so both give the same bits (tested).  The C source is
+compiled on first use (:mod:`analog_models.native`); without a compiler :func:`block_act` and
+:func:`block_tiles` run in numpy, with one warning.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from analog_models import native
+from analog_models.c2p import relu_c2p
+from hdl.config import HeadConfig
+
+__all__ = ["block_act", "block_tiles", "kernel", "unavailable_reason"]
+
+SOURCE = Path(__file__).with_name("block_steps.c")
+_state: dict[str, object] = {}
+_ptr, _int, _long, _double = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_double
+
+
+def kernel() -> ctypes.CDLL | None:
+    """The compiled steps, built and loaded on first call; None (one warning) without them."""
+    if "kernel" not in _state:
+        lib, why = None, None
+        cc = native.compiler()
+        if cc is None:
+            why = "no C compiler (set $CC or install gcc)"
+        else:
+            try:
+                lib = ctypes.CDLL(str(native.build(cc, SOURCE)))
+                lib.gca_block_act.argtypes = [_int] * 4 + [_long] * 3 + [_double] + [_ptr] * 5
+                lib.gca_block_tiles.argtypes = [_int] * 4 + [_long] + [_ptr] * 3
+                lib.gca_block_act.restype = lib.gca_block_tiles.restype = None
+            except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+                lib, why = None, str(e)
+        _state["kernel"], _state["why"] = lib, why
+        if why:
+            warnings.warn(f"golden block kernel unavailable ({why}): the vectorised path's "
+                          f"block steps run in numpy (same results, slower)", RuntimeWarning,
+                          stacklevel=2)
+    return _state["kernel"]  # type: ignore[return-value]
+
+
+def unavailable_reason() -> str | None:
+    """Why :func:`kernel` returned None (None if it loaded or was not tried yet)."""
+    return _state.get("why")  # type: ignore[return-value]
+
+
+def _check(a: np.ndarray | None, shape: tuple[int, ...], name: str) -> int | None:
+    if a is None:
+        return None
+    if a.shape != shape or a.dtype != np.float64 or not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a C-contiguous float64 array of shape {shape}, "
+                         f"not {a.dtype} {a.shape}")
+    return a.ctypes.data
+
+
+def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
+              left: np.ndarray, scores: np.ndarray | None = None,
+              activations: np.ndarray | None = None, *, compiled: bool = True) -> None:
+    """The K side's read-out of one block, in place.
+
+    ``s`` (bq, k_ch·cols): the scores of queries t0 … t0 + bq − 1 against the keys s0 …
+    s0 + k_ch·cols − 1; it becomes the activations ``A = relu_c2p(s masked to each query's
+    window)``.  ``scores``/``activations`` (bq, W), if given: the block's window rows (column
+    ``s mod W`` of each key in the query's window; the other columns are left alone).
+    ``left`` (k_ch, bq, n·cols) ← ``A[t, chunk, c]·ap[i, t]``, for ``ap`` (n, bq).
+    ``compiled=False`` runs the numpy steps (tests)."""
+    W, cols = cfg.array.window, cfg.array.tile_cols
+    bq, L = s.shape
+    n, k_ch = ap.shape[0], L // cols
+    if s0 % cols or k_ch * cols != L:
+        raise ValueError(f"block of {L} keys from key {s0}: not whole chunks of {cols} keys")
+    ap = np.ascontiguousarray(ap, dtype=np.float64)
+    ptrs = [_check(s, (bq, L), "s"), _check(ap, (n, bq), "ap"),
+            _check(scores, (bq, W), "scores"), _check(activations, (bq, W), "activations"),
+            _check(left, (k_ch, bq, n * cols), "left")]
+    lib = kernel() if compiled else None
+    if lib is not None:
+        lib.gca_block_act(bq, k_ch, cols, n, t0, s0, W, cfg.analog.s_sat1_uA, *ptrs)
+        return
+    tq = np.arange(t0, t0 + bq)[:, None]
+    keys = np.arange(s0, s0 + L)[None, :]
+    inside = (keys > tq - W) & (keys <= tq)
+    s[~inside] = 0.0
+    r, c = np.nonzero(inside)
+    if scores is not None:
+        scores[r, (s0 + c) % W] = s[r, c]
+    s[...] = relu_c2p(s, cfg)
+    if activations is not None:
+        activations[r, (s0 + c) % W] = s[r, c]
+    a3 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2)                       # (k, bq, cols)
+    np.multiply(a3[:, :, None, :], np.repeat(ap.T[:, :, None], cols, axis=2),
+                out=left.reshape(k_ch, bq, n, cols))
+
+
+def block_tiles(rch: np.ndarray, rc0: np.ndarray | None, c0: int, ob: np.ndarray, *,
+                compiled: bool = True) -> None:
+    """``ob`` (bq, n_tiles, d) ← the V side's per-chunk products ``rch`` (k_ch, bq, d) plus
+    their C0 parts ``rc0`` (k_ch, bq) (None: none) summed onto the tiles: chunk j (the block's
+    first is chunk ``c0`` of the sequence) lands on tile ``(c0 + j) mod n_tiles``, in chunk
+    order; a tile no chunk lands on gets 0.  ``compiled=False``: numpy (tests)."""
+    k_ch, bq, d = rch.shape
+    nt = ob.shape[1]
+    ptrs = [_check(rch, (k_ch, bq, d), "rch"), _check(rc0, (k_ch, bq), "rc0"),
+            _check(ob, (bq, nt, d), "ob")]
+    lib = kernel() if compiled else None
+    if lib is not None:
+        lib.gca_block_tiles(bq, k_ch, d, nt, c0, *ptrs)
+        return
+    r = rch + rc0[..., None] if rc0 is not None else rch
+    m = min(k_ch, nt)
+    acc = r[:m].copy()
+    for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
+        acc[:min(nt, k_ch - j)] += r[j:j + nt]
+    ob[...] = 0.0
+    ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)
