@@ -13,11 +13,20 @@
  * gca_block_tiles: ob (bq, nt, d) = Σ over the chunks j of tile (c0 + j) mod nt of
  *   (rch[j] + rc0[j])  (rc0 NULL: rch[j] alone), in chunk order, the first one assigned; 0 for a
  *   tile no chunk lands on.
- * Only multiplications, divisions, additions and comparisons, in numpy's order: the same bits.
+ * Only multiplications, divisions, additions and comparisons, in numpy's order, elementwise
+ * (no reduction), so every instruction-set clone and numpy give the same bits.
  */
 #include <stddef.h>
 #include <string.h>
 
+/* one clone per instruction set, picked at load time (the same operations in every one) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+CLONES
 void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long W,
                    double s_sat1, double *restrict S, const double *restrict ap,
                    double *restrict scores, double *restrict acts, double *restrict left)
@@ -66,6 +75,7 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
     }
 }
 
+CLONES
 void gca_block_tiles(int bq, int k_ch, int d, int nt, long c0, const double *restrict rch,
                      const double *restrict rc0, double *restrict ob)
 {

@@ -122,6 +122,35 @@ class _Keys:
         return self.k[a:b], self.v[a // self.cols:b // self.cols]
 
 
+class _Queries:
+    """The query side of the K product for tokens [t0, t1), computed ``ahead`` tokens at a time
+    about the reference time ``ref`` (a new ``ref`` recomputes them):
+
+    * ``ap`` (n, tokens): ``a_t^p_i``, ``a_t = exp(−(r_t − ref)/τ)`` (1 without leakage);
+    * ``xq`` (tokens, n·d + 1): ``[a_t^p_i·x_t]_i ‖ x·f_row·C0`` (the C0 part: 0 without one).
+    """
+
+    def __init__(self, x: np.ndarray, r: np.ndarray, xk0: np.ndarray | None,
+                 powers: tuple[int, ...], tau: float, leak: bool, ahead: int = 1024) -> None:
+        self.x, self.r, self.xk0, self.powers = x, r, xk0, powers
+        self.tau, self.leak, self.ahead = tau, leak, ahead
+        self.ref, self.lo, self.hi = None, 0, 0
+
+    def get(self, t0: int, t1: int, ref: float) -> tuple[np.ndarray, np.ndarray]:
+        if ref != self.ref or t1 > self.hi:
+            a, e = t0, min(len(self.x), max(t1, t0 + self.ahead))
+            n, (_, d) = len(self.powers), self.x.shape
+            self.ap = (_powers_of(np.exp((self.r[a:e] - ref) / -self.tau), self.powers)
+                       if self.leak else np.ones((n, e - a)))
+            self.xq = np.empty((e - a, n * d + 1))
+            xq3 = self.xq[:, :n * d].reshape(e - a, n, d)
+            for i in range(n):
+                np.multiply(self.x[a:e], self.ap[i, :, None], out=xq3[:, i])
+            self.xq[:, n * d] = self.xk0[a:e] if self.xk0 is not None else 0.0
+            self.ref, self.lo, self.hi = ref, a, e
+        return self.ap[:, t0 - self.lo:t1 - self.lo], self.xq[t0 - self.lo:t1 - self.lo]
+
+
 def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
                 r: np.ndarray, rows, block: int) -> None:
     T, d = q.shape
@@ -133,7 +162,6 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
     vb = GainCellBank.for_head(cfg, "V")
     powers = kb.powers
     n = len(powers)
-    nd = n * d
     leak = an.leakage and n > 0
     tau = an.tau_retention_s
     span = MAX_SPAN_TAU * tau / max(powers or (1,))
@@ -141,31 +169,29 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
     # one more column of both products (x·f_row·C0 against 1; A against f_col·C0, undecayed).
     xk0 = kb.const_uA * (x @ kb.line_factors("columns")) if kb.const_uA else None  # (T,)
     keys_of = _Keys(kb, vb, kv, vv, w, cfg)
+    queries = _Queries(x, r, xk0, powers, tau, leak)
     # one set of buffers for every block (warm in cache, no page faults): views of them
     k_max = -(-(min(block, T) + W - 1) // cols) + 1
-    buf = {"xq": np.empty(block * (nd + 1)), "s": np.empty(block * k_max * cols),
+    buf = {"s": np.empty(block * k_max * cols),
            "left": np.empty(k_max * block * n * cols), "rch": np.empty(k_max * block * d),
            "ob": np.empty(block * nt * d)}
     ref = r[0]
+    reach = int(np.searchsorted(r, ref + span, "right"))   # first token too far from ref
     t0 = 0
     while t0 < T:
         t1 = min(T, t0 + block)
         if leak:      # keep every factor finite: a new reference time where reads jump
             if r[t0] - ref > span / 2:
                 ref = r[t0]
-            t1 = max(t0 + 1, min(t1, int(np.searchsorted(r, ref + span, "right"))))
+                reach = int(np.searchsorted(r, ref + span, "right"))
+            t1 = max(t0 + 1, min(t1, reach))
         bq = t1 - t0
         c0 = max(0, t0 - W + 1) // cols     # first chunk any query of the block can see
         c1 = -(-t1 // cols)
         k_ch, s0, s1 = c1 - c0, c0 * cols, c1 * cols
         kt, vt = keys_of.get(s0, s1, ref if leak else 0.0)
-        ap = _powers_of(np.exp((r[t0:t1] - ref) / -tau), powers) if leak else np.ones((n, bq))
+        ap, xq = queries.get(t0, t1, ref if leak else 0.0)
         # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
-        xq = buf["xq"][:bq * (nd + 1)].reshape(bq, nd + 1)
-        xq3 = xq[:, :nd].reshape(bq, n, d)
-        for i in range(n):
-            np.multiply(x[t0:t1], ap[i, :, None], out=xq3[:, i])
-        xq[:, nd] = xk0[t0:t1] if xk0 is not None else 0.0
         s = np.matmul(xq, kt.T, out=buf["s"][:bq * k_ch * cols].reshape(bq, k_ch * cols))
         # masked to the windows, ReLU C2P (s becomes A), window rows, the V side's left
         # operand: a_t^p_i·A[t, j, c] (:mod:`.block_steps`)
