@@ -115,8 +115,10 @@ class _Keys:
             hi = max(s1, min(s0 + self.ahead, end))
             new_k, new_v = self._compute(max(self.hi, s0), hi)
             cut = max(0, s0 - self.lo)
-            self.k = np.concatenate([self.k[cut:], new_k])
-            self.v = np.concatenate([self.v[cut // self.cols:], new_v])
+            if cut < len(self.k):         # keys still in use: kept before the new ones
+                new_k = np.concatenate([self.k[cut:], new_k])
+                new_v = np.concatenate([self.v[cut // self.cols:], new_v])
+            self.k, self.v = new_k, new_v
             self.lo, self.hi = max(self.lo, s0), hi
         a, b = s0 - self.lo, s1 - self.lo
         return self.k[a:b], self.v[a // self.cols:b // self.cols]
