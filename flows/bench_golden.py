@@ -6,8 +6,9 @@ seeded token stream of :func:`sim.stimuli.random_tokens` (q ∈ [0, 1], k, v ∈
 the configured head (defaults: d = 64, W = 1024, every output in the window layout), ``--repeat``
 runs of each, the two paths alternating (so a load change hits both), and reports the best and
 the median run — wall-clock and process CPU time (on a shared machine the CPU figure is the
-per-core rate; the best run is the one least disturbed, the median says how noisy it was) — the
-peak memory a run allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS,
+per-core rate; the best run is the one least disturbed, the median says how noisy it was) —,
+where one more vectorised run spends its time (seconds per step of
+:data:`sim.golden.vectorized.STEPS`: the two matrix products bound it), the peak memory a run allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS,
 and the ratio vectorised / token path (a figure that survives a noisy machine), and checks that
 both paths give the same counts (exit 1 when they do not).
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         import numpy as np
 
         from sim.golden import run_token_by_token, run_vectorized
+        from sim.golden.vectorized import STEPS
         from sim.golden.outputs import parse_outputs
         from sim.stimuli import random_tokens
 
@@ -90,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                 res[name] = fn(q, k, v, cfg, outputs=outputs, layout=layout)
                 runs[name][0].append(time.perf_counter() - t)
                 runs[name][1].append(time.process_time() - c)
+        profile: dict[str, float] = {}       # one more vectorised run: where its time goes
+        res["vectorized"] = None
+        run_vectorized(q, k, v, cfg, outputs=outputs, layout=layout, profile=profile)
         fig = {}
         for name, fn in paths.items():
             res[name] = None
@@ -103,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                          "runs_seconds": wall, "runs_cpu_seconds": cpu}
         same = bool(np.array_equal(res["vectorized"].counts, res["token"].counts))
         vec, tok = fig["vectorized"], fig["token"]
+        vec["profile_seconds"] = {step: profile.get(step, 0.0) for step in STEPS}
         ratio = {"wall": vec["tokens_per_s"] / tok["tokens_per_s"],
                  "cpu": vec["tokens_per_cpu_s"] / tok["tokens_per_cpu_s"],
                  "wall_median": vec["median"]["tokens_per_s"] / tok["median"]["tokens_per_s"],
@@ -124,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({f['seconds']:.3f} s), {f['tokens_per_cpu_s']:8.0f} "
                   f"({m['tokens_per_cpu_s']:.0f}) tokens/s of CPU time "
                   f"({f['cpu_seconds']:.3f} s), peak {f['peak_alloc_MiB']:.0f} MiB allocated")
+        total = sum(vec["profile_seconds"].values()) or 1.0
+        print("  vectorised run's steps: " + ", ".join(
+            f"{step} {sec / total:.0%}" for step, sec in vec["profile_seconds"].items()))
         print(f"  vectorized / token: {ratio['wall']:.2f}× wall, {ratio['cpu']:.2f}× CPU "
               f"(medians {ratio['wall_median']:.2f}×, {ratio['cpu_median']:.2f}×); "
               f"peak RSS {rss:.0f} MiB; counts agree: {same}")

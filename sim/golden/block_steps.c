@@ -10,9 +10,6 @@
  *   scores/acts (bq, W) window rows, NULL: not kept: column s mod W ← S, A of each key in the
  *       window (the other columns are not written);
  *   left (k_ch, bq, npow, cols) = A[t, chunk j, c] · ap[i][t]   (the V product's left operand).
- * gca_block_tiles: ob (bq, nt, d) = Σ over the chunks j of tile (c0 + j) mod nt of
- *   (rch[j] + rc0[j])  (rc0 NULL: rch[j] alone), in chunk order, the first one assigned; 0 for a
- *   tile no chunk lands on.
  * Only multiplications, divisions, additions and comparisons, in numpy's order, elementwise
  * (no reduction), so every instruction-set clone and numpy give the same bits.
  */
@@ -71,33 +68,6 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
                 for (int c = 0; c < cols; c++)
                     dst[c] = a[c] * f;
             }
-        }
-    }
-}
-
-CLONES
-void gca_block_tiles(int bq, int k_ch, int d, int nt, long c0, const double *restrict rch,
-                     const double *restrict rc0, double *restrict ob)
-{
-    for (int t = 0; t < bq; t++) {
-        double *o = ob + (size_t)t * (size_t)nt * (size_t)d;
-        if (k_ch < nt)
-            memset(o, 0, (size_t)nt * (size_t)d * sizeof(double));
-        for (int j = 0; j < k_ch; j++) {
-            double *ot = o + (size_t)((c0 + j) % nt) * (size_t)d;
-            const double *r = rch + ((size_t)j * bq + (size_t)t) * (size_t)d;
-            double e = rc0 ? rc0[(size_t)j * bq + (size_t)t] : 0.0;
-            if (j < nt && rc0)
-                for (int x = 0; x < d; x++)
-                    ot[x] = r[x] + e;
-            else if (j < nt)
-                memcpy(ot, r, (size_t)d * sizeof(double));
-            else if (rc0)
-                for (int x = 0; x < d; x++)
-                    ot[x] += r[x] + e;
-            else
-                for (int x = 0; x < d; x++)
-                    ot[x] += r[x];
         }
     }
 }

@@ -1,12 +1,12 @@
 """The vectorised path's steps of one block of queries between its two matrix products: the
-window mask, the ReLU C2P, the scores' and activations' window rows, the V product's left
-operand, and the chunks' products summed onto their tiles.
+window mask, the ReLU C2P, the scores' and activations' window rows and the V product's left
+operand.
 
 :file:`block_steps.c` does them in one pass over each query row while the row is in cache
 (numpy needs a pass per step over the block, ~10 MB of memory traffic per 64 queries); its
 operations are numpy's, in numpy's order, so both give the same bits (tested).  The C source is
-compiled on first use (:mod:`analog_models.native`); without a compiler :func:`block_act` and
-:func:`block_tiles` run in numpy, with one warning.
+compiled on first use (:mod:`analog_models.native`); without a compiler :func:`block_act` runs
+in numpy, with one warning.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from analog_models import native
 from analog_models.c2p import relu_c2p
 from hdl.config import HeadConfig
 
-__all__ = ["block_act", "block_tiles", "kernel", "unavailable_reason"]
+__all__ = ["block_act", "kernel", "unavailable_reason"]
 
 SOURCE = Path(__file__).with_name("block_steps.c")
 _state: dict[str, object] = {}
@@ -40,8 +40,7 @@ def kernel() -> ctypes.CDLL | None:
             try:
                 lib = ctypes.CDLL(str(native.build(cc, SOURCE)))
                 lib.gca_block_act.argtypes = [_int] * 4 + [_long] * 3 + [_double] + [_ptr] * 5
-                lib.gca_block_tiles.argtypes = [_int] * 4 + [_long] + [_ptr] * 3
-                lib.gca_block_act.restype = lib.gca_block_tiles.restype = None
+                lib.gca_block_act.restype = None
             except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
                 lib, why = None, str(e)
         _state["kernel"], _state["why"] = lib, why
@@ -103,26 +102,3 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
     a3 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2)                       # (k, bq, cols)
     np.multiply(a3[:, :, None, :], np.repeat(ap.T[:, :, None], cols, axis=2),
                 out=left.reshape(k_ch, bq, n, cols))
-
-
-def block_tiles(rch: np.ndarray, rc0: np.ndarray | None, c0: int, ob: np.ndarray, *,
-                compiled: bool = True) -> None:
-    """``ob`` (bq, n_tiles, d) ← the V side's per-chunk products ``rch`` (k_ch, bq, d) plus
-    their C0 parts ``rc0`` (k_ch, bq) (None: none) summed onto the tiles: chunk j (the block's
-    first is chunk ``c0`` of the sequence) lands on tile ``(c0 + j) mod n_tiles``, in chunk
-    order; a tile no chunk lands on gets 0.  ``compiled=False``: numpy (tests)."""
-    k_ch, bq, d = rch.shape
-    nt = ob.shape[1]
-    ptrs = [_check(rch, (k_ch, bq, d), "rch"), _check(rc0, (k_ch, bq), "rc0"),
-            _check(ob, (bq, nt, d), "ob")]
-    lib = kernel() if compiled else None
-    if lib is not None:
-        lib.gca_block_tiles(bq, k_ch, d, nt, c0, *ptrs)
-        return
-    r = rch + rc0[..., None] if rc0 is not None else rch
-    m = min(k_ch, nt)
-    acc = r[:m].copy()
-    for j in range(nt, k_ch, nt):               # later chunks land on the same tiles
-        acc[:min(nt, k_ch - j)] += r[j:j + nt]
-    ob[...] = 0.0
-    ob[:, (c0 + np.arange(m)) % nt, :] = acc.transpose(1, 0, 2)

@@ -17,15 +17,21 @@ that of a half-integer.  Memory: O(block·(W + block)) plus the outputs kept (:m
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from analog_models.array import GainCellBank
 from hdl.config import HeadConfig
 
-from .block_steps import block_act, block_tiles
+from .block_steps import block_act
 from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 
-__all__ = ["run_vectorized", "MAX_SPAN_TAU"]
+__all__ = ["run_vectorized", "MAX_SPAN_TAU", "STEPS"]
+
+#: The steps :func:`run_vectorized` times into its ``profile``, in the order they run.
+STEPS = ("setup", "key side", "query side", "K product", "block steps", "V product",
+         "C2P and outputs")
 
 #: Largest exponent p·Δt/τ a block's leakage factors may span (e^200 is far from overflow).
 MAX_SPAN_TAU = 200.0
@@ -34,12 +40,31 @@ MAX_SPAN_TAU = 200.0
 def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
                    write_times_s: np.ndarray | None = None,
                    read_times_s: np.ndarray | None = None,
-                   check_range: bool = True, block: int = 64, **sink) -> GoldenResult | None:
+                   check_range: bool = True, block: int = 64,
+                   profile: dict[str, float] | None = None, **sink) -> GoldenResult | None:
     """All tokens at once, in blocks of ``block`` query rows against their window's keys;
-    (B, T, d) inputs run sequence by sequence.  ``sink``: ``outputs``, ``layout`` or ``sink``
-    of :func:`.io.run_checked`."""
+    (B, T, d) inputs run sequence by sequence.  ``profile``: a dict the seconds of each of
+    :data:`STEPS` are added into (where the time goes).  ``sink``: ``outputs``, ``layout`` or
+    ``sink`` of :func:`.io.run_checked`."""
     return run_checked(_vectorized, q, k, v, cfg, write_times_s, read_times_s, check_range,
-                       block=block, **sink)
+                       block=block, clock=_Clock(profile), **sink)
+
+
+class _Clock:
+    """``clock(step)`` adds the seconds since the previous call to ``into[step]`` (None: a
+    no-op)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into, self.t = into, time.perf_counter()
+
+    def start(self) -> None:
+        self.t = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        if self.into is not None:
+            now = time.perf_counter()
+            self.into[step] = self.into.get(step, 0.0) + now - self.t
+            self.t = now
 
 
 def _powers_of(a: np.ndarray, powers: tuple[int, ...]) -> np.ndarray:
@@ -84,26 +109,39 @@ class _Keys:
         out_v = np.empty(((e - a) // cols, n, cols, d))     # written in place: no transposes
         out_k[:, n * d] = 1.0
         m = max(0, min(e, T) - a)                            # keys before the padding
-        full = m // cols * cols                              # of them, in whole chunks
-        if n and m:
-            p = np.arange(a, a + m) % self.W
-            tile, col = p // cols, p % cols
-            # keys written past ref + span are valid only for a later reference: clamped
-            lim = MAX_SPAN_TAU / max(self.kb.powers)
-            bp = (_powers_of(np.exp(np.minimum((self.w[a:a + m] - self.ref) / self.tau, lim)),
-                             self.kb.powers) if self.leak else np.ones((n, m)))
-            tk = self.kb.line_terms(self.kv[a:a + m], tile, col, read="columns")  # (n, keys, d)
-            tv = self.vb.line_terms(self.vv[a:a + m], tile, col, read="rows")
-            k3 = out_k[:m, :n * d].reshape(m, n, d)
-            for i in range(n):
-                np.multiply(tk[i], bp[i, :, None], out=k3[:, i])
-                np.multiply(tv[i, :full].reshape(-1, cols, d), bp[i, :full, None].reshape(
-                    -1, cols, 1), out=out_v[:full // cols, i])
         out_k[m:, :n * d] = 0.0
-        out_v[full // cols:] = 0.0
-        if n and full < m:                                   # the last chunk's keys before T
-            out_v[full // cols, :, :m - full] = tv[:, full:] * bp[:, full:, None]
+        out_v[m // cols:] = 0.0
+        piece = max(1, self.PIECE // cols) * cols           # whole chunks at a time: the
+        for p0 in range(0, m if n else 0, piece):          # temporaries stay in cache
+            self._terms_into(out_k, out_v, a, p0, min(m, p0 + piece))
         return out_k, out_v.reshape((e - a) // cols, n * cols, d)
+
+    #: about how many keys' terms are evaluated at once
+    PIECE = 512
+
+    def _terms_into(self, out_k: np.ndarray, out_v: np.ndarray, a: int, p0: int, p1: int
+                    ) -> None:
+        """Rows [p0, p1) of ``out_k``, and of ``out_v``'s chunks, for the keys a + p0 …"""
+        n, d, cols = self.n, self.d, self.cols
+        m = p1 - p0
+        full = m // cols * cols                              # keys in whole chunks
+        s = slice(a + p0, a + p1)
+        p = np.arange(a + p0, a + p1) % self.W
+        tile, col = p // cols, p % cols
+        # keys written past ref + span are valid only for a later reference: clamped
+        lim = MAX_SPAN_TAU / max(self.kb.powers)
+        bp = (_powers_of(np.exp(np.minimum((self.w[s] - self.ref) / self.tau, lim)),
+                         self.kb.powers) if self.leak else np.ones((n, m)))
+        tk = self.kb.line_terms(self.kv[s], tile, col, read="columns")      # (n, keys, d)
+        tv = self.vb.line_terms(self.vv[s], tile, col, read="rows")
+        k3 = out_k[p0:p1, :n * d].reshape(m, n, d)
+        c0, c1 = p0 // cols, (p0 + full) // cols
+        for i in range(n):
+            np.multiply(tk[i], bp[i, :, None], out=k3[:, i])
+            np.multiply(tv[i, :full].reshape(-1, cols, d), bp[i, :full, None].reshape(
+                -1, cols, 1), out=out_v[c0:c1, i])
+        if full < m:                                         # the last chunk's keys before T
+            out_v[c1, :, :m - full] = tv[:, full:] * bp[:, full:, None]
 
     def get(self, s0: int, s1: int, ref: float):
         """(k, v) of keys [s0, s1) about ``ref``."""
@@ -153,8 +191,37 @@ class _Queries:
         return self.ap[:, t0 - self.lo:t1 - self.lo], self.xq[t0 - self.lo:t1 - self.lo]
 
 
+def _onto_tiles(left: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: int,
+                ob: np.ndarray, scratch: np.ndarray) -> None:
+    """``ob`` (bq, n_tiles, d) ← the V side's chunk products ``left[j] @ vt[j]`` plus their C0
+    parts ``rc0[j]`` (None: none), chunk j (the block's first is chunk ``c0`` of the
+    sequence) on tile ``(c0 + j) mod n_tiles``, in chunk order: the first n_tiles chunks'
+    products are written straight into their tiles (a rotation: two strided views), later
+    ones added; a tile no chunk lands on gets 0.  ``scratch``: room for the later ones."""
+    k_ch, bq, d = left.shape[0], left.shape[1], vt.shape[2]
+    nt = ob.shape[1]
+    obt = ob.transpose(1, 0, 2)                                          # (n_tiles, bq, d)
+    if k_ch < nt:
+        ob[...] = 0.0
+    for j in range(0, k_ch, nt):              # groups of n_tiles chunks: one lap of the tiles
+        m = min(nt, k_ch - j)
+        first = (c0 + j) % nt
+        part = obt if j == 0 else scratch[:nt * bq * d].reshape(nt, bq, d)
+        # chunks j … j + m − 1 → tiles first … (wrapping past the last tile to 0 …)
+        runs = [(0, min(m, nt - first), first), (min(m, nt - first), m, 0)]
+        for a, e, tile in runs:
+            if e > a:
+                dst = part[tile:tile + e - a]
+                np.matmul(left[j + a:j + e], vt[j + a:j + e], out=dst)
+                if rc0 is not None:
+                    dst += rc0[j + a:j + e, :, None]
+                if j:
+                    obt[tile:tile + e - a] += dst
+
+
 def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
-                r: np.ndarray, rows, block: int) -> None:
+                r: np.ndarray, rows, block: int, clock: _Clock) -> None:
+    clock.start()                           # the input checks before are not a step
     T, d = q.shape
     ar, an = cfg.array, cfg.analog
     W, cols, nt = ar.window, ar.tile_cols, ar.n_tiles
@@ -176,10 +243,11 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
     k_max = -(-(min(block, T) + W - 1) // cols) + 1
     buf = {"s": np.empty(block * k_max * cols),
            "left": np.empty(k_max * block * n * cols), "rch": np.empty(k_max * block * d),
-           "ob": np.empty(block * nt * d)}
+           "ob": np.empty(block * nt * d)}    # rch: chunks past the first n_tiles
     ref = r[0]
     reach = int(np.searchsorted(r, ref + span, "right"))   # first token too far from ref
     t0 = 0
+    clock("setup")
     while t0 < T:
         t1 = min(T, t0 + block)
         if leak:      # keep every factor finite: a new reference time where reads jump
@@ -192,22 +260,26 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         c1 = -(-t1 // cols)
         k_ch, s0, s1 = c1 - c0, c0 * cols, c1 * cols
         kt, vt = keys_of.get(s0, s1, ref if leak else 0.0)
+        clock("key side")
         ap, xq = queries.get(t0, t1, ref if leak else 0.0)
+        clock("query side")
         # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
         s = np.matmul(xq, kt.T, out=buf["s"][:bq * k_ch * cols].reshape(bq, k_ch * cols))
+        clock("K product")
         # masked to the windows, ReLU C2P (s becomes A), window rows, the V side's left
         # operand: a_t^p_i·A[t, j, c] (:mod:`.block_steps`)
         win = {name: rows.window_rows(name, t0, t1) for name in ("scores", "activations")}
         left = buf["left"][:k_ch * bq * n * cols].reshape(k_ch, bq, n * cols)
         block_act(s, ap, t0, s0, cfg, left, win["scores"][0], win["activations"][0])
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
-        # per chunk j of cols keys: one batched product, then chunks summed onto their tiles.
-        rch = np.matmul(left, vt, out=buf["rch"][:k_ch * bq * d].reshape(k_ch, bq, d))
+        # per chunk j of cols keys: batched products written straight onto their tiles.
         rc0 = None
         if keys_of.c0 is not None:
             rc0 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2) @ keys_of.c0      # (k, bq)
+        clock("block steps")
         ob = buf["ob"][:bq * nt * d].reshape(bq, nt, d)
-        block_tiles(rch, rc0, c0, ob)
+        _onto_tiles(left, vt, rc0, c0, ob, buf["rch"])
+        clock("V product")
         into = {name: rows.rows_in_place(name, t0, t1) for name in ("tile_outputs", "counts")}
         if not cfg.analog.quantization:
             into["counts"] = None           # float counts: computed, then written
@@ -216,4 +288,5 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
             n for n, (_, in_place) in win.items() if in_place)
         rows.put(t0, t1, scores=win["scores"][0], activations=win["activations"][0],
                  tile_outputs=tile_out, counts=counts, out=out, written=written)
+        clock("C2P and outputs")
         t0 = t1

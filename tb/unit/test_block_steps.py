@@ -1,7 +1,8 @@
-"""The vectorised golden path's block steps (sim/golden/block_steps): the compiled pass equals
-numpy's steps bit for bit, both equal the spec written out directly (the window of each query,
-relu_c2p, the ring's column of each key, the chunk-to-tile map), bad buffers are refused with a
-clear message, and without a compiler the path falls back to numpy with one warning."""
+"""The vectorised golden path's block steps (sim/golden/block_steps) and its V products onto
+the tiles: the compiled pass equals numpy's steps bit for bit, both equal the spec written out
+directly (the window of each query, relu_c2p, the ring's column of each key, the chunk-to-tile
+map), bad buffers are refused with a clear message, and without a compiler the path falls back
+to numpy with one warning."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from analog_models.c2p import relu_c2p
 from hdl.config import HeadConfig
 from sim.golden import block_steps, run_vectorized
 from sim.golden.outputs import window_tokens
+from sim.golden.vectorized import _onto_tiles
 from sim.stimuli import random_tokens
 
 CFG = HeadConfig()
@@ -94,21 +96,24 @@ def test_block_act_keeps_a_nan_inside_the_window_and_drops_one_outside():
         assert np.isnan(a[0, 3]) and a[0, 70] == 0.0 and np.isnan(left[0, 0, 3])
 
 
-@pytest.mark.parametrize("k_ch,c0", [(1, 0), (5, 3), (16, 7), (17, 16), (18, 9)])
+@pytest.mark.parametrize("k_ch,c0", [(1, 0), (5, 3), (16, 7), (17, 16), (18, 9), (40, 5)])
 @pytest.mark.parametrize("with_c0", [True, False])
-def test_block_tiles_equals_numpy_and_the_chunk_to_tile_map(k_ch, c0, with_c0):
+def test_the_v_products_land_on_their_tiles_in_chunk_order(k_ch, c0, with_c0):
+    """vectorized._onto_tiles against the map written out: chunk j of the block on tile
+    (c0 + j) mod n_tiles, products summed in chunk order, 0 where no chunk lands; 40 chunks go
+    round the tiles twice and a half."""
     rng = np.random.default_rng(k_ch * 100 + c0)
-    bq = 40
-    rch = rng.normal(size=(k_ch, bq, D))
+    bq, npc = 40, 3 * COLS
+    left, vt = rng.normal(size=(k_ch, bq, npc)), rng.normal(size=(k_ch, npc, D))
     rc0 = rng.normal(size=(k_ch, bq)) if with_c0 else None
-    got, want = np.full((bq, NT, D), np.nan), np.full((bq, NT, D), np.nan)
-    block_steps.block_tiles(rch, rc0, c0, got)
-    block_steps.block_tiles(rch, rc0, c0, want, compiled=False)
-    _same_bits(got, want)
+    got = np.full((bq, NT, D), np.nan)
+    _onto_tiles(left, vt, rc0, c0, got, np.empty(NT * bq * D))
     spec = np.zeros((bq, NT, D))
-    for j in range(k_ch):                    # chunk j of the block lands on tile (c0 + j) mod nt
-        part = rch[j] + rc0[j][:, None] if with_c0 else rch[j]
-        spec[:, (c0 + j) % NT] = part if j < NT else spec[:, (c0 + j) % NT] + part
+    for j in range(k_ch):
+        part = np.matmul(left[j], vt[j])
+        part = part + rc0[j][:, None] if with_c0 else part
+        tile = (c0 + j) % NT
+        spec[:, tile] = part if j < NT else spec[:, tile] + part
     _same_bits(got, spec)
 
 
@@ -127,10 +132,6 @@ def test_bad_buffers_are_refused_with_their_name(compiled):
                                          r"64 keys"):
         block_steps.block_act(np.zeros((4, 100)), np.ones((3, 4)), 0, 0, CFG,
                               np.zeros((1, 4, 192)), compiled=compiled)
-    with pytest.raises(ValueError, match=r"ob must be a C-contiguous float64 array of shape "
-                                         r"\(4, 16, 64\)"):
-        block_steps.block_tiles(np.zeros((2, 4, 64)), None, 0,
-                                np.zeros((16, 4, 64)).transpose(1, 0, 2), compiled=compiled)
 
 
 def test_without_a_compiler_the_path_runs_numpy_with_one_warning(monkeypatch):
