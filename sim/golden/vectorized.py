@@ -40,7 +40,7 @@ MAX_SPAN_TAU = 200.0
 def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
                    write_times_s: np.ndarray | None = None,
                    read_times_s: np.ndarray | None = None,
-                   check_range: bool = True, block: int = 64,
+                   check_range: bool = True, block: int = 128,
                    profile: dict[str, float] | None = None, **sink) -> GoldenResult | None:
     """All tokens at once, in blocks of ``block`` query rows against their window's keys;
     (B, T, d) inputs run sequence by sequence.  ``profile``: a dict the seconds of each of
