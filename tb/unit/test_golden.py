@@ -229,3 +229,22 @@ def test_check_range_off_clips():
     a = run_vectorized(q * 3 - 1, k * 3 - 0.9, v, SMALL, check_range=False)
     b = run_vectorized(np.clip(q * 3 - 1, 0, 1), np.clip(k * 3 - 0.9, 0, 0.9), v, SMALL)
     np.testing.assert_array_equal(a.counts, b.counts)
+
+
+def test_the_vectorised_profile_times_every_step_of_the_run():
+    """run_vectorized(profile=): each of STEPS timed (added over the blocks and the sequences
+    of a batch), together the run's time less the input checks."""
+    import time
+
+    from sim.golden.vectorized import STEPS
+
+    q, k, v = (np.stack([a, a[::-1]]) for a in _inputs(4, 90))
+    prof = {}
+    start = time.perf_counter()
+    run_vectorized(q, k, v, SMALL, profile=prof, block=16)
+    took = time.perf_counter() - start
+    assert list(prof) == list(STEPS) and all(sec > 0 for sec in prof.values())
+    assert 0.5 * took < sum(prof.values()) <= took
+    again = dict(prof)
+    run_vectorized(q[0], k[0], v[0], SMALL, profile=prof, block=16)   # added into the dict
+    assert all(prof[s] > again[s] for s in STEPS)

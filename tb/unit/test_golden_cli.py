@@ -8,6 +8,7 @@ import pytest
 from hdl.config import HeadConfig
 from sim import golden
 from sim.golden import run_vectorized
+from sim.golden.vectorized import STEPS
 
 SETS = ["--set", "array.head_dim=8", "--set", "array.tile_cols=4", "--set", "array.n_tiles=2"]
 CFG = HeadConfig().with_overrides(["array.head_dim=8", "array.tile_cols=4", "array.n_tiles=2"])
@@ -199,7 +200,6 @@ def test_bench_smoke(tmp_path, capsys):
     assert bench_golden.main(["--tokens", "40", "--repeat", "1", "--json", str(js), *SETS]) == 0
     rep = json.loads(js.read_text())
     assert rep["counts_agree"] and rep["token"]["tokens_per_s"] > 0
-    assert "tokens/s" in capsys.readouterr().out
     r = rep["ratio_vectorized_over_token"]["wall"]
     assert r == rep["vectorized"]["tokens_per_s"] / rep["token"]["tokens_per_s"]
     # best and median of the runs (one run: the same)
@@ -207,6 +207,11 @@ def test_bench_smoke(tmp_path, capsys):
     assert rep["token"]["median"]["seconds"] == rep["token"]["seconds"]
     # peak allocation: the window-layout outputs alone are 40 × 8 × 8 B × 2 arrays
     assert rep["layout"] == "window" and rep["vectorized"]["peak_alloc_MiB"] > 5120 / 2**20
+    # where the vectorised run's time went: every step, in order, each timed
+    steps = rep["vectorized"]["profile_seconds"]
+    assert list(steps) == list(STEPS) and all(sec > 0 for sec in steps.values())
+    out = capsys.readouterr().out
+    assert "tokens/s" in out and "vectorised run's steps: setup " in out
     assert bench_golden.main(["--tokens", "40", "--repeat", "2", "--json", str(js),
                               "--outputs", "out", "--dense", *SETS]) == 0
     rep = json.loads(js.read_text())
