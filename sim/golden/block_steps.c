@@ -1,4 +1,4 @@
-/* The golden model's vectorised path: the steps of one block of queries between its two matrix
+/* The golden model's vectorised path: the steps of one block of queries around its two matrix
  * products (sim/golden/block_steps.py; numpy does the same there when this does not load).
  *
  * A block is bq queries t0 … t0+bq−1 against the keys s0 … s0+k_ch·cols−1 (k_ch chunks of cols
@@ -10,6 +10,9 @@
  *   scores/acts (bq, W) window rows, NULL: not kept: column s mod W ← S, A of each key in the
  *       window (the other columns are not written);
  *   left (k_ch, bq, npow, cols) = A[t, chunk j, c] · ap[i][t]   (the V product's left operand).
+ * gca_tiles_add, for the m chunks of one lap of the tiles (chunk jj on tile (first + jj) mod nt):
+ *   ob[t][tile] += src[jj][t] + e[jj][t]   (e, the C0 part, NULL: += src[jj][t];
+ *   src NULL: += e[jj][t], the products already in place)        ob (bq, nt, d).
  * Only multiplications, divisions, additions and comparisons, in numpy's order, elementwise
  * (no reduction), so every instruction-set clone and numpy give the same bits.
  */
@@ -68,6 +71,29 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
                 for (int c = 0; c < cols; c++)
                     dst[c] = a[c] * f;
             }
+        }
+    }
+}
+
+CLONES
+void gca_tiles_add(int bq, int nt, int d, int m, int first, const double *restrict e,
+                   const double *restrict src, double *restrict ob)
+{
+    for (int jj = 0; jj < m; jj++) {
+        size_t tile = (size_t)((first + jj) % nt);
+        for (int t = 0; t < bq; t++) {
+            double *o = ob + ((size_t)t * (size_t)nt + tile) * (size_t)d;
+            const double *s = src ? src + ((size_t)jj * bq + (size_t)t) * (size_t)d : NULL;
+            double ev = e ? e[(size_t)jj * bq + (size_t)t] : 0.0;
+            if (s && e)
+                for (int x = 0; x < d; x++)
+                    o[x] += s[x] + ev;
+            else if (s)
+                for (int x = 0; x < d; x++)
+                    o[x] += s[x];
+            else if (e)
+                for (int x = 0; x < d; x++)
+                    o[x] += ev;
         }
     }
 }

@@ -5,8 +5,8 @@ operand.
 :file:`block_steps.c` does them in one pass over each query row while the row is in cache
 (numpy needs a pass per step over the block, ~10 MB of memory traffic per 64 queries); its
 operations are numpy's, in numpy's order, so both give the same bits (tested).  The C source is
-compiled on first use (:mod:`analog_models.native`); without a compiler :func:`block_act` runs
-in numpy, with one warning.
+compiled on first use (:mod:`analog_models.native`); without a compiler :func:`block_act` and
+:func:`tiles_add` run in numpy, with one warning.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from analog_models import native
 from analog_models.c2p import relu_c2p
 from hdl.config import HeadConfig
 
-__all__ = ["block_act", "kernel", "unavailable_reason"]
+__all__ = ["block_act", "tiles_add", "kernel", "unavailable_reason"]
 
 SOURCE = Path(__file__).with_name("block_steps.c")
 _state: dict[str, object] = {}
@@ -40,7 +40,8 @@ def kernel() -> ctypes.CDLL | None:
             try:
                 lib = ctypes.CDLL(str(native.build(cc, SOURCE)))
                 lib.gca_block_act.argtypes = [_int] * 4 + [_long] * 3 + [_double] + [_ptr] * 5
-                lib.gca_block_act.restype = None
+                lib.gca_tiles_add.argtypes = [_int] * 5 + [_ptr] * 3
+                lib.gca_block_act.restype = lib.gca_tiles_add.restype = None
             except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
                 lib, why = None, str(e)
         _state["kernel"], _state["why"] = lib, why
@@ -102,3 +103,29 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
     a3 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2)                       # (k, bq, cols)
     np.multiply(a3[:, :, None, :], np.repeat(ap.T[:, :, None], cols, axis=2),
                 out=left.reshape(k_ch, bq, n, cols))
+
+
+def tiles_add(ob: np.ndarray, first: int, e: np.ndarray | None, src: np.ndarray | None, *,
+              compiled: bool = True) -> None:
+    """One lap of chunks onto the tiles of ``ob`` (bq, n_tiles, d), in place: chunk jj on tile
+    ``(first + jj) mod n_tiles`` gets ``src[jj] + e[jj]`` added (``src`` (m, bq, d): the
+    chunks' V products, ``e`` (m, bq): their C0 parts; ``e`` None: ``src[jj]`` alone; ``src``
+    None: ``e[jj]`` alone, the products being in place already).  ``compiled=False``: numpy
+    (tests)."""
+    bq, nt, d = ob.shape
+    m = (e if src is None else src).shape[0]
+    if m > nt:
+        raise ValueError(f"{m} chunks are more than one lap of {nt} tiles")
+    ptrs = [_check(e, (m, bq), "e"), _check(src, (m, bq, d), "src"),
+            _check(ob, (bq, nt, d), "ob")]
+    lib = kernel() if compiled else None
+    if lib is not None:
+        lib.gca_tiles_add(bq, nt, d, m, first % nt, *ptrs)
+        return
+    tiles = (first + np.arange(m)) % nt
+    if src is None:
+        if e is not None:
+            ob[:, tiles, :] += e.T[:, :, None]
+        return
+    part = src + e[:, :, None] if e is not None else src
+    ob[:, tiles, :] += part.transpose(1, 0, 2)

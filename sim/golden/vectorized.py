@@ -24,7 +24,7 @@ import numpy as np
 from analog_models.array import GainCellBank
 from hdl.config import HeadConfig
 
-from .block_steps import block_act
+from .block_steps import block_act, tiles_add
 from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 
 __all__ = ["run_vectorized", "MAX_SPAN_TAU", "STEPS"]
@@ -197,7 +197,8 @@ def _onto_tiles(left: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: in
     parts ``rc0[j]`` (None: none), chunk j (the block's first is chunk ``c0`` of the
     sequence) on tile ``(c0 + j) mod n_tiles``, in chunk order: the first n_tiles chunks'
     products are written straight into their tiles (a rotation: two strided views), later
-    ones added; a tile no chunk lands on gets 0.  ``scratch``: room for the later ones."""
+    ones added (:func:`.block_steps.tiles_add`); a tile no chunk lands on gets 0.
+    ``scratch``: room for n_tiles chunk products."""
     k_ch, bq, d = left.shape[0], left.shape[1], vt.shape[2]
     nt = ob.shape[1]
     obt = ob.transpose(1, 0, 2)                                          # (n_tiles, bq, d)
@@ -206,17 +207,19 @@ def _onto_tiles(left: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: in
     for j in range(0, k_ch, nt):              # groups of n_tiles chunks: one lap of the tiles
         m = min(nt, k_ch - j)
         first = (c0 + j) % nt
-        part = obt if j == 0 else scratch[:nt * bq * d].reshape(nt, bq, d)
-        # chunks j … j + m − 1 → tiles first … (wrapping past the last tile to 0 …)
-        runs = [(0, min(m, nt - first), first), (min(m, nt - first), m, 0)]
-        for a, e, tile in runs:
-            if e > a:
-                dst = part[tile:tile + e - a]
-                np.matmul(left[j + a:j + e], vt[j + a:j + e], out=dst)
-                if rc0 is not None:
-                    dst += rc0[j + a:j + e, :, None]
-                if j:
-                    obt[tile:tile + e - a] += dst
+        e = rc0[j:j + m] if rc0 is not None else None
+        if j:
+            part = np.matmul(left[j:j + m], vt[j:j + m],
+                             out=scratch[:m * bq * d].reshape(m, bq, d))
+            tiles_add(ob, first, e, part)
+            continue
+        # chunks 0 … m − 1 → tiles first … (wrapping past the last tile to 0 …)
+        split = min(m, nt - first)
+        np.matmul(left[:split], vt[:split], out=obt[first:first + split])
+        if m > split:
+            np.matmul(left[split:m], vt[split:m], out=obt[:m - split])
+        if e is not None:
+            tiles_add(ob, first, e, None)
 
 
 def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,

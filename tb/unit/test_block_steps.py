@@ -117,6 +117,29 @@ def test_the_v_products_land_on_their_tiles_in_chunk_order(k_ch, c0, with_c0):
     _same_bits(got, spec)
 
 
+@pytest.mark.parametrize("m,first", [(1, 0), (5, 13), (16, 7)])
+@pytest.mark.parametrize("parts", ["src and e", "src", "e"])
+def test_tiles_add_equals_numpy_and_the_map(m, first, parts):
+    rng = np.random.default_rng(m * 10 + first)
+    bq = 24
+    src = rng.normal(size=(m, bq, D)) if "src" in parts else None
+    e = rng.normal(size=(m, bq)) if "e" in parts.split() else None
+    start = rng.normal(size=(bq, NT, D))
+    got, want = start.copy(), start.copy()
+    block_steps.tiles_add(got, first, e, src)
+    block_steps.tiles_add(want, first, e, src, compiled=False)
+    _same_bits(got, want)
+    spec = start.copy()
+    for jj in range(m):                          # chunk jj of the lap on tile (first + jj) mod nt
+        tile = (first + jj) % NT
+        if src is None:
+            spec[:, tile] = spec[:, tile] + e[jj][:, None]
+        else:
+            spec[:, tile] = spec[:, tile] + (src[jj] + e[jj][:, None] if e is not None
+                                             else src[jj])
+    _same_bits(got, spec)
+
+
 @pytest.mark.parametrize("compiled", [True, False])
 def test_bad_buffers_are_refused_with_their_name(compiled):
     s = np.zeros((4, 2 * COLS))
@@ -128,6 +151,13 @@ def test_bad_buffers_are_refused_with_their_name(compiled):
                                          r"shape \(4, 1024\), not float64 \(4, 512\)"):
         block_steps.block_act(s, np.ones((3, 4)), 0, 0, CFG, np.zeros((2, 4, 192)),
                               np.zeros((4, 512)), compiled=compiled)
+    with pytest.raises(ValueError, match=r"17 chunks are more than one lap of 16 tiles"):
+        block_steps.tiles_add(np.zeros((4, 16, 64)), 0, np.zeros((17, 4)), None,
+                              compiled=compiled)
+    with pytest.raises(ValueError, match=r"src must be a C-contiguous float64 array of shape "
+                                         r"\(2, 4, 64\), not float64 \(2, 4, 32\)"):
+        block_steps.tiles_add(np.zeros((4, 16, 64)), 0, None, np.zeros((2, 4, 32)),
+                              compiled=compiled)
     with pytest.raises(ValueError, match=r"block of 100 keys from key 0: not whole chunks of "
                                          r"64 keys"):
         block_steps.block_act(np.zeros((4, 100)), np.ones((3, 4)), 0, 0, CFG,
