@@ -24,8 +24,6 @@ do not depend on the machine.
 from __future__ import annotations
 
 import ctypes
-import subprocess
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -285,23 +283,8 @@ def _build(cc: str) -> Path:
 def kernel() -> LevelKernel | None:
     """The kernel, compiled and loaded on first call; None (with one warning) if it cannot be
     built here — the banks then read by matrices."""
-    if "kernel" not in _state:
-        k, why = None, None
-        cc = _compiler()
-        if cc is None:
-            why = "no C compiler (set $CC or install gcc)"
-        else:
-            try:
-                path = _build(cc)
-                k = LevelKernel(ctypes.CDLL(str(path)), path)
-            except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
-                why = str(e)
-        _state["kernel"], _state["why"] = k, why
-        if why:
-            warnings.warn(f"gain-cell level kernel unavailable ({why}): the arrays read by "
-                          f"matrices (same counts, several times slower)", RuntimeWarning,
-                          stacklevel=2)
-    return _state["kernel"]  # type: ignore[return-value]
+    return native.load_once(_state, _compiler, _build, LevelKernel, "gain-cell level kernel",
+                            "the arrays read by matrices (same counts, several times slower)")
 
 
 def unavailable_reason() -> str | None:

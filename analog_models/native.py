@@ -10,14 +10,20 @@ writable the library goes to the system's temporary folder.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["FLAGS", "BUILD", "compiler", "build"]
+__all__ = ["FLAGS", "BUILD", "compiler", "build", "load_once"]
+
+K = TypeVar("K")
 
 #: Flags of every kernel: no fused multiply-add the source does not write, IEEE semantics.
 FLAGS = ("-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math")
@@ -60,3 +66,28 @@ def build(cc: str, source: Path, flags: tuple[str, ...] = FLAGS, folder: Path = 
                 os.unlink(tmp)
         return lib
     raise RuntimeError(f"no writable folder for the compiled kernel ({folder})")
+
+
+def load_once(state: dict, find_compiler: Callable[[], str | None],
+              build_with: Callable[[str], Path], wrap: Callable[[ctypes.CDLL, Path], K],
+              what: str, fallback: str) -> K | None:
+    """A kernel kept in ``state``: on the first call ``wrap(library, path)`` of the library
+    ``build_with(find_compiler())`` builds; None when there is no compiler or the build or the
+    load fails — ``state["why"]`` says why, and one RuntimeWarning
+    ``"{what} unavailable ({why}): {fallback}"`` is given."""
+    if "kernel" not in state:
+        k, why = None, None
+        cc = find_compiler()
+        if cc is None:
+            why = "no C compiler (set $CC or install gcc)"
+        else:
+            try:
+                path = build_with(cc)
+                k = wrap(ctypes.CDLL(str(path)), path)
+            except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+                why = str(e)
+        state["kernel"], state["why"] = k, why
+        if why:
+            warnings.warn(f"{what} unavailable ({why}): {fallback}", RuntimeWarning,
+                          stacklevel=3)
+    return state["kernel"]

@@ -12,8 +12,6 @@ compiled on first use (:mod:`analog_models.native`); without a compiler :func:`b
 from __future__ import annotations
 
 import ctypes
-import subprocess
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,25 +29,17 @@ _ptr, _int, _long, _double = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctype
 
 def kernel() -> ctypes.CDLL | None:
     """The compiled steps, built and loaded on first call; None (one warning) without them."""
-    if "kernel" not in _state:
-        lib, why = None, None
-        cc = native.compiler()
-        if cc is None:
-            why = "no C compiler (set $CC or install gcc)"
-        else:
-            try:
-                lib = ctypes.CDLL(str(native.build(cc, SOURCE)))
-                lib.gca_block_act.argtypes = [_int] * 4 + [_long] * 3 + [_double] + [_ptr] * 5
-                lib.gca_tiles_add.argtypes = [_int] * 5 + [_ptr] * 3
-                lib.gca_block_act.restype = lib.gca_tiles_add.restype = None
-            except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
-                lib, why = None, str(e)
-        _state["kernel"], _state["why"] = lib, why
-        if why:
-            warnings.warn(f"golden block kernel unavailable ({why}): the vectorised path's "
-                          f"block steps run in numpy (same results, slower)", RuntimeWarning,
-                          stacklevel=2)
-    return _state["kernel"]  # type: ignore[return-value]
+    return native.load_once(_state, native.compiler, lambda cc: native.build(cc, SOURCE),
+                            _declare, "golden block kernel",
+                            "the vectorised path's block steps run in numpy (same results, "
+                            "slower)")
+
+
+def _declare(lib: ctypes.CDLL, path: Path) -> ctypes.CDLL:
+    lib.gca_block_act.argtypes = [_int] * 4 + [_long] * 3 + [_double] + [_ptr] * 5
+    lib.gca_tiles_add.argtypes = [_int] * 5 + [_ptr] * 3
+    lib.gca_block_act.restype = lib.gca_tiles_add.restype = None
+    return lib
 
 
 def unavailable_reason() -> str | None:
