@@ -8,8 +8,8 @@ runs of each, the two paths alternating (so a load change hits both), and report
 the median run — wall-clock and process CPU time (on a shared machine the CPU figure is the
 per-core rate; the best run is the one least disturbed, the median says how noisy it was) —,
 where one more vectorised run spends its time (seconds per step of
-:data:`sim.golden.vectorized.STEPS`: the two matrix products bound it), the peak memory a run allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS,
-and the ratio vectorised / token path (a figure that survives a noisy machine), and checks that
+:data:`sim.golden.vectorized.STEPS`: the two matrix products bound it), the peak memory a run
+allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS, and the ratio vectorised / token path (a figure that survives a noisy machine), and checks that
 both paths give the same counts (exit 1 when they do not).
 
 BLAS threads are pinned to ``--threads`` (default 1: the figure is per core) through the
