@@ -98,10 +98,9 @@ class _Rows:
 
     def put(self, t0: int, t1: int, *, tile_outputs: np.ndarray, counts: np.ndarray,
             out: np.ndarray, scores: np.ndarray | None = None,
-            activations: np.ndarray | None = None, s0: int | None = None,
-            written: tuple[str, ...] = ()) -> None:
-        """Rows [t0, t1).  ``scores``/``activations``: window rows (T1 − t0, W) when ``s0`` is
-        None, else rows over the keys [s0, s0 + L) in token order (zeros outside the window)."""
+            activations: np.ndarray | None = None, written: tuple[str, ...] = ()) -> None:
+        """Rows [t0, t1).  ``scores``/``activations``: window rows (t1 − t0, W); ``written``:
+        the arrays already filled in place."""
         sink = self.sink
         vals = {"tile_outputs": tile_outputs, "counts": counts, "out": out,
                 "scores": scores, "activations": activations}
@@ -110,24 +109,18 @@ class _Rows:
                 continue
             v = vals[name]
             if name in _PER_KEY:
-                if sink.layout == "window" and s0 is not None:
-                    sink._fold(name, self.b, t0, t1, v, s0)
-                    continue
-                v = self._layout(t0, t1, v, s0)
+                v = self._layout(t0, t1, v)
             sink._write(name, self.b, t0, t1, v)
 
-    def _layout(self, t0: int, t1: int, v: np.ndarray, s0: int | None) -> np.ndarray:
+    def _layout(self, t0: int, t1: int, v: np.ndarray) -> np.ndarray:
+        """Window rows in the sink's layout (dense: each value at its token's column)."""
         W, T = self.sink.window, self.sink.n_tokens
         if self.sink.layout == "window":
             return v
         dense = np.zeros((t1 - t0, T))
-        if s0 is None:                # window rows → their tokens
-            s = window_tokens(t1, W, t0)
-            r = np.broadcast_to(np.arange(t1 - t0)[:, None], s.shape)
-            dense[r[s >= 0], s[s >= 0]] = v[s >= 0]
-        else:
-            te = min(s0 + v.shape[1], T) - s0
-            dense[:, s0:s0 + te] = v[:, :te]
+        s = window_tokens(t1, W, t0)
+        r = np.broadcast_to(np.arange(t1 - t0)[:, None], s.shape)
+        dense[r[s >= 0], s[s >= 0]] = v[s >= 0]
         return dense
 
 
@@ -162,28 +155,6 @@ class Sink:
             return None
         a = self.arrays[name] if b is None else self.arrays[name][b]
         return a[t0:t1]
-
-    def _fold(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray, s0: int
-              ) -> None:
-        """Window rows [t0, t1) from rows over keys [s0, s0 + L) (zeros outside the window)."""
-        self._fold_into(self._rows_of(name, b, t0, t1), v, s0)
-
-    def _rows_of(self, name: str, b: int | None, t0: int, t1: int) -> np.ndarray:
-        a = self.arrays[name] if b is None else self.arrays[name][b]
-        return a[t0:t1]                      # zeros: never written before
-
-    def _fold_into(self, win: np.ndarray, v: np.ndarray, s0: int) -> None:
-        W = self.window
-        j, L = 0, v.shape[1]
-        while j < L:              # key s lands on column s mod W (one valid key per column)
-            p = (s0 + j) % W
-            m = min(L - j, W - p)
-            if j < W:             # the first W keys meet each column once: a copy
-                m = min(m, W - j)
-                win[:, p:p + m] = v[:, j:j + m]
-            else:                 # a later key's column holds an earlier key: 0 for one
-                win[:, p:p + m] += v[:, j:j + m]
-            j += m
 
     def result(self):
         from .io import GoldenResult
@@ -222,12 +193,6 @@ class StreamSink(Sink):
 
     def _in_place(self, name: str, b: int | None, t0: int, t1: int) -> None:
         return None                       # rows go to disk in order: never in place
-
-    def _fold(self, name: str, b: int | None, t0: int, t1: int, v: np.ndarray, s0: int
-              ) -> None:
-        win = np.zeros((t1 - t0, self.window))
-        self._fold_into(win, v, s0)
-        self._write(name, b, t0, t1, win)
 
     def close(self, extra: dict[str, np.ndarray]) -> Path:
         """Write the ``.npz`` (kept arrays, then ``extra``) and remove the scratch folder."""

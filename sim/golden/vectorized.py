@@ -244,9 +244,9 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
     queries = _Queries(x, r, xk0, powers, tau, leak)
     # one set of buffers for every block (warm in cache, no page faults): views of them
     k_max = -(-(min(block, T) + W - 1) // cols) + 1
-    buf = {"s": np.empty(block * k_max * cols),
-           "left": np.empty(k_max * block * n * cols), "rch": np.empty(k_max * block * d),
-           "ob": np.empty(block * nt * d)}    # rch: chunks past the first n_tiles
+    buf = {"s": np.empty(block * k_max * cols), "left": np.empty(k_max * block * n * cols),
+           "rch": np.empty(nt * block * d),   # one lap's products past the first lap
+           "ob": np.empty(block * nt * d)}
     ref = r[0]
     reach = int(np.searchsorted(r, ref + span, "right"))   # first token too far from ref
     t0 = 0
