@@ -56,21 +56,32 @@ log = logging.getLogger(__name__)
 LONG_RUN_CYCLES = 2_000_000
 
 
-def generate_head(cfg: HeadConfig) -> tuple[Path, Path, Path]:
-    """Verilog of the head for ``cfg``, its flattened simulation copy and the co-simulation
-    shell around it (:mod:`tb.cosim.shell`), reused when already generated for this config and
-    these RTL sources: ``(verilog folder, flattened file, shell file)``."""
+def head_verilog(cfg: HeadConfig) -> Path:
+    """The folder of the head's Verilog for ``cfg`` (``attention_head.v``, ``config.json``,
+    ``manifest.json``, no lint), generated once per config and RTL sources: parallel test
+    workers asking for the same config wait for the one that generates it."""
     from flows.cache import locked
-    from flows.tools import flatten_for_simulation, rtl_hash
+    from flows.tools import rtl_hash
     from hdl.generate import generate
 
     out = BUILD / cfg.hash / f"verilog-{rtl_hash()}"   # a new folder when hdl/ changes
-    flat = out / "attention_head.flat.v"
     out.mkdir(parents=True, exist_ok=True)
-    # parallel test workers may ask for the same config: one generates, the others wait
     with locked(out.parent / ".generate.lock", f"the head's Verilog for config {cfg.hash}"):
         if not (out / "attention_head.v").exists() or not (out / "config.json").exists():
             generate(cfg, out, ["attention_head"])
+    return out
+
+
+def generate_head(cfg: HeadConfig) -> tuple[Path, Path, Path]:
+    """Verilog of the head for ``cfg`` (:func:`head_verilog`), its flattened simulation copy and
+    the co-simulation shell around it (:mod:`tb.cosim.shell`), reused when already generated
+    for this config and these RTL sources: ``(verilog folder, flattened file, shell file)``."""
+    from flows.cache import locked
+    from flows.tools import flatten_for_simulation
+
+    out = head_verilog(cfg)
+    flat = out / "attention_head.flat.v"
+    with locked(out.parent / ".generate.lock", f"the head's Verilog for config {cfg.hash}"):
         # cached by content (and by flows/tools.py): rewritten only when the copy changes
         flatten_for_simulation(out / "attention_head.v", "attention_head", flat)
         shell = out / f"{SHELL_TOP}.v"      # rewritten when tb/cosim/shell.py changes it
