@@ -9,8 +9,12 @@ the median run — wall-clock and process CPU time (on a shared machine the CPU 
 per-core rate; the best run is the one least disturbed, the median says how noisy it was) —,
 where one more vectorised run spends its time (seconds per step of
 :data:`sim.golden.vectorized.STEPS`: the two matrix products bound it), the peak memory a run
-allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS, and the ratio vectorised / token path (a figure that survives a noisy machine), and checks that
-both paths give the same counts (exit 1 when they do not).
+allocates (``tracemalloc``, numpy's buffers included), the process's peak RSS, the ratio
+vectorised / token path (a figure that survives a noisy machine), and the machine's matrix
+product rate in the same runs (a float64 :data:`GEMM_N`³ product after each round, best and
+median GFLOP/s: on a shared machine it swings ~2× within minutes, and the vectorised path, bound
+by its two products, with it), and checks that both paths give the same counts (exit 1 when
+they do not).
 
 BLAS threads are pinned to ``--threads`` (default 1: the figure is per core) through the
 environment before numpy is imported, so run it as a fresh process.
@@ -37,7 +41,10 @@ from hdl.cli import (
 )
 from flows.tools import blas_threads_env
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "GEMM_N"]
+
+#: Size of the square float64 matrix product that measures the machine's rate (2·N³ flops).
+GEMM_N = 1024
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = {"vectorized": run_vectorized, "token": run_token_by_token}
         res: dict = dict.fromkeys(paths)
         runs: dict = {name: ([], []) for name in paths}      # (wall, CPU) seconds per run
+        gemm_s: list[float] = []                              # the machine's product, per round
+        a = np.random.default_rng(0).random((GEMM_N, GEMM_N))
         for _ in range(args.repeat):
             for name, fn in paths.items():
                 res[name] = None
@@ -92,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
                 res[name] = fn(q, k, v, cfg, outputs=outputs, layout=layout)
                 runs[name][0].append(time.perf_counter() - t)
                 runs[name][1].append(time.process_time() - c)
+            t = time.perf_counter()
+            a @ a
+            gemm_s.append(time.perf_counter() - t)
+        gemm = {"n": GEMM_N, "gflops": 2 * GEMM_N**3 / min(gemm_s) / 1e9,
+                "gflops_median": 2 * GEMM_N**3 / float(np.median(gemm_s)) / 1e9}
         profile: dict[str, float] = {}       # one more vectorised run: where its time goes
         res["vectorized"] = None
         run_vectorized(q, k, v, cfg, outputs=outputs, layout=layout, profile=profile)
@@ -119,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                   args.threads, "repeats": args.repeat, "outputs": list(outputs),
                   "layout": layout,
                   "config_hash": cfg.hash, "counts_agree": same, **fig,
-                  "ratio_vectorized_over_token": ratio, "peak_rss_MiB": rss}
+                  "ratio_vectorized_over_token": ratio, "peak_rss_MiB": rss,
+                  "machine_gemm": gemm}
         print(f"golden benchmark: T = {T}, d = {d}, W = {cfg.array.window}, "
               f"BLAS threads = {args.threads}, {layout} layout of {','.join(outputs)}, "
               f"config {cfg.hash}")
@@ -136,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  vectorized / token: {ratio['wall']:.2f}× wall, {ratio['cpu']:.2f}× CPU "
               f"(medians {ratio['wall_median']:.2f}×, {ratio['cpu_median']:.2f}×); "
               f"peak RSS {rss:.0f} MiB; counts agree: {same}")
+        print(f"  machine: float64 {GEMM_N}³ matrix product {gemm['gflops']:.1f} "
+              f"({gemm['gflops_median']:.1f}) GFLOP/s on {args.threads} BLAS thread(s), "
+              f"between the rounds")
         if json_out is not None:
             with open(json_out, "w") as f:
                 json.dump(report, f, indent=2)

@@ -210,8 +210,12 @@ def test_bench_smoke(tmp_path, capsys):
     # where the vectorised run's time went: every step, in order, each timed
     steps = rep["vectorized"]["profile_seconds"]
     assert list(steps) == list(STEPS) and all(sec > 0 for sec in steps.values())
+    # the machine's product rate, measured in the same rounds
+    gemm = rep["machine_gemm"]
+    assert gemm["n"] == bench_golden.GEMM_N and gemm["gflops"] == gemm["gflops_median"] > 0
     out = capsys.readouterr().out
     assert "tokens/s" in out and "vectorised run's steps: setup " in out
+    assert "machine: float64 1024³ matrix product" in out
     assert bench_golden.main(["--tokens", "40", "--repeat", "2", "--json", str(js),
                               "--outputs", "out", "--dense", *SETS]) == 0
     rep = json.loads(js.read_text())
