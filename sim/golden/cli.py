@@ -1,12 +1,13 @@
 """``python -m sim.golden`` (entry point ``gca-golden``): the golden model over an IN.npz.
 
 ``python -m sim.golden --inputs IN.npz --out OUT.npz [--config F] [--set k=v] [--ideal LIST]
-[--method vectorized|token] [--outputs LIST] [--dense]``.  The outputs stream to disk block by
+[--method vectorized|token] [--outputs LIST] [--dense] [--threads N]``.  The outputs stream to disk block by
 block (:class:`.outputs.StreamSink`): memory stays bounded whatever T is; scores and
 activations are (T, W) in window (ring) order unless ``--dense`` asks for (T, T), and
 ``OUT.npz`` says which (``layout``, ``window``).  Follows :mod:`hdl.cli`: a bad option, input
 file or output path is one line ``python -m sim.golden: error: …`` and exit 2, found before the
-model runs.
+model runs.  The matrix products run on ``--threads`` BLAS threads (default 1: at these sizes
+more threads are slower, ``python -m flows.bench_golden --threads 2`` shows it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import dataclasses
 import logging
 import sys
 
-from hdl.cli import Parser, add_config_args, config_from_args, run_cli, writable_file
+from hdl.cli import (
+    Parser,
+    add_config_args,
+    config_from_args,
+    positive_int,
+    run_cli,
+    writable_file,
+)
 from hdl.config import NON_IDEALITIES, HeadConfig
 
 from .io import load_inputs, result_metadata, validate_inputs, validate_times
@@ -49,6 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--dense", action="store_true",
                     help="scores and activations as dense (T, T) rows (O(T²)) instead of "
                          "(T, W) in window order")
+    ap.add_argument("--threads", type=positive_int, default=1,
+                    help="BLAS threads of the matrix products (default 1: at these sizes more "
+                         "are slower)")
     return ap
 
 
@@ -59,14 +70,18 @@ def _golden(args: argparse.Namespace, cfg: HeadConfig, outputs: tuple[str, ...])
     T = q.shape[-2]
     validate_times(T, cfg, data.get("write_times_s"), data.get("read_times_s"))
     batch = f"{q.shape[0]} × " if q.ndim == 3 else ""
-    log.info("%s path, %s%d tokens, config %s", args.method, batch, T, cfg.hash)
+    log.info("%s path, %s%d tokens, config %s, %d BLAS thread(s)", args.method, batch, T,
+             cfg.hash, args.threads)
     layout = "dense" if args.dense else "window"
     sink = StreamSink(out, T, cfg, outputs=outputs, layout=layout,
                       batch=q.shape[0] if q.ndim == 3 else None)
+    from threadpoolctl import threadpool_limits
+
     try:
-        run(data["q"], data["k"], data["v"], cfg, method=args.method,
-            write_times_s=data.get("write_times_s"), read_times_s=data.get("read_times_s"),
-            sink=sink)
+        with threadpool_limits(limits=args.threads, user_api="blas"):
+            run(data["q"], data["k"], data["v"], cfg, method=args.method,
+                write_times_s=data.get("write_times_s"), read_times_s=data.get("read_times_s"),
+                sink=sink)
     except BaseException:
         sink.abort()
         raise

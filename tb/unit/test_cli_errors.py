@@ -67,6 +67,8 @@ CASES = [
     ("sim.evaluate", ["--out", "{d}/a_file"], "is a file, not a folder"),
     # sim.golden
     ("sim.golden", ["--inputs", "{d}/in.npz", "--out", "/proc/o.npz"], "is not writable"),
+    ("sim.golden", ["--inputs", "{d}/in.npz", "--out", "{d}/o.npz", "--threads", "0"],
+     "argument --threads: must be an integer ≥ 1"),
     ("sim.golden", ["--inputs", "{d}/in.npz", "--out", "{d}"], "is a folder, not a file"),
     # flows.lm_study (its model's head dimension is 16: SMALL's head_dim=4 is refused)
     ("flows.lm_study", ["--steps", "0"], "argument --steps: must be an integer ≥ 1, not 0"),

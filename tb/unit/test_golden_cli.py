@@ -122,6 +122,29 @@ def test_cli_bad_inputs(tmp_path, capsys, arrays, msg):
     assert msg in err
 
 
+@pytest.mark.parametrize("threads", [None, 2])
+def test_cli_runs_on_the_blas_threads_asked(tmp_path, monkeypatch, threads):
+    """``--threads N`` (default 1) is the BLAS pool's size while the model runs, and the
+    process's own setting again afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before, seen = blas_threads(), []
+    real = golden.cli.run
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(golden.cli, "run", spy)
+    extra = ["--threads", str(threads)] if threads else []
+    rc, out = _run(tmp_path, _inputs(), *extra)
+    assert rc == 0 and out.exists()
+    assert seen == [{threads or 1}] and blas_threads() == before
+
+
 def test_cli_bad_files_and_options(tmp_path, capsys):
     out = str(tmp_path / "o.npz")
     assert golden.main(["--inputs", str(tmp_path / "nope.npz"), "--out", out]) == 2
