@@ -179,14 +179,13 @@ def test_full_head_lints_clean(overrides):
     out = head_verilog(HeadConfig().with_overrides(overrides))
     wall = verilator_lint([out / "attention_head.v"], "attention_head", wall=True)
     assert wall["errors"] == 0, wall["output"][-3000:]
-    assert wall["warnings"] > 0                       # -Wall did run (Amaranth's unused nets)
     assert set(wall["by_kind"]) <= {"UNUSEDSIGNAL", "PROCASSINIT", "DECLFILENAME"}, \
         wall["by_kind"]
 
 
 def test_lint_counts_real_warnings(tmp_path):
     """The lint helper sees a width mismatch, with and without ``-Wall`` (so the zero counts
-    above can fail)."""
+    above can fail), and ``wall=True`` turns ``-Wall`` on (an unused net shows only then)."""
     from hdl.toolchain import verilator_lint
 
     bad = tmp_path / "wide.v"
@@ -195,6 +194,11 @@ def test_lint_counts_real_warnings(tmp_path):
     assert res["by_kind"] == {"WIDTHEXPAND": 1} and res["errors"] == 0
     wall = verilator_lint([bad], "wide", wall=True)     # -Wall sees it too (the head's test)
     assert wall["by_kind"].get("WIDTHEXPAND") == 1 and wall["errors"] == 0
+    unused = tmp_path / "unused.v"                      # and only -Wall sees an unused net
+    unused.write_text("module unused(input a, output y);\n  wire n = a;\n  assign y = 1'b0;"
+                      "\nendmodule\n")
+    assert "UNUSEDSIGNAL" not in verilator_lint([unused], "unused")["by_kind"]
+    assert "UNUSEDSIGNAL" in verilator_lint([unused], "unused", wall=True)["by_kind"]
 
 
 def test_stale_files_of_another_config_are_removed(tmp_path):
