@@ -139,7 +139,7 @@ case "$job" in
         "$VENV/bin/python" -m pytest -n 2 --dist loadgroup "$@"
         ;;
     -h|--help|help|"")
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
         [ -n "$job" ] || exit 2 ;;
     *)
         die "unknown job '$job' (use generate, test or setup)" ;;
