@@ -1,9 +1,9 @@
 """``python -m sim.golden`` (entry point ``gca-golden``): the golden model over an IN.npz.
 
 ``python -m sim.golden --inputs IN.npz --out OUT.npz [--config F] [--set k=v] [--ideal LIST]
-[--method vectorized|token] [--outputs LIST] [--dense] [--threads N]``.  The outputs stream to disk block by
-block (:class:`.outputs.StreamSink`): memory stays bounded whatever T is; scores and
-activations are (T, W) in window (ring) order unless ``--dense`` asks for (T, T), and
+[--method vectorized|token] [--outputs LIST] [--dense] [--threads N]``.  The outputs stream to
+disk block by block (:class:`.outputs.StreamSink`): memory stays bounded whatever T is; scores
+and activations are (T, W) in window (ring) order unless ``--dense`` asks for (T, T), and
 ``OUT.npz`` says which (``layout``, ``window``).  Follows :mod:`hdl.cli`: a bad option, input
 file or output path is one line ``python -m sim.golden: error: …`` and exit 2, found before the
 model runs.  The matrix products run on ``--threads`` BLAS threads (default 1: at these sizes
@@ -16,6 +16,8 @@ import argparse
 import dataclasses
 import logging
 import sys
+
+from threadpoolctl import threadpool_limits
 
 from hdl.cli import (
     Parser,
@@ -75,8 +77,6 @@ def _golden(args: argparse.Namespace, cfg: HeadConfig, outputs: tuple[str, ...])
     layout = "dense" if args.dense else "window"
     sink = StreamSink(out, T, cfg, outputs=outputs, layout=layout,
                       batch=q.shape[0] if q.ndim == 3 else None)
-    from threadpoolctl import threadpool_limits
-
     try:
         with threadpool_limits(limits=args.threads, user_api="blas"):
             run(data["q"], data["k"], data["v"], cfg, method=args.method,
