@@ -54,6 +54,7 @@ def _check_integers(values: np.ndarray | int, hi: int, what: str, kind: str,
     a = np.asarray(values)
     if a.dtype.kind not in "iu":
         raise ValueError(f"{what} must be {kind}, not dtype {a.dtype}")
-    if a.size and (a.min() < 0 or a.max() > hi):
+    # unsigned: one reduction (the co-simulation bridge checks a token's widths this way)
+    if a.size and ((a.dtype.kind == "i" and a.min() < 0) or a.max() > hi):
         raise ValueError(f"{what} must be 0..{hi}{unit}, found {int(a.min())}..{int(a.max())}")
     return a

@@ -21,6 +21,9 @@ moment — so the bridge replays them in order:
 * the counts and signs go to the shell's pulse player (``i_pp_planes``, ``i_pp_sign``), which
   drives ``i_c2p_pulse`` for ``count`` cycles per channel when the signed C2P fires.
 
+The record is decoded, and the pulse player's bit planes written, in one C call each
+(:mod:`tb.cosim.pins`).
+
 Each event counter must have moved by exactly one since the previous token (the schedule puts a
 token's writes and integrate between its predecessor's fire and its own, and its signed C2P
 fire before the next token's ReLU fire); anything else is reported, never guessed at.  On a
@@ -56,8 +59,8 @@ from analog_models.c2p_sets import C2PSets
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.readout import read_token
 from hdl.config import HeadConfig
-from tb.cosim.bus import bit_planes, from_bit_planes
-from tb.cosim.shell import EVENT_BITS, EVENTS, bridge_fields, width_bits
+from tb.cosim.pins import PlaneWriter, Record, RecordDecoder
+from tb.cosim.shell import EVENT_BITS, EVENTS
 from tb.cosim.vpi import VectorPort
 
 __all__ = ["AnalogBridge", "ObservedToken"]
@@ -88,16 +91,14 @@ class AnalogBridge:
         self.sets = len(dut.o_c2p1_fire)            # C2P sets per column, from the pins
         self.c2p = C2PSets(self.sets)                # the token each C2P set holds
         # the record and the pulse player's inputs as VPI vectors (tb.cosim.vpi: ~10× less
-        # CPU time than cocotb's strings of binary digits at these widths)
+        # CPU time than cocotb's strings of binary digits at these widths), decoded and
+        # encoded in one C call each (tb.cosim.pins)
         self._rec = VectorPort(dut.o_br_rec)
-        self._pp_planes, self._pp_sign = VectorPort(dut.i_pp_planes), VectorPort(dut.i_pp_sign)
-        self._fields: dict[str, tuple[int, int]] = {}
-        pos = 0
-        for name, w in bridge_fields(cfg):
-            self._fields[name] = (pos, w)
-            pos += w
+        self._decoder = RecordDecoder(cfg)
+        self._signs = PlaneWriter(VectorPort(dut.i_pp_sign), 1)
+        self._counts = PlaneWriter(VectorPort(dut.i_pp_planes), cfg.array.count_bits)
         self._seen = dict.fromkeys(EVENTS, 0)     # event counts already applied
-        self._event_pos = [(e, self._fields[f"n_{e}"][0]) for e in EVENTS]
+        self._event_fields = [(e, f"n_{e}") for e in EVENTS]
         self.tokens: list[ObservedToken] = []   # every token whose K column was discharged
         #: Test hook: index into ``tokens`` whose channel 0 is driven wrong on the pins (the
         #: recorded count and sign stay right) — proves the scoreboard catches a corrupted
@@ -112,17 +113,13 @@ class AnalogBridge:
         self._count_dtype = np.min_scalar_type(cfg.array.count_max)
         #: code_to_volts of every DAC code, looked up per written column (the same floats)
         self._volts_of_code = code_to_volts(np.arange(cfg.array.kv_max + 1), cfg)
-        #: a DAC field's bit weights: codes = its bits (d, kv_bits) @ these (one numpy call;
-        #: bits_fields packs bytes, ~2× slower for 3-bit fields)
-        self._code_weights = 1 << np.arange(cfg.array.kv_bits, dtype=np.int64)
         self._writing: ObservedToken | None = None
-        self._width_bits = width_bits(cfg)
 
     def start(self) -> None:
         """Launch the coroutine that watches the ReLU C2P fire (once, after the clock
         started)."""
-        self._pp_planes.write_bits(np.zeros(self._pp_planes.width, bool))
-        self._pp_sign.write_bits(np.zeros(self._pp_sign.width, bool))
+        for lanes in (self._signs, self._counts):
+            lanes.put(np.zeros(lanes.n, dtype=np.int64))
         cocotb.start_soon(self._watch_fire())
 
     # -- state -------------------------------------------------------------------------------
@@ -142,13 +139,13 @@ class AnalogBridge:
         return (get_sim_time("ps") - self._t0_ps) // self._period_ps + 1
 
     # -- the record ----------------------------------------------------------------------------
-    def _read_record(self) -> _Record:
-        return _Record(*self._rec.read(), self._fields)
+    def _read_record(self) -> Record:
+        return self._decoder.decode(self._rec)
 
-    def _count(self, rec: _Record, event: str) -> int:
+    def _count(self, rec: Record, event: str) -> int:
         return rec.int(f"n_{event}")
 
-    def _select(self, rec: _Record, name: str) -> tuple[int, int]:
+    def _select(self, rec: Record, name: str) -> tuple[int, int]:
         sel = rec.int(name)
         tiles, cols = sel & ((1 << self.n) - 1), sel >> self.n
         if tiles & (tiles - 1) or cols & (cols - 1) or not tiles or not cols:
@@ -158,15 +155,11 @@ class AnalogBridge:
                                  f"{[i - self.n for i in ones if i >= self.n]}")
         return tiles.bit_length() - 1, cols.bit_length() - 1
 
-    def _codes(self, rec: _Record, name: str) -> np.ndarray:
-        return rec.bits_of(name).reshape(self.d, len(self._code_weights)) @ self._code_weights
-
-    def _apply(self, rec: _Record, n: int) -> dict[str, int]:
+    def _apply(self, rec: Record, n: int) -> dict[str, int]:
         """Apply the array events latched since the last call (each at most once); return
         which happened."""
-        mask, v, seen = (1 << EVENT_BITS) - 1, rec.value, self._seen
-        # the event counters straight from the record's int (20 method calls fewer per token)
-        counts = {e: (v >> pos) & mask for e, pos in self._event_pos}
+        mask, seen = (1 << EVENT_BITS) - 1, self._seen
+        counts = {e: rec.int(f) for e, f in self._event_fields}
         new = {e: (counts[e] - seen[e]) & mask for e in EVENTS}
         bad = {e: k for e, k in new.items() if k > 1 and e != "f2"}
         if bad:
@@ -186,11 +179,11 @@ class AnalogBridge:
                 if written != where:
                     bank.discharge_column(*where)
             if written is not None:
-                volts = self._volts_of_code[self._codes(rec, f"{wr}_dac")]
+                volts = self._volts_of_code[rec.array(f"{wr}_dac")]
                 bank.write_column(*written, volts, self._writing.t_write_s)
         return new
 
-    def _follow_sets(self, rec: _Record, new: dict[str, int], tok: ObservedToken,
+    def _follow_sets(self, rec: Record, new: dict[str, int], tok: ObservedToken,
                      n: int) -> int:
         """The C2P set phases since the last fire (this token's integrate, the previous
         token's signed fire) and this fire, checked against the token each set holds; return
@@ -227,8 +220,8 @@ class AnalogBridge:
             c0 = time.process_time()
             sign, count = self._on_fire()
             # at once (the shell registers them at the next rising edge): no ReadWrite callback
-            self._pp_sign.write_bits(sign)
-            self._pp_planes.write_bits(bit_planes(count, self.cfg.array.count_bits))
+            self._signs.put(sign)
+            self._counts.put(count)
             self.cpu_s += time.process_time() - c0
 
     def _on_fire(self) -> tuple[np.ndarray, np.ndarray]:
@@ -249,10 +242,10 @@ class AnalogBridge:
         c = self._follow_sets(rec, new, tok, n)
         tok.t_read_s = in_cycle * self.t_clk_s
         # the shell counted the integrate cycles before this one; this one if still on
-        widths = from_bit_planes(rec.bits_of("wl_width"), self.d, self._width_bits)
+        widths = rec.array("wl_width").copy()      # uint64: the record's buffer is reused
         if rec.int("integrate") >> c & 1:
-            widths = widths + rec.bits_of("wl_q")
-        valid = rec.bits_of("valid").reshape(self.n, self.C)
+            widths += rec.bits("wl_q")
+        valid = rec.bits("valid").reshape(self.n, self.C)
         tok.q_widths = widths
         r = read_token(self.k_bank, self.v_bank, pulse_fraction(tok.q_widths, self.cfg),
                        tok.t_read_s, valid, self.cfg)
@@ -270,19 +263,3 @@ class AnalogBridge:
             else:
                 sign[0] = not sign[0]
         return sign, count
-
-
-class _Record:
-    """One read of the bridge record: its bits (element i = bit i) and its integer value."""
-
-    def __init__(self, bits: np.ndarray, value: int,
-                 fields: dict[str, tuple[int, int]]) -> None:
-        self.bits, self.value, self.fields = bits, value, fields
-
-    def int(self, name: str) -> int:
-        pos, w = self.fields[name]
-        return (self.value >> pos) & ((1 << w) - 1)
-
-    def bits_of(self, name: str) -> np.ndarray:
-        pos, w = self.fields[name]
-        return self.bits[pos:pos + w]

@@ -69,13 +69,16 @@ class VectorPort:
 
     def __init__(self, sig) -> None:
         lib = _vpi()
-        self.width = len(sig)
-        self._words = (self.width + 31) // 32
         # the full name cocotb found it by (``_path``: public, ":meta public:" in cocotb 2.1)
         self._handle = lib.vpi_handle_by_name(sig._path.encode(), None)
         if not self._handle:
             raise RuntimeError(f"vpi_handle_by_name found no {sig._path!r}")
         self._get, self._put = lib.vpi_get_value, lib.vpi_put_value
+        self._buffers(len(sig))
+
+    def _buffers(self, width: int) -> None:
+        self.width = width
+        self._words = (self.width + 31) // 32
         # the write buffer: (aval, bval) per word, bval 0 (no X or Z)
         self._out = np.zeros((self._words, 2), np.uint32)
         self._out_value = _VpiValue(_VPI_VECTOR_VAL, self._out.ctypes.data)
@@ -83,12 +86,18 @@ class VectorPort:
         self._in_value = _VpiValue(_VPI_VECTOR_VAL, None)
         self._in_type = ctypes.c_uint32 * (2 * self._words)
 
+    def read_pairs(self) -> int:
+        """The address of the simulator's ``vpiVectorVal`` words of the bus — (aval, bval)
+        pairs of 32 bits, ``(width + 31) // 32`` of them — for a reader in C
+        (:mod:`tb.cosim.pins`); valid until the simulator's next ``vpi_get_value``."""
+        self._get(self._handle, ctypes.byref(self._in_value))
+        return self._in_value.vector
+
     def read_words(self) -> np.ndarray:
         """The bus as little-endian 32-bit words (bit i of the bus is bit i % 32 of word
         i // 32), a copy; bits above the width are 0."""
-        self._get(self._handle, ctypes.byref(self._in_value))
         # the simulator's buffer, valid until its next vpi_get_value: copied at once
-        vec = np.frombuffer(self._in_type.from_address(self._in_value.vector),
+        vec = np.frombuffer(self._in_type.from_address(self.read_pairs()),
                             np.uint32).reshape(self._words, 2)
         words = vec[:, 0] & ~vec[:, 1]               # only 1 reads as 1 (X, Z as 0)
         if self.width % 32:
@@ -115,4 +124,14 @@ class VectorPort:
         packed = np.packbits(b, bitorder="little")
         self._bytes[:packed.size] = packed
         self._out[:, 0] = self._bytes.view(np.uint32)
+        self.put()
+
+    @property
+    def write_buffer(self) -> np.ndarray:
+        """The write buffer: ``(words, 2)`` uint32, (aval, bval) per 32 bits of the bus, bval 0
+        (no X or Z).  Fill it (e.g. from C, :mod:`tb.cosim.pins`), then :meth:`put`."""
+        return self._out
+
+    def put(self) -> None:
+        """Drive the bus from the write buffer, at once."""
         self._put(self._handle, ctypes.byref(self._out_value), None, _VPI_NO_DELAY)
