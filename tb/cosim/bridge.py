@@ -159,7 +159,8 @@ class AnalogBridge:
         """Apply the array events latched since the last call (each at most once); return
         which happened."""
         mask, seen = (1 << EVENT_BITS) - 1, self._seen
-        counts = {e: rec.int(f) for e, f in self._event_fields}
+        ints = rec.ints
+        counts = {e: ints[f] for e, f in self._event_fields}
         new = {e: (counts[e] - seen[e]) & mask for e in EVENTS}
         bad = {e: k for e, k in new.items() if k > 1 and e != "f2"}
         if bad:
@@ -188,20 +189,23 @@ class AnalogBridge:
         """The C2P set phases since the last fire (this token's integrate, the previous
         token's signed fire) and this fire, checked against the token each set holds; return
         the set that fires."""
+        ints = rec.ints
+
         def one(field: str) -> int:
-            bits = [s for s in range(self.sets) if rec.int(field) >> s & 1]
-            if len(bits) != 1:
+            v = ints[field]
+            if not v or v & (v - 1):
+                bits = [s for s in range(self.sets) if v >> s & 1]
                 raise AssertionError(f"cycle {n}: {field} set bits {bits}: exactly one C2P "
                                      f"set expected")
-            return bits[0]
+            return v.bit_length() - 1
         c = one("fire1")
         try:
             if new["in"]:
                 s = one("in_set")
-                self.c2p.integrate(s, tok, firing=bool(rec.int("in_fire1") >> s & 1))
+                self.c2p.integrate(s, tok, firing=bool(ints["in_fire1"] >> s & 1))
             if new["f2"]:
                 self.c2p.fire_signed(one("f2_set"))
-            self.c2p.fire_relu(c, signed_firing=bool(rec.int("fire2") >> c & 1))
+            self.c2p.fire_relu(c, signed_firing=bool(ints["fire2"] >> c & 1))
         except AssertionError as e:
             raise AssertionError(f"cycle {n}: {e}") from None
         return c

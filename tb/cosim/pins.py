@@ -98,6 +98,11 @@ class RecordDecoder:
                     stride.append(1)
             self.width += w
         self.n_scalar = len(pos)
+        # each piece's key: the field's name for its first piece (the whole number when it has
+        # one), (name, j) for the others
+        self._piece_keys = [k for name, (_, n) in self.scalars.items()
+                            for k in [name, *((name, j) for j in range(1, n))]]
+        self._multi = [(name, n) for name, (_, n) in self.scalars.items() if n > 1]
         for name, at in later:
             count, w, step, s = arrays[name]
             self.arrays[name] = slice(len(pos), len(pos) + count)
@@ -142,18 +147,17 @@ class RecordDecoder:
 
 
 class Record:
-    """One read of the bridge record: each number as an int, each array field's elements,
-    each bit field's bits."""
+    """One read of the bridge record: the numbers (``ints``: name → int), each array field's
+    elements, each bit field's bits."""
 
     def __init__(self, decoder: RecordDecoder, values: np.ndarray, bits: np.ndarray) -> None:
         self._dec, self.values, self._bit_values = decoder, values, bits
-        self._ints = values[:decoder.n_scalar].tolist()
+        self.ints = ints = dict(zip(decoder._piece_keys, values[:decoder.n_scalar].tolist()))
+        for name, n in decoder._multi:
+            ints[name] |= sum(ints.pop((name, j)) << (PIECE * j) for j in range(1, n))
 
     def int(self, name: str) -> int:
-        first, pieces = self._dec.scalars[name]
-        if pieces == 1:
-            return self._ints[first]
-        return sum(self._ints[first + j] << (PIECE * j) for j in range(pieces))
+        return self.ints[name]
 
     def array(self, name: str) -> np.ndarray:
         """The elements of array field ``name`` (uint64, a view of :attr:`values`)."""
