@@ -180,7 +180,8 @@ class AnalogBridge:
                 if written != where:
                     bank.discharge_column(*where)
             if written is not None:
-                volts = self._volts_of_code[rec.array(f"{wr}_dac")]
+                # the codes as int64 (small: the same values), an index numpy takes ~4× faster
+                volts = self._volts_of_code[rec.array(f"{wr}_dac").view(np.int64)]
                 bank.write_column(*written, volts, self._writing.t_write_s)
         return new
 

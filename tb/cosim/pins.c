@@ -4,7 +4,7 @@
  * bits: bit i of the bus is bit i % 32 of pair i / 32; a bit reads as 1 only when aval is 1
  * and bval 0 (X and Z read as 0).
  *
- * gca_record: the bus has `words` pairs.
+ * gca_record, for the table t of a record (the bus has t->words pairs):
  *   numbers: element e (of n) has width[e] <= 64 bits, bit b at bus bit pos[e] + b*stride[e];
  *     out[e] = its value;
  *   bits: run r (of n_runs) is the run_len[r] bits from bus bit run_pos[r], one byte (0 or 1)
@@ -34,25 +34,42 @@ static inline uint64_t bus_run(const uint32_t *pairs, long words, long p, int w)
     return w == 64 ? v : v & ((UINT64_C(1) << w) - 1);
 }
 
-void gca_record(long words, const uint32_t *pairs, long n, const long *pos, const int *width,
-                const long *stride, uint64_t *out, long n_runs, const long *run_pos,
-                const long *run_len, uint8_t *out_bits)
+struct gca_table {                   /* pins.py: _Table, the same fields in this order */
+    long words, n;
+    const long *pos, *stride;
+    const int *width;
+    uint64_t *out;
+    long n_runs;
+    const long *run_pos, *run_len;
+    uint8_t *out_bits;
+};
+
+void gca_record(const struct gca_table *t, const uint32_t *pairs)
 {
-    for (long e = 0; e < n; e++) {
-        long p = pos[e], s = stride[e];
+    long words = t->words;
+    for (long e = 0; e < t->n; e++) {
+        long p = t->pos[e], s = t->stride[e];
         if (s == 1) {
-            out[e] = bus_run(pairs, words, p, width[e]);
+            t->out[e] = bus_run(pairs, words, p, t->width[e]);
             continue;
         }
         uint64_t v = 0;
-        for (int b = 0; b < width[e]; b++, p += s)
+        for (int b = 0; b < t->width[e]; b++, p += s)
             v |= (word(pairs, words, p >> 5) >> (p & 31) & 1) << b;
-        out[e] = v;
+        t->out[e] = v;
     }
-    for (long r = 0; r < n_runs; r++) {
-        long p = run_pos[r];
-        for (long k = 0; k < run_len[r]; k++, p++)
-            *out_bits++ = (uint8_t)(word(pairs, words, p >> 5) >> (p & 31) & 1);
+    uint8_t *o = t->out_bits;
+    for (long r = 0; r < t->n_runs; r++) {
+        long p = t->run_pos[r], end = p + t->run_len[r];
+        while (p < end) {                /* a word at a time */
+            uint64_t w = word(pairs, words, p >> 5) >> (p & 31);
+            long k = 32 - (p & 31);
+            if (k > end - p)
+                k = end - p;
+            for (long j = 0; j < k; j++)
+                *o++ = (uint8_t)(w >> j & 1);
+            p += k;
+        }
     }
 }
 

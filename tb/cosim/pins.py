@@ -45,8 +45,15 @@ def kernel() -> ctypes.CDLL | None:
                             "(same values, slower)")
 
 
+class _Table(ctypes.Structure):
+    """``struct gca_table`` of :file:`pins.c`: a record's element table and output buffers."""
+    _fields_ = [("words", _long), ("n", _long), ("pos", _ptr), ("stride", _ptr),
+                ("width", _ptr), ("out", _ptr), ("n_runs", _long), ("run_pos", _ptr),
+                ("run_len", _ptr), ("out_bits", _ptr)]
+
+
 def _declare(lib: ctypes.CDLL, path: Path) -> ctypes.CDLL:
-    lib.gca_record.argtypes = [_long, _ptr, _long] + [_ptr] * 4 + [_long] + [_ptr] * 3
+    lib.gca_record.argtypes = [ctypes.POINTER(_Table), _ptr]
     for f in (lib.gca_planes, lib.gca_planes8):
         f.argtypes = [_long, ctypes.c_int, _ptr, _ptr]
     lib.gca_record.restype = lib.gca_planes.restype = lib.gca_planes8.restype = None
@@ -102,7 +109,8 @@ class RecordDecoder:
         # one), (name, j) for the others
         self._piece_keys = [k for name, (_, n) in self.scalars.items()
                             for k in [name, *((name, j) for j in range(1, n))]]
-        self._multi = [(name, n) for name, (_, n) in self.scalars.items() if n > 1]
+        self._multi = [(name, [((name, j), PIECE * j) for j in range(1, n)])
+                       for name, (_, n) in self.scalars.items() if n > 1]
         for name, at in later:
             count, w, step, s = arrays[name]
             self.arrays[name] = slice(len(pos), len(pos) + count)
@@ -117,12 +125,13 @@ class RecordDecoder:
         self._out = np.zeros(len(pos), dtype=np.uint64)
         self._bits = np.zeros(sum(run_len), dtype=np.uint8)
         t = [a.ctypes.data for a in self._tables]
-        self._args = (len(pos), t[0], t[1], t[2], self._out.ctypes.data, len(run_pos), t[3],
-                      t[4], self._bits.ctypes.data)
+        self._struct = _Table(self.words, len(pos), t[0], t[2], t[1], self._out.ctypes.data,
+                              len(run_pos), t[3], t[4], self._bits.ctypes.data)
+        self._table = ctypes.byref(self._struct)
         # numpy: the numbers of each width as one gather of their bits (index rows)
         self._groups = []
         p_, w_, s_ = self._tables[:3]
-        for w in np.unique(w_):
+        for w in sorted(set(width)):
             e = np.flatnonzero(w_ == w)
             idx = p_[e, None] + np.arange(w)[None, :] * s_[e, None]
             self._groups.append((e, idx, np.arange(w, dtype=np.uint64)))
@@ -136,7 +145,7 @@ class RecordDecoder:
             raise ValueError(f"a {port.width}-bit port holds no {self.width}-bit bridge record")
         lib = kernel() if compiled else None
         if lib is not None:
-            lib.gca_record(self.words, port.read_pairs(), *self._args)
+            lib.gca_record(self._table, port.read_pairs())
         else:
             bits = np.unpackbits(port.read_words().view(np.uint8), bitorder="little")
             for e, idx, shift in self._groups:
@@ -153,8 +162,11 @@ class Record:
     def __init__(self, decoder: RecordDecoder, values: np.ndarray, bits: np.ndarray) -> None:
         self._dec, self.values, self._bit_values = decoder, values, bits
         self.ints = ints = dict(zip(decoder._piece_keys, values[:decoder.n_scalar].tolist()))
-        for name, n in decoder._multi:
-            ints[name] |= sum(ints.pop((name, j)) << (PIECE * j) for j in range(1, n))
+        for name, rest in decoder._multi:       # the pieces' keys stay: tuples, not names
+            v = ints[name]
+            for key, shift in rest:
+                v |= ints[key] << shift
+            ints[name] = v
 
     def int(self, name: str) -> int:
         return self.ints[name]

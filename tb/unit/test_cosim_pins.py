@@ -101,14 +101,16 @@ def test_the_kernel_reads_a_number_of_any_width_at_any_offset():
     width = np.array([c[1] for c in cases], np.intc)
     stride = np.array([c[2] for c in cases], np.int_)
     out = np.zeros(len(cases), np.uint64)
-    run_pos, run_len = np.array([5, 130], np.int_), np.array([40, 30], np.int_)
-    bits = np.zeros(70, np.uint8)
-    lib.gca_record(words, pairs.ctypes.data, len(cases), pos.ctypes.data, width.ctypes.data,
-                   stride.ctypes.data, out.ctypes.data, 2, run_pos.ctypes.data,
-                   run_len.ctypes.data, bits.ctypes.data)
+    run_pos, run_len = np.array([5, 130, 31], np.int_), np.array([40, 30, 3], np.int_)
+    bits = np.zeros(73, np.uint8)
+    table = pins._Table(words, len(cases), pos.ctypes.data, stride.ctypes.data,
+                        width.ctypes.data, out.ctypes.data, 2, run_pos.ctypes.data,
+                        run_len.ctypes.data, bits.ctypes.data)
+    lib.gca_record(table, pairs.ctypes.data)
     for (p, w, s), got in zip(cases, out.tolist()):
         assert got == sum(((bus >> (p + b * s)) & 1) << b for b in range(w)), (p, w, s)
-    assert bits.tolist() == [(bus >> i) & 1 for i in [*range(5, 45), *range(130, 160)]]
+    assert bits.tolist() == [(bus >> i) & 1 for i in [*range(5, 45), *range(130, 160),
+                                                      *range(31, 34)]]
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["C", "numpy"])
