@@ -1,5 +1,5 @@
 """Compiling and loading the project's C kernels (:mod:`analog_models.level_read`,
-:mod:`sim.golden.block_steps`).
+:mod:`sim.golden.block_steps`, :mod:`tb.cosim.pins`).
 
 A kernel's C source is compiled on first use with the system C compiler (``$CC`` or ``cc``; the
 set-up installs it for Verilator) into ``build/native/`` of the repository, keyed by the

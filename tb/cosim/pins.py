@@ -3,11 +3,12 @@
 player's counts and signs written as bit planes into its ports' write buffers.
 
 The bridge reads the record and writes the pulse player once per token; done with numpy (unpack
-the bits, weigh each field's bits, make the planes, pack them) that was some 30 calls and ~60 µs
-a token at the defaults, an eighth of the co-simulation's time.  Here every field is cut into
-*elements* of at most 64 bits — a counter, a cycle, 64-bit pieces of a select, each DAC code,
-each PWM width counter (its bits are planes, :func:`tb.cosim.bus.from_bit_planes`), each valid
-bit — and one call extracts them all straight from the simulator's vector
+the bits, weigh each field's bits, make the planes, pack them) that was some 30 calls, 40–70 µs
+a token at the defaults, about a tenth of the co-simulation's CPU time; this takes about half.
+Every field is cut into *elements* of at most 64 bits — a counter, a cycle, 64-bit pieces of a
+select, each DAC code, each PWM width counter (its bits are planes,
+:func:`tb.cosim.bus.from_bit_planes`) — or read as its bits (the valid mask), and one call
+extracts them all straight from the simulator's vector
 (:meth:`tb.cosim.vpi.VectorPort.read_pairs`).
 
 The C source is compiled on first use (:mod:`analog_models.native`); without a compiler numpy
