@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import sys
 import time
 
 import cocotb
@@ -49,6 +50,8 @@ from tb.cosim.shell import CYC_BITS, FEED, PATTERN, capture_fields
 from tb.cosim.vpi import VectorPort
 
 PROGRESS_EVERY_S = 10.0
+#: the project's top-level packages (the summary names those of their modules pytest rewrote)
+_PROJECT = ("analog_models", "flows", "hdl", "sim", "tb")
 
 
 class Stalls:
@@ -357,6 +360,10 @@ async def head_scenario(dut):
         "bridge_wakeups": bridge.wakeups,
         "bridge_cpu_s": round(bridge.cpu_s, 3),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        # the project's modules pytest rewrote the asserts of (its imports at their top)
+        "assert_rewritten_modules": sorted(
+            name for name, m in list(sys.modules.items())
+            if name.split(".")[0] in _PROJECT and "@py_builtins" in vars(m)),
         "segments": len(segments),
         "segment_figures": figs,
         "config_hash": cfg.hash,

@@ -47,6 +47,8 @@ __all__ = ["run_cocotb", "CocotbRun", "load_sidecar_config", "selected_simulator
 log = logging.getLogger(__name__)
 
 SIMULATORS = ("icarus", "verilator")
+#: cocotb's setting of the files pytest's assertion rewriting applies to (pytest's python_files)
+REWRITE_ENV = "COCOTB_REWRITE_ASSERTION_FILES"
 #: Verilator with ``ports_only``: only the top level's ports visible to cocotb (the runner asks
 #: for every signal, ``--public-flat-rw``, which keeps Verilator from optimising the model).
 VERILATOR_PORTS_ONLY = ("--no-public-flat-rw",)
@@ -215,6 +217,11 @@ def run_cocotb(*, toplevel: str, verilog_dir: Path, test_module: str,
         # rows — the same numbers — but its hand-off and spin-wait took ~40 % of their CPU time
         # in a profile of the default head on a loaded 2-core machine)
         **{k: v for k, v in blas_threads_env(1).items() if k not in os.environ},
+        # pytest's assertion rewriting (cocotb installs it) for the test module alone, unless the
+        # caller says otherwise: cocotb's default, every .py file, parsed and rewrote each module
+        # the test imports (numpy's, Amaranth's, ours) at every start — ~1 s of a run's start-up
+        **({} if REWRITE_ENV in os.environ else
+           {REWRITE_ENV: test_module.rsplit(".", 1)[-1] + ".py"}),
         **(extra_env or {}),
     }
     build_args: list[str] = []

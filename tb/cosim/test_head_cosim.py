@@ -124,6 +124,9 @@ def check_event_driven(res: dict) -> None:
     assert 0 < res["bridge_wakeups"] <= 16 * tokens
     # the simulator process ran with one BLAS thread unless the caller asked otherwise
     assert res["blas_threads"] == os.environ.get("OPENBLAS_NUM_THREADS", "1")
+    # pytest rewrote the asserts of the test module alone (tb.cosim.runner), unless asked more
+    if "COCOTB_REWRITE_ASSERTION_FILES" not in os.environ:
+        assert res["assert_rewritten_modules"] == ["tb.cosim.head_tb"]
 
 
 def check_no_empty_wakes(res: dict) -> None:
