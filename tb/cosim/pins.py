@@ -18,6 +18,7 @@ does the same (one warning, same values, slower).
 from __future__ import annotations
 
 import ctypes
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -189,8 +190,9 @@ class PlaneWriter:
         if width < 1 or port.width % width:
             raise ValueError(f"a {port.width}-bit port holds no whole {width}-bit planes")
         self.port, self.width, self.n = port, width, port.width // width
-        # bytes, eight at a time (gca_planes8), when they hold the values and fill the groups
-        self._bytes = width <= 8 and self.n % 8 == 0
+        # bytes, eight at a time (gca_planes8: a little-endian host), when they hold the values
+        # and fill the groups
+        self._bytes = width <= 8 and self.n % 8 == 0 and sys.byteorder == "little"
         self._v = np.zeros(self.n, dtype=np.uint8 if self._bytes else np.int64)
         self._ptrs = (self._v.ctypes.data, port.write_buffer.ctypes.data)
 

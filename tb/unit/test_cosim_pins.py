@@ -96,7 +96,7 @@ def test_the_kernel_reads_a_number_of_any_width_at_any_offset():
     pairs[:, 0] = rng.integers(0, 1 << 32, words)
     bus = sum(int(w) << (32 * i) for i, w in enumerate(pairs[:, 0]))
     cases = [(p, w, 1) for p in range(64) for w in range(1, 65)] + \
-            [(p, w, s) for p, w, s in ((3, 5, 7), (100, 8, 9), (0, 64, 2), (150, 3, 1), (140, 64, 1))]
+        [(3, 5, 7), (100, 8, 9), (0, 64, 2), (150, 3, 1), (140, 64, 1)]
     pos = np.array([c[0] for c in cases], np.int_)
     width = np.array([c[1] for c in cases], np.intc)
     stride = np.array([c[2] for c in cases], np.int_)
