@@ -1,13 +1,15 @@
 """``python -m sim.golden`` (entry point ``gca-golden``): the golden model over an IN.npz.
 
 ``python -m sim.golden --inputs IN.npz --out OUT.npz [--config F] [--set k=v] [--ideal LIST]
-[--method vectorized|token] [--outputs LIST] [--dense] [--threads N]``.  The outputs stream to
-disk block by block (:class:`.outputs.StreamSink`): memory stays bounded whatever T is; scores
-and activations are (T, W) in window (ring) order unless ``--dense`` asks for (T, T), and
-``OUT.npz`` says which (``layout``, ``window``).  Follows :mod:`hdl.cli`: a bad option, input
-file or output path is one line ``python -m sim.golden: error: …`` and exit 2, found before the
-model runs.  The matrix products run on ``--threads`` BLAS threads (default 1: at these sizes
-more threads are slower, ``python -m flows.bench_golden --threads 2`` shows it).
+[--method vectorized|token] [--outputs LIST] [--dense] [--threads N] [--workers N]``. The
+outputs stream to disk block by block (:class:`.outputs.StreamSink`): memory stays bounded
+whatever T is; scores and activations are (T, W) in window (ring) order unless ``--dense`` asks
+for (T, T), and ``OUT.npz`` says which (``layout``, ``window``). Follows :mod:`hdl.cli`: a bad
+option, input file or output path is one line ``python -m sim.golden: error: …`` and exit 2,
+found before the model runs. The matrix products run on ``--threads`` BLAS threads (default 1:
+at these sizes more threads are slower, ``python -m flows.bench_golden --threads 2`` shows it);
+the vectorised path's blocks of queries run on ``--workers`` threads (default 1), with the same
+outputs bit for bit (``python -m flows.bench_golden --workers 2`` measures the scaling).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=positive_int, default=1,
                     help="BLAS threads of the matrix products (default 1: at these sizes more "
                          "are slower)")
+    ap.add_argument("--workers", type=positive_int, default=1,
+                    help="threads the vectorised path's blocks of queries run on (default 1; "
+                         "the same outputs bit for bit with any number)")
     return ap
 
 
@@ -72,8 +77,8 @@ def _golden(args: argparse.Namespace, cfg: HeadConfig, outputs: tuple[str, ...])
     T = q.shape[-2]
     validate_times(T, cfg, data.get("write_times_s"), data.get("read_times_s"))
     batch = f"{q.shape[0]} × " if q.ndim == 3 else ""
-    log.info("%s path, %s%d tokens, config %s, %d BLAS thread(s)", args.method, batch, T,
-             cfg.hash, args.threads)
+    log.info("%s path, %s%d tokens, config %s, %d BLAS thread(s), %d worker(s)", args.method,
+             batch, T, cfg.hash, args.threads, args.workers)
     layout = "dense" if args.dense else "window"
     sink = StreamSink(out, T, cfg, outputs=outputs, layout=layout,
                       batch=q.shape[0] if q.ndim == 3 else None)
@@ -81,7 +86,7 @@ def _golden(args: argparse.Namespace, cfg: HeadConfig, outputs: tuple[str, ...])
         with threadpool_limits(limits=args.threads, user_api="blas"):
             run(data["q"], data["k"], data["v"], cfg, method=args.method,
                 write_times_s=data.get("write_times_s"), read_times_s=data.get("read_times_s"),
-                sink=sink)
+                sink=sink, **({"workers": args.workers} if args.method == "vectorized" else {}))
     except BaseException:
         sink.abort()
         raise
@@ -98,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         outputs = parse_outputs(args.outputs)
     except ValueError as e:
         ap.error(f"--outputs: {e}")
+    if args.workers > 1 and args.method != "vectorized":
+        ap.error(f"--workers {args.workers}: only the vectorized method runs blocks in "
+                 f"parallel (the token path is one token after another)")
     names = [n.strip() for n in args.ideal.split(",") if n.strip()]
     try:
         cfg = dataclasses.replace(cfg, analog=cfg.analog.ideal(*names))

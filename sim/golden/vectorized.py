@@ -13,10 +13,17 @@ factors stay finite.
 Same per-cell numbers as the token path, different summation and rounding order (float
 differences ~1e-13 relative): counts agree exactly unless ``|O|/S_sat2·count_max`` falls within
 that of a half-integer.  Memory: O(block·(W + block)) plus the outputs kept (:mod:`.outputs`).
+
+The blocks are planned first (:func:`_plan`: their rows and reference times, from the read
+times alone), then computed one after another or, with ``workers=N``, on N threads (block i on
+thread i mod N, each with its own key and query caches; numpy's products and the compiled steps
+release the GIL), their rows put in order by the caller: the same bits as one thread.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 
 import numpy as np
@@ -41,13 +48,18 @@ def run_vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
                    write_times_s: np.ndarray | None = None,
                    read_times_s: np.ndarray | None = None,
                    check_range: bool = True, block: int = 128,
-                   profile: dict[str, float] | None = None, **sink) -> GoldenResult | None:
+                   profile: dict[str, float] | None = None, workers: int = 1,
+                   **sink) -> GoldenResult | None:
     """All tokens at once, in blocks of ``block`` query rows against their window's keys;
-    (B, T, d) inputs run sequence by sequence.  ``profile``: a dict the seconds of each of
-    :data:`STEPS` are added into (where the time goes).  ``sink``: ``outputs``, ``layout`` or
-    ``sink`` of :func:`.io.run_checked`."""
+    (B, T, d) inputs run sequence by sequence.  ``workers``: threads the blocks run on (each
+    with its own caches; the same bits as one — give each one BLAS thread: the products are
+    too small to split).  ``profile``: a dict the seconds of each of :data:`STEPS` are added
+    into (where the time goes; with workers, summed over the threads).  ``sink``:
+    ``outputs``, ``layout`` or ``sink`` of :func:`.io.run_checked`."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, not {workers!r}")
     return run_checked(_vectorized, q, k, v, cfg, write_times_s, read_times_s, check_range,
-                       block=block, clock=_Clock(profile), **sink)
+                       block=block, clock=_Clock(profile), workers=int(workers), **sink)
 
 
 class _Clock:
@@ -65,6 +77,16 @@ class _Clock:
             now = time.perf_counter()
             self.into[step] = self.into.get(step, 0.0) + now - self.t
             self.t = now
+
+    def fork(self) -> "_Clock":
+        """A clock for another thread (its own totals; :meth:`merge` them back)."""
+        return _Clock({} if self.into is not None else None)
+
+    def merge(self, other: "_Clock") -> None:
+        """Add ``other``'s totals into this clock's."""
+        if self.into is not None and other.into is not None:
+            for step, sec in other.into.items():
+                self.into[step] = self.into.get(step, 0.0) + sec
 
 
 def _powers_of(a: np.ndarray, powers: tuple[int, ...]) -> np.ndarray:
@@ -222,35 +244,16 @@ def _onto_tiles(left: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: in
             tiles_add(ob, first, e, None)
 
 
-def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
-                r: np.ndarray, rows, block: int, clock: _Clock) -> None:
-    clock.start()                           # the input checks before are not a step
-    T, d = q.shape
-    ar, an = cfg.array, cfg.analog
-    W, cols, nt = ar.window, ar.tile_cols, ar.n_tiles
-    block = max(1, block)
-    x, kv, vv = hardware_inputs(q, k, v, cfg)
-    kb = GainCellBank.for_head(cfg, "K")
-    vb = GainCellBank.for_head(cfg, "V")
-    powers = kb.powers
-    n = len(powers)
-    leak = an.leakage and n > 0
-    tau = an.tau_retention_s
-    span = MAX_SPAN_TAU * tau / max(powers or (1,))
-    # The C0 current every cell shares, a rank-one part of each read (0 with variability):
-    # one more column of both products (x·f_row·C0 against 1; A against f_col·C0, undecayed).
-    xk0 = kb.const_uA * (x @ kb.line_factors("columns")) if kb.const_uA else None  # (T,)
-    keys_of = _Keys(kb, vb, kv, vv, w, cfg)
-    queries = _Queries(x, r, xk0, powers, tau, leak)
-    # one set of buffers for every block (warm in cache, no page faults): views of them
-    k_max = -(-(min(block, T) + W - 1) // cols) + 1
-    buf = {"s": np.empty(block * k_max * cols), "left": np.empty(k_max * block * n * cols),
-           "rch": np.empty(nt * block * d),   # one lap's products past the first lap
-           "ob": np.empty(block * nt * d)}
+def _plan(r: np.ndarray, block: int, leak: bool, span: float) -> list[tuple[int, int, float]]:
+    """The blocks ``(t0, t1, ref)`` of queries, in order: ``block`` rows each, cut short where
+    read times jump past ``ref + span`` (a new reference time where reads moved more than
+    span/2 since the last; ``ref`` 0.0 without leakage).  A pure function of the read times:
+    every worker thread follows the same plan, so their outputs are the serial run's bits."""
+    T = len(r)
+    plan = []
     ref = r[0]
     reach = int(np.searchsorted(r, ref + span, "right"))   # first token too far from ref
     t0 = 0
-    clock("setup")
     while t0 < T:
         t1 = min(T, t0 + block)
         if leak:      # keep every factor finite: a new reference time where reads jump
@@ -258,13 +261,68 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
                 ref = r[t0]
                 reach = int(np.searchsorted(r, ref + span, "right"))
             t1 = max(t0 + 1, min(t1, reach))
+        plan.append((t0, t1, float(ref) if leak else 0.0))
+        t0 = t1
+    return plan
+
+
+class _Head:
+    """What every block of one sequence shares: the hardware inputs, the two banks and the
+    C0 column of the K product."""
+
+    def __init__(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
+                 w: np.ndarray, r: np.ndarray, block: int) -> None:
+        self.cfg, self.w, self.r, self.block = cfg, w, r, block
+        self.x, self.kv, self.vv = hardware_inputs(q, k, v, cfg)
+        self.kb = GainCellBank.for_head(cfg, "K")
+        self.vb = GainCellBank.for_head(cfg, "V")
+        self.n = len(self.kb.powers)
+        self.leak = cfg.analog.leakage and self.n > 0
+        # The C0 current every cell shares, a rank-one part of each read (0 with variability):
+        # one more column of both products (x·f_row·C0 against 1; A against f_col·C0,
+        # undecayed).
+        kb = self.kb
+        self.xk0 = (kb.const_uA * (self.x @ kb.line_factors("columns")) if kb.const_uA
+                    else None)                                                   # (T,)
+
+    def plan(self) -> list[tuple[int, int, float]]:
+        span = MAX_SPAN_TAU * self.cfg.analog.tau_retention_s / max(self.kb.powers or (1,))
+        return _plan(self.r, self.block, self.leak, span)
+
+
+class _Worker:
+    """One thread's blocks: its key and query caches and its buffers (reused block after
+    block: warm in cache, no page faults).  :meth:`block` computes one block of the plan and
+    returns what :meth:`.outputs._Rows.put` takes."""
+
+    def __init__(self, head: _Head, clock: _Clock) -> None:
+        self.head, self.clock = head, clock
+        cfg, T = head.cfg, len(head.x)
+        ar = cfg.array
+        self.keys = _Keys(head.kb, head.vb, head.kv, head.vv, head.w, cfg)
+        self.queries = _Queries(head.x, head.r, head.xk0, head.kb.powers,
+                                cfg.analog.tau_retention_s, head.leak)
+        block, cols, nt, d = head.block, ar.tile_cols, ar.n_tiles, ar.head_dim
+        k_max = -(-(min(block, T) + ar.window - 1) // cols) + 1
+        self.buf = {"s": np.empty(block * k_max * cols),
+                    "left": np.empty(k_max * block * head.n * cols),
+                    "rch": np.empty(nt * block * d),   # one lap's products past the first
+                    "ob": np.empty(block * nt * d)}
+
+    def block(self, t0: int, t1: int, ref: float, rows) -> dict:
+        head, clock, buf = self.head, self.clock, self.buf
+        cfg = head.cfg
+        W, cols, nt, d = (cfg.array.window, cfg.array.tile_cols, cfg.array.n_tiles,
+                          cfg.array.head_dim)
+        n = head.n
+        clock.start()
         bq = t1 - t0
         c0 = max(0, t0 - W + 1) // cols     # first chunk any query of the block can see
         c1 = -(-t1 // cols)
         k_ch, s0, s1 = c1 - c0, c0 * cols, c1 * cols
-        kt, vt = keys_of.get(s0, s1, ref if leak else 0.0)
+        kt, vt = self.keys.get(s0, s1, ref)
         clock("key side")
-        ap, xq = queries.get(t0, t1, ref if leak else 0.0)
+        ap, xq = self.queries.get(t0, t1, ref)
         clock("query side")
         # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
         s = np.matmul(xq, kt.T, out=buf["s"][:bq * k_ch * cols].reshape(bq, k_ch * cols))
@@ -277,8 +335,8 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
         # per chunk j of cols keys: batched products written straight onto their tiles.
         rc0 = None
-        if keys_of.c0 is not None:
-            rc0 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2) @ keys_of.c0      # (k, bq)
+        if self.keys.c0 is not None:
+            rc0 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2) @ self.keys.c0      # (k, bq)
         clock("block steps")
         ob = buf["ob"][:bq * nt * d].reshape(bq, nt, d)
         _onto_tiles(left, vt, rc0, c0, ob, buf["rch"])
@@ -289,7 +347,84 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
         tile_out, counts, out = tile_results(ob, cfg, into=into)
         written = tuple(n for n, a in into.items() if a is not None) + tuple(
             n for n, (_, in_place) in win.items() if in_place)
-        rows.put(t0, t1, scores=win["scores"][0], activations=win["activations"][0],
-                 tile_outputs=tile_out, counts=counts, out=out, written=written)
         clock("C2P and outputs")
-        t0 = t1
+        return {"t0": t0, "t1": t1, "scores": win["scores"][0],
+                "activations": win["activations"][0], "tile_outputs": tile_out,
+                "counts": counts, "out": out, "written": written}
+
+
+def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w: np.ndarray,
+                r: np.ndarray, rows, block: int, clock: _Clock, workers: int) -> None:
+    clock.start()                           # the input checks before are not a step
+    head = _Head(q, k, v, cfg, w, r, max(1, block))
+    plan = head.plan()
+    clock("setup")
+    if workers == 1 or len(plan) == 1:
+        worker = _Worker(head, clock)
+        for t0, t1, ref in plan:
+            done = worker.block(t0, t1, ref, rows)
+            clock.start()
+            rows.put(**done)
+            clock("C2P and outputs")
+        return
+    _in_threads(head, plan, rows, clock, min(workers, len(plan)))
+
+
+def _in_threads(head: _Head, plan: list[tuple[int, int, float]], rows, clock: _Clock,
+                workers: int) -> None:
+    """The plan's blocks on ``workers`` threads, block i on thread i mod workers (each with its
+    own caches and buffers; the products release the GIL), their rows put in order by this
+    thread (a sink that streams to disk needs them in order) from a queue of at most
+    :data:`QUEUED` finished blocks per thread.  An error in a thread stops the others and is
+    raised here."""
+    stop = threading.Event()
+    queues = [queue.Queue(maxsize=QUEUED) for _ in range(workers)]
+    clocks = [clock.fork() for _ in range(workers)]
+
+    def offer(j: int, item) -> None:
+        while not stop.is_set():
+            try:
+                queues[j].put(item, timeout=0.05)
+                return
+            except queue.Full:
+                pass
+
+    def work(j: int) -> None:
+        try:
+            worker = _Worker(head, clocks[j])
+            for t0, t1, ref in plan[j::workers]:
+                if stop.is_set():
+                    return
+                offer(j, worker.block(t0, t1, ref, rows))
+        except BaseException as e:          # raised in the caller's thread
+            offer(j, _Failed(e))
+
+    threads = [threading.Thread(target=work, args=(j,), name=f"golden-blocks-{j}",
+                                daemon=True) for j in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(len(plan)):
+            done = queues[i % workers].get()
+            if isinstance(done, _Failed):
+                raise done.error
+            clock.start()
+            rows.put(**done)
+            clock("C2P and outputs")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        for c in clocks:
+            clock.merge(c)
+
+
+#: Finished blocks each worker thread may hold before the caller has put them.
+QUEUED = 2
+
+
+class _Failed:
+    """A worker thread's exception, passed to the caller through its queue."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error

@@ -1,6 +1,7 @@
 """Command lines: sim.golden (inputs, outputs, every bad input), sim.evaluate, bench."""
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -145,6 +146,38 @@ def test_cli_runs_on_the_blas_threads_asked(tmp_path, monkeypatch, threads):
     assert seen == [{threads or 1}] and blas_threads() == before
 
 
+def test_cli_workers_run_the_blocks_in_threads_with_the_same_output(tmp_path, monkeypatch,
+                                                                    capsys):
+    """``--workers N`` reaches the vectorised path (its threads ran) and the file is the one
+    worker's; with the token path it is refused before anything runs."""
+    from sim.golden import vectorized
+    arrays = _inputs(T=300)
+    rc, out = _run(tmp_path, arrays)
+    assert rc == 0
+    one = dict(np.load(out))
+    names, real = set(), vectorized._Worker.block
+
+    def spy(self, *args):
+        names.add(threading.current_thread().name)
+        return real(self, *args)
+
+    monkeypatch.setattr(vectorized._Worker, "block", spy)
+    rc, out = _run(tmp_path, arrays, "--workers", "2")
+    assert rc == 0 and names == {"golden-blocks-0", "golden-blocks-1"}
+    with np.load(out) as two:
+        for key in ("scores", "activations", "tile_outputs", "counts", "out"):
+            np.testing.assert_array_equal(two[key], one[key])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        _run(tmp_path, arrays, "--method", "token", "--workers", "2")
+    assert e.value.code == 2
+    assert ("python -m sim.golden: error: --workers 2: only the vectorized method runs blocks "
+            "in parallel (the token path is one token after another)") in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _run(tmp_path, arrays, "--workers", "0")
+    assert "--workers" in capsys.readouterr().err
+
+
 def test_cli_bad_files_and_options(tmp_path, capsys):
     out = str(tmp_path / "o.npz")
     assert golden.main(["--inputs", str(tmp_path / "nope.npz"), "--out", out]) == 2
@@ -246,6 +279,38 @@ def test_bench_smoke(tmp_path, capsys):
     runs = rep["vectorized"]["runs_cpu_seconds"]
     assert len(runs) == 2 and rep["vectorized"]["cpu_seconds"] == min(runs)
     assert rep["vectorized"]["median"]["cpu_seconds"] == sum(runs) / 2
+    assert "workers" not in rep and "vectorized_workers" not in rep
+    # the vectorised path on two threads as well: its figures, scaling and identity
+    capsys.readouterr()
+    assert bench_golden.main(["--tokens", "300", "--repeat", "1", "--workers", "2",
+                              "--json", str(js), *SETS]) == 0
+    rep = json.loads(js.read_text())
+    wk = rep["vectorized_workers"]
+    assert rep["workers"] == 2 and rep["workers_identical"] is True
+    assert rep["workers_scaling"]["wall"] == wk["tokens_per_s"] / rep["vectorized"]["tokens_per_s"]
+    assert len(wk["runs_seconds"]) == 1
+    out = capsys.readouterr().out
+    assert "vectorized ×2" in out and "2 workers / 1: " in out
+
+
+def test_bench_fails_when_the_workers_outputs_differ(monkeypatch, capsys):
+    """A vectorised run on two threads whose outputs are not one thread's bits: exit 1."""
+    from flows import bench_golden
+    import sim.golden as g
+    real = g.run_vectorized
+
+    def off_by_one_on_threads(*args, workers=1, **kwargs):
+        res = real(*args, workers=workers, **kwargs)
+        if workers > 1:
+            res.tile_outputs[5, 0, 0] = np.nextafter(res.tile_outputs[5, 0, 0], 2.0)
+        return res
+
+    monkeypatch.setattr(g, "run_vectorized", off_by_one_on_threads)
+    assert bench_golden.main(["--tokens", "40", "--repeat", "1", "--workers", "2", *SETS]) == 1
+    captured = capsys.readouterr()
+    assert "the same outputs bit for bit: False" in captured.out
+    assert ("python -m flows.bench_golden: failed: the vectorised path on 2 workers gave "
+            "outputs different from one worker's") in captured.err
 
 
 def test_evaluate_single_token_writes_valid_json(tmp_path, capsys):
