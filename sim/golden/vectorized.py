@@ -17,13 +17,12 @@ that of a half-integer.  Memory: O(block·(W + block)) plus the outputs kept (:m
 The blocks are planned first (:func:`_plan`: their rows and reference times, from the read
 times alone), then computed one after another or, with ``workers=N``, on N threads (block i on
 thread i mod N, each with its own key and query caches; numpy's products and the compiled steps
-release the GIL), their rows put in order by the caller: the same bits as one thread.
+release the GIL; :mod:`.workers`), their rows put in order by the caller: the same bits as one
+thread.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 
 import numpy as np
@@ -33,6 +32,7 @@ from hdl.config import HeadConfig
 
 from .block_steps import block_act, tiles_add
 from .io import GoldenResult, hardware_inputs, run_checked, tile_results
+from .workers import run_in_threads
 
 __all__ = ["run_vectorized", "MAX_SPAN_TAU", "STEPS"]
 
@@ -359,72 +359,21 @@ def _vectorized(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, w:
     head = _Head(q, k, v, cfg, w, r, max(1, block))
     plan = head.plan()
     clock("setup")
+
+    def put(done: dict) -> None:
+        clock.start()
+        rows.put(**done)
+        clock("C2P and outputs")
+
     if workers == 1 or len(plan) == 1:
         worker = _Worker(head, clock)
         for t0, t1, ref in plan:
-            done = worker.block(t0, t1, ref, rows)
-            clock.start()
-            rows.put(**done)
-            clock("C2P and outputs")
+            put(worker.block(t0, t1, ref, rows))
         return
-    _in_threads(head, plan, rows, clock, min(workers, len(plan)))
-
-
-def _in_threads(head: _Head, plan: list[tuple[int, int, float]], rows, clock: _Clock,
-                workers: int) -> None:
-    """The plan's blocks on ``workers`` threads, block i on thread i mod workers (each with its
-    own caches and buffers; the products release the GIL), their rows put in order by this
-    thread (a sink that streams to disk needs them in order) from a queue of at most
-    :data:`QUEUED` finished blocks per thread.  An error in a thread stops the others and is
-    raised here."""
-    stop = threading.Event()
-    queues = [queue.Queue(maxsize=QUEUED) for _ in range(workers)]
-    clocks = [clock.fork() for _ in range(workers)]
-
-    def offer(j: int, item) -> None:
-        while not stop.is_set():
-            try:
-                queues[j].put(item, timeout=0.05)
-                return
-            except queue.Full:
-                pass
-
-    def work(j: int) -> None:
-        try:
-            worker = _Worker(head, clocks[j])
-            for t0, t1, ref in plan[j::workers]:
-                if stop.is_set():
-                    return
-                offer(j, worker.block(t0, t1, ref, rows))
-        except BaseException as e:          # raised in the caller's thread
-            offer(j, _Failed(e))
-
-    threads = [threading.Thread(target=work, args=(j,), name=f"golden-blocks-{j}",
-                                daemon=True) for j in range(workers)]
-    for t in threads:
-        t.start()
+    clocks = [clock.fork() for _ in range(min(workers, len(plan)))]
     try:
-        for i in range(len(plan)):
-            done = queues[i % workers].get()
-            if isinstance(done, _Failed):
-                raise done.error
-            clock.start()
-            rows.put(**done)
-            clock("C2P and outputs")
+        run_in_threads([(t0, t1, ref, rows) for t0, t1, ref in plan],
+                       [_Worker(head, c).block for c in clocks], put)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
         for c in clocks:
             clock.merge(c)
-
-
-#: Finished blocks each worker thread may hold before the caller has put them.
-QUEUED = 2
-
-
-class _Failed:
-    """A worker thread's exception, passed to the caller through its queue."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hdl.config import HeadConfig
-from sim.golden import run_vectorized, vectorized
+from sim.golden import run_vectorized, vectorized, workers as golden_workers
 from sim.golden.outputs import Sink, StreamSink
 from sim.stimuli import random_tokens
 
@@ -131,7 +131,7 @@ def test_an_error_in_the_callers_sink_stops_the_workers(monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run_vectorized(q, k, v, SMALL, block=20, workers=2)
     # each thread holds at most QUEUED finished blocks and one in hand
-    assert len(ran) <= 3 + 2 * (vectorized.QUEUED + 1)
+    assert len(ran) <= 3 + 2 * (golden_workers.QUEUED + 1)
     assert not _live_workers()
 
 
