@@ -95,6 +95,23 @@ def test_blocks_spread_over_the_threads_and_are_put_in_order(monkeypatch):
     assert not _live_workers()
 
 
+def test_more_workers_than_blocks_start_one_thread_per_block(monkeypatch):
+    names, block = set(), vectorized._Worker.block
+
+    def spy(self, *args):
+        names.add(threading.current_thread().name)
+        return block(self, *args)
+
+    monkeypatch.setattr(vectorized._Worker, "block", spy)
+    q, k, v = random_tokens(SMALL, 50, 3)
+    serial = run_vectorized(q, k, v, SMALL, block=20)
+    assert names == {threading.current_thread().name}           # one worker: this thread
+    names.clear()
+    _same_bits(run_vectorized(q, k, v, SMALL, block=20, workers=8), serial)
+    assert names == {"golden-blocks-0", "golden-blocks-1", "golden-blocks-2"}
+    assert not _live_workers()
+
+
 def test_an_error_in_a_worker_stops_the_others_and_is_raised(monkeypatch):
     block, ran = vectorized._Worker.block, []
 
