@@ -141,7 +141,11 @@ class Sink:
         self._open()
 
     def _open(self) -> None:
-        self.arrays = {n: np.zeros(shape, dtype=dt) for n, (shape, dt) in self.shapes.items()}
+        # A path writes every row of the per-token arrays whole (left uninitialised: zeroing
+        # them first cost ~6 % of a vectorised run), but the per-key ones only at the keys
+        # each query sees: the rest must read 0.
+        self.arrays = {n: (np.zeros if n in _PER_KEY else np.empty)(shape, dtype=dt)
+                       for n, (shape, dt) in self.shapes.items()}
 
     def rows(self, b: int | None = None) -> _Rows:
         return _Rows(self, b)
