@@ -22,7 +22,10 @@ NAMES = ("scores", "activations", "tile_outputs", "counts", "out")
 
 def _same_bits(a, b):
     for n in NAMES:
-        x, y = np.asarray(getattr(a, n)), np.asarray(getattr(b, n))
+        x, y = getattr(a, n), getattr(b, n)
+        assert (x is None) == (y is None), n
+        if x is None:                   # not kept
+            continue
         assert x.dtype == y.dtype and x.shape == y.shape, n
         if x.dtype == np.float64:       # −0.0 is not 0.0 here
             x, y = x.view(np.uint64), y.view(np.uint64)
@@ -69,6 +72,29 @@ def test_workers_on_a_batch_and_a_stream_to_disk(tmp_path):
     with np.load(sink.close({})) as f:
         for n in NAMES:
             np.testing.assert_array_equal(f[n], getattr(serial, n), err_msg=n)
+
+
+@pytest.mark.parametrize("case", ["dense", "float counts", "out only"])
+def test_workers_in_every_output_mode(case):
+    """Rows that are not written in place (dense layout, float counts) or not kept at all
+    go through the caller's put: the same as one worker."""
+    cfg, kw = SMALL, {}
+    if case == "dense":
+        kw = {"layout": "dense"}
+    elif case == "float counts":
+        cfg = dataclasses.replace(SMALL, analog=dataclasses.replace(SMALL.analog,
+                                                                    quantization=False))
+    else:
+        kw = {"outputs": ("out",)}
+    q, k, v = random_tokens(cfg, 200, 10)
+    serial = run_vectorized(q, k, v, cfg, block=16, **kw)
+    _same_bits(run_vectorized(q, k, v, cfg, block=16, workers=3, **kw), serial)
+    if case == "dense":
+        assert serial.scores.shape == (200, 200)
+    elif case == "float counts":
+        assert serial.counts.dtype == np.float64
+    else:
+        assert serial.scores is None and serial.out is not None
 
 
 def test_blocks_spread_over_the_threads_and_are_put_in_order(monkeypatch):
