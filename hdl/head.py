@@ -21,19 +21,17 @@ from .blocks.write_sequencer import WriteSequencer
 from .compare import eq_const
 from .config import HeadConfig
 from .fanout import copies_for, replicated, replicated_tree
+from .payload import token_parts
 from .schedule import Schedule
 
 __all__ = ["AttentionHead", "token_layout"]
 
 
 def token_layout(cfg: HeadConfig) -> data.StructLayout:
-    """Payload of the input stream: q codes, then k codes, then v codes (field i = dim i)."""
-    a = cfg.array
-    return data.StructLayout({
-        "q": data.ArrayLayout(unsigned(a.q_bits), a.head_dim),
-        "k": data.ArrayLayout(unsigned(a.kv_bits), a.head_dim),
-        "v": data.ArrayLayout(unsigned(a.kv_bits), a.head_dim),
-    })
+    """Payload of the input stream: q codes, then k codes, then v codes (field i = dim i), as
+    :func:`hdl.payload.token_parts` lists them."""
+    return data.StructLayout({name: data.ArrayLayout(unsigned(width), count)
+                              for name, count, width in token_parts(cfg)})
 
 
 class AttentionHead(wiring.Component):
@@ -93,9 +91,6 @@ class AttentionHead(wiring.Component):
     as the schedule says.
     """
 
-    #: Depth of the output FIFO (tokens).  Must exceed the tokens that can be in flight.
-    OUT_FIFO_DEPTH = 4
-
     def __init__(self, cfg: HeadConfig):
         self._cfg = cfg
         self._sched = Schedule(cfg)
@@ -143,21 +138,18 @@ class AttentionHead(wiring.Component):
 
     @property
     def slot_life(self) -> int:
-        """Cycles a token's timeline slot lives: until its counts reach the adder trees and the
-        signed C2P has been reset."""
-        s = self._sched
-        return max(s.counts_final + 1, s.c2p2_reset[1])
+        """Cycles a token's timeline slot lives (:attr:`Schedule.slot_life`)."""
+        return self._sched.slot_life
 
     @property
     def n_in_flight(self) -> int:
-        """Tokens that can be in flight at once: ceil(slot_life / initiation_interval)."""
-        return -(-self.slot_life // self.initiation_interval)
+        """Tokens that can be in flight at once (:attr:`Schedule.n_in_flight`)."""
+        return self._sched.n_in_flight
 
     @property
     def out_fifo_depth(self) -> int:
-        """Entries of the output FIFO = the most tokens that can be accepted and not yet taken
-        at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_in_flight + 1)``."""
-        return max(self.OUT_FIFO_DEPTH, self.n_in_flight + 1)
+        """Entries of the output FIFO (:attr:`Schedule.out_fifo_depth`)."""
+        return self._sched.out_fifo_depth
 
     def elaborate(self, platform):
         m = Module()

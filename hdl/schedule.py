@@ -43,7 +43,12 @@ from dataclasses import dataclass
 
 from .config import HeadConfig
 
-__all__ = ["Schedule"]
+__all__ = ["Schedule", "OUT_FIFO_DEPTH"]
+
+
+#: Smallest depth of the head's output FIFO (tokens); :attr:`Schedule.out_fifo_depth` is at
+#: least one more than the tokens that can be in flight.
+OUT_FIFO_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,25 @@ class Schedule:
         """Cycles from the cycle a token is accepted to the cycle its output is valid:
         1 (accept → start) + counts_final + readout_latency + 1 (output register)."""
         return 1 + self.counts_final + self.readout_latency + 1
+
+    # -- admission: tokens in flight and the output FIFO ----------------------------------------
+    @property
+    def slot_life(self) -> int:
+        """Cycles a token's timeline slot lives: until its counts reach the adder trees and the
+        signed C2P has been reset."""
+        return max(self.counts_final + 1, self.c2p2_reset[1])
+
+    @property
+    def n_in_flight(self) -> int:
+        """Tokens that can be in flight at once: ceil(slot_life / initiation_interval)."""
+        return -(-self.slot_life // self.initiation_interval)
+
+    @property
+    def out_fifo_depth(self) -> int:
+        """Entries of the head's output FIFO = the most tokens that can be accepted and not yet
+        taken at the output (the admission's credit): ``max(OUT_FIFO_DEPTH, n_in_flight + 1)``
+        (the testbench checks it without building the head)."""
+        return max(OUT_FIFO_DEPTH, self.n_in_flight + 1)
 
     @property
     def token_step_s(self) -> float:

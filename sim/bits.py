@@ -3,8 +3,9 @@
 Conventions (those of Amaranth's ``ArrayLayout`` and of the generated Verilog): element 0 of an
 array sits in the least significant bits; field ``i`` of ``width`` bits occupies bits
 ``[i·width, (i+1)·width)``; negative values are two's complement.  The order of the token
-payload's parts is not decided here: it is read from :func:`hdl.head.token_layout`, so the RTL,
-the testbenches and the activity stimulus cannot disagree.
+payload's parts is not decided here: it is read from :func:`hdl.payload.token_parts`, which
+the RTL's stream layout (:func:`hdl.head.token_layout`) is built from, so the RTL, the
+testbenches and the activity stimulus cannot disagree.
 
 Used by the block references (``sim/blockref``), the cocotb bus helpers (``tb/cosim/bus.py``),
 the head testbench and the gate-level activity run (``flows/ppa``).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdl.config import HeadConfig
+from hdl.payload import payload_width, token_parts
 
 __all__ = ["pack_array", "unpack_array", "bits_to_int", "int_to_bits", "to_signed",
            "field_bits", "bits_fields", "token_fields", "pack_token", "token_bits", "token_width"]
@@ -93,20 +95,18 @@ def bits_fields(bits: np.ndarray, n: int, width: int, signed: bool = False) -> n
 
 
 def token_fields(cfg: HeadConfig) -> list[tuple[str, int, int, int]]:
-    """The token payload's parts as ``(name, offset, count, width)``, in bit order, read from
-    the RTL's :func:`hdl.head.token_layout`."""
-    from hdl.head import token_layout  # Amaranth: imported only when a payload is packed
-
-    parts = []
-    for name, fld in token_layout(cfg):
-        layout = fld.shape
-        parts.append((name, fld.offset, layout.length, layout.elem_shape.width))
-    return sorted(parts, key=lambda p: p[1])
+    """The token payload's parts as ``(name, offset, count, width)``, in bit order
+    (:func:`hdl.payload.token_parts`, one after another)."""
+    parts, offset = [], 0
+    for name, count, width in token_parts(cfg):
+        parts.append((name, offset, count, width))
+        offset += count * width
+    return parts
 
 
 def token_width(cfg: HeadConfig) -> int:
     """Bits of one token payload."""
-    return sum(count * width for _, _, count, width in token_fields(cfg))
+    return payload_width(cfg)
 
 
 def token_bits(cfg: HeadConfig, **codes: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ little-endian, zero-padded) · ``RSP_STATUS`` (payload = :data:`STATUS_FIELDS`, 
 from __future__ import annotations
 
 from ..config import HeadConfig
+from ..payload import payload_width
 
 __all__ = ["CMD_RESET", "CMD_TOKEN", "CMD_STATUS", "CMD_TIME_SCALE", "RSP_ACK", "RSP_NAK",
            "RSP_OUT", "RSP_STATUS", "NAK_CRC", "NAK_SEQ", "NAK_BUSY", "NAK_BAD", "NAK_RANGE",
@@ -54,10 +55,8 @@ STATUS_FIELDS = ("frames", "crc_errors", "overruns", "refused", "seq_errors", "t
 
 
 def token_bits(cfg: HeadConfig) -> int:
-    """Bits of one token: the size of the head's ``token_layout``."""
-    from ..head import token_layout
-
-    return token_layout(cfg).size
+    """Bits of one token: the head's payload (:func:`hdl.payload.payload_width`)."""
+    return payload_width(cfg)
 
 
 def token_bytes(cfg: HeadConfig) -> int:

@@ -48,3 +48,21 @@ def test_bit_planes_put_bit_b_of_value_i_at_b_times_n_plus_i(dtype):
     for b in range(4):
         for i, v in enumerate(values):
             assert planes[b * 100 + i] == bool(int(v) >> b & 1)
+
+
+@pytest.mark.parametrize("overrides", [[], ["array.head_dim=8", "array.q_bits=5",
+                                            "array.kv_bits=7", "array.count_bits=5"]])
+def test_token_fields_are_the_rtl_stream_layout(overrides):
+    """The payload parts every packer reads (hdl.payload, no Amaranth) are exactly the fields
+    of the RTL's input stream layout: names, offsets, element counts and widths."""
+    from hdl.config import HeadConfig
+    from hdl.fpga import protocol
+    from hdl.head import token_layout
+    from sim.bits import token_fields, token_width
+
+    cfg = HeadConfig().with_overrides(overrides)
+    rtl = sorted(((name, f.offset, f.shape.length, f.shape.elem_shape.width)
+                  for name, f in token_layout(cfg)), key=lambda p: p[1])
+    assert token_fields(cfg) == rtl
+    assert [name for name, *_ in rtl] == ["q", "k", "v"]
+    assert token_width(cfg) == token_layout(cfg).size == protocol.token_bits(cfg)
