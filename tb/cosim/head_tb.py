@@ -39,6 +39,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly, ReadWrite, RisingEdge
 from cocotb.utils import get_sim_time
 
+from hdl.cli import PROJECT_PACKAGES
 from hdl.schedule import Schedule
 from sim.bits import bits_fields, bits_to_int, to_signed, token_bits
 from tb.cosim.bridge import AnalogBridge
@@ -49,8 +50,6 @@ from tb.cosim.shell import CYC_BITS, FEED, PATTERN, capture_fields
 from tb.cosim.vpi import VectorPort
 
 PROGRESS_EVERY_S = 10.0
-#: the project's top-level packages (the summary names those of their modules pytest rewrote)
-_PROJECT = ("analog_models", "flows", "hdl", "sim", "tb")
 
 
 class Stalls:
@@ -360,7 +359,7 @@ async def head_scenario(dut):
         # the project's modules pytest rewrote the asserts of (its imports at their top)
         "assert_rewritten_modules": sorted(
             name for name, m in list(sys.modules.items())
-            if name.split(".")[0] in _PROJECT and "@py_builtins" in vars(m)),
+            if name.split(".")[0] in PROJECT_PACKAGES and "@py_builtins" in vars(m)),
         "segments": len(segments),
         "segment_figures": figs,
         "config_hash": cfg.hash,
