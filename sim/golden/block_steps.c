@@ -9,7 +9,8 @@
  *       np.maximum/np.minimum, NaN stays NaN, max(−0, 0) = 0 as numpy's);  S ← A
  *   scores/acts (bq, W) window rows, NULL: not kept: column s mod W ← S, A of each key in the
  *       window (the other columns are not written);
- *   left (k_ch, bq, npow, cols) = A[t, chunk j, c] · ap[i][t]   (the V product's left operand).
+ *   left (k_ch, bq, npow, cols) = A[t, chunk j, c] · ap[i][t]   (the V product's left operand;
+ *       NULL: not made).
  * gca_tiles_add, for the m chunks of one lap of the tiles (chunk jj on tile (first + jj) mod nt):
  *   ob[t][tile] += src[jj][t] + e[jj][t]   (e, the C0 part, NULL: += src[jj][t];
  *   src NULL: += e[jj][t], the products already in place)        ob (bq, nt, d).
@@ -62,7 +63,7 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
                 memcpy(acts + (size_t)t * W + p, row + c, (size_t)m * sizeof(double));
             c += m;
         }
-        for (int j = 0; j < k_ch; j++) {
+        for (int j = 0; left && j < k_ch; j++) {
             const double *a = row + (size_t)j * cols;
             double *lf = left + ((size_t)j * bq + (size_t)t) * (size_t)npow * (size_t)cols;
             for (int i = 0; i < npow; i++) {

@@ -20,7 +20,7 @@ from analog_models import native
 from analog_models.c2p import relu_c2p
 from hdl.config import HeadConfig
 
-__all__ = ["block_act", "tiles_add", "kernel", "unavailable_reason"]
+__all__ = ["block_act", "tiles_add", "kernel", "unavailable_reason", "check_buffer"]
 
 SOURCE = Path(__file__).with_name("block_steps.c")
 _state: dict[str, object] = {}
@@ -47,7 +47,9 @@ def unavailable_reason() -> str | None:
     return _state.get("why")  # type: ignore[return-value]
 
 
-def _check(a: np.ndarray | None, shape: tuple[int, ...], name: str) -> int | None:
+def check_buffer(a: np.ndarray | None, shape: tuple[int, ...], name: str) -> int | None:
+    """The address of ``a`` for a kernel (None for None), after checking it is a C-contiguous
+    float64 array of ``shape`` (ValueError naming ``name`` if not)."""
     if a is None:
         return None
     if a.shape != shape or a.dtype != np.float64 or not a.flags.c_contiguous:
@@ -57,7 +59,7 @@ def _check(a: np.ndarray | None, shape: tuple[int, ...], name: str) -> int | Non
 
 
 def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
-              left: np.ndarray, scores: np.ndarray | None = None,
+              left: np.ndarray | None, scores: np.ndarray | None = None,
               activations: np.ndarray | None = None, *, compiled: bool = True) -> None:
     """The K side's read-out of one block, in place.
 
@@ -65,7 +67,8 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
     s0 + k_ch·cols − 1; it becomes the activations ``A = relu_c2p(s masked to each query's
     window)``.  ``scores``/``activations`` (bq, W), if given: the block's window rows (column
     ``s mod W`` of each key in the query's window; the other columns are left alone).
-    ``left`` (k_ch, bq, n·cols) ← ``A[t, chunk, c]·ap[i, t]``, for ``ap`` (n, bq).
+    ``left`` (k_ch, bq, n·cols) ← ``A[t, chunk, c]·ap[i, t]``, for ``ap`` (n, bq) (None: not
+    made — :func:`.v_product.fused` makes it a chunk at a time).
     ``compiled=False`` runs the numpy steps (tests)."""
     W, cols = cfg.array.window, cfg.array.tile_cols
     bq, L = s.shape
@@ -73,9 +76,10 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
     if s0 % cols or k_ch * cols != L:
         raise ValueError(f"block of {L} keys from key {s0}: not whole chunks of {cols} keys")
     ap = np.ascontiguousarray(ap, dtype=np.float64)
-    ptrs = [_check(s, (bq, L), "s"), _check(ap, (n, bq), "ap"),
-            _check(scores, (bq, W), "scores"), _check(activations, (bq, W), "activations"),
-            _check(left, (k_ch, bq, n * cols), "left")]
+    ptrs = [check_buffer(s, (bq, L), "s"), check_buffer(ap, (n, bq), "ap"),
+            check_buffer(scores, (bq, W), "scores"),
+            check_buffer(activations, (bq, W), "activations"),
+            check_buffer(left, (k_ch, bq, n * cols), "left")]
     lib = kernel() if compiled else None
     if lib is not None:
         lib.gca_block_act(bq, k_ch, cols, n, t0, s0, W, cfg.analog.s_sat1_uA, *ptrs)
@@ -90,6 +94,8 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
     s[...] = relu_c2p(s, cfg)
     if activations is not None:
         activations[r, (s0 + c) % W] = s[r, c]
+    if left is None:
+        return
     a3 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2)                       # (k, bq, cols)
     np.multiply(a3[:, :, None, :], np.repeat(ap.T[:, :, None], cols, axis=2),
                 out=left.reshape(k_ch, bq, n, cols))
@@ -106,8 +112,8 @@ def tiles_add(ob: np.ndarray, first: int, e: np.ndarray | None, src: np.ndarray 
     m = (e if src is None else src).shape[0]
     if m > nt:
         raise ValueError(f"{m} chunks are more than one lap of {nt} tiles")
-    ptrs = [_check(e, (m, bq), "e"), _check(src, (m, bq, d), "src"),
-            _check(ob, (bq, nt, d), "ob")]
+    ptrs = [check_buffer(e, (m, bq), "e"), check_buffer(src, (m, bq, d), "src"),
+            check_buffer(ob, (bq, nt, d), "ob")]
     lib = kernel() if compiled else None
     if lib is not None:
         lib.gca_tiles_add(bq, nt, d, m, first % nt, *ptrs)

@@ -30,7 +30,8 @@ import numpy as np
 from analog_models.array import GainCellBank
 from hdl.config import HeadConfig
 
-from .block_steps import block_act, tiles_add
+from . import v_product
+from .block_steps import block_act
 from .io import GoldenResult, hardware_inputs, run_checked, tile_results
 from .workers import run_in_threads
 
@@ -213,37 +214,6 @@ class _Queries:
         return self.ap[:, t0 - self.lo:t1 - self.lo], self.xq[t0 - self.lo:t1 - self.lo]
 
 
-def _onto_tiles(left: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: int,
-                ob: np.ndarray, scratch: np.ndarray) -> None:
-    """``ob`` (bq, n_tiles, d) ← the V side's chunk products ``left[j] @ vt[j]`` plus their C0
-    parts ``rc0[j]`` (None: none), chunk j (the block's first is chunk ``c0`` of the
-    sequence) on tile ``(c0 + j) mod n_tiles``, in chunk order: the first n_tiles chunks'
-    products are written straight into their tiles (a rotation: two strided views), later
-    ones added (:func:`.block_steps.tiles_add`); a tile no chunk lands on gets 0.
-    ``scratch``: room for n_tiles chunk products."""
-    k_ch, bq, d = left.shape[0], left.shape[1], vt.shape[2]
-    nt = ob.shape[1]
-    obt = ob.transpose(1, 0, 2)                                          # (n_tiles, bq, d)
-    if k_ch < nt:
-        ob[...] = 0.0
-    for j in range(0, k_ch, nt):              # groups of n_tiles chunks: one lap of the tiles
-        m = min(nt, k_ch - j)
-        first = (c0 + j) % nt
-        e = rc0[j:j + m] if rc0 is not None else None
-        if j:
-            part = np.matmul(left[j:j + m], vt[j:j + m],
-                             out=scratch[:m * bq * d].reshape(m, bq, d))
-            tiles_add(ob, first, e, part)
-            continue
-        # chunks 0 … m − 1 → tiles first … (wrapping past the last tile to 0 …)
-        split = min(m, nt - first)
-        np.matmul(left[:split], vt[:split], out=obt[first:first + split])
-        if m > split:
-            np.matmul(left[split:m], vt[split:m], out=obt[:m - split])
-        if e is not None:
-            tiles_add(ob, first, e, None)
-
-
 def _plan(r: np.ndarray, block: int, leak: bool, span: float) -> list[tuple[int, int, float]]:
     """The blocks ``(t0, t1, ref)`` of queries, in order: ``block`` rows each, cut short where
     read times jump past ``ref + span`` (a new reference time where reads moved more than
@@ -304,9 +274,12 @@ class _Worker:
                                 cfg.analog.tau_retention_s, head.leak)
         block, cols, nt, d = head.block, ar.tile_cols, ar.n_tiles, ar.head_dim
         k_max = -(-(min(block, T) + ar.window - 1) // cols) + 1
-        self.buf = {"s": np.empty(block * k_max * cols),
-                    "left": np.empty(k_max * block * head.n * cols),
-                    "rch": np.empty(nt * block * d),   # one lap's products past the first
+        # the V product: fused (a chunk's left operand at a time) or numpy's batched products
+        # of the whole block's left operand (and one lap's products past the first)
+        self.fused = head.n > 0 and v_product.kernel() is not None
+        n_left = (1 if self.fused else k_max) * block * head.n * cols
+        self.buf = {"s": np.empty(block * k_max * cols), "left": np.empty(n_left),
+                    "rch": np.empty(0 if self.fused else nt * block * d),
                     "ob": np.empty(block * nt * d)}
 
     def block(self, t0: int, t1: int, ref: float, rows) -> dict:
@@ -328,18 +301,22 @@ class _Worker:
         s = np.matmul(xq, kt.T, out=buf["s"][:bq * k_ch * cols].reshape(bq, k_ch * cols))
         clock("K product")
         # masked to the windows, ReLU C2P (s becomes A), window rows, the V side's left
-        # operand: a_t^p_i·A[t, j, c] (:mod:`.block_steps`)
+        # operand a_t^p_i·A[t, j, c] unless the fused V product makes it (:mod:`.block_steps`)
         win = {name: rows.window_rows(name, t0, t1) for name in ("scores", "activations")}
-        left = buf["left"][:k_ch * bq * n * cols].reshape(k_ch, bq, n * cols)
+        left = (None if self.fused else
+                buf["left"][:k_ch * bq * n * cols].reshape(k_ch, bq, n * cols))
         block_act(s, ap, t0, s0, cfg, left, win["scores"][0], win["activations"][0])
         # O[t, tile(j)] = Σ_c Σ_i (a_t^p_i A[t, j, c])·(b^p_i term_i)[j, i, c, :] + C0 part,
-        # per chunk j of cols keys: batched products written straight onto their tiles.
+        # per chunk j of cols keys, written straight onto their tiles (:mod:`.v_product`).
         rc0 = None
         if self.keys.c0 is not None:
             rc0 = s.reshape(bq, k_ch, cols).transpose(1, 0, 2) @ self.keys.c0      # (k, bq)
         clock("block steps")
         ob = buf["ob"][:bq * nt * d].reshape(bq, nt, d)
-        _onto_tiles(left, vt, rc0, c0, ob, buf["rch"])
+        if self.fused:
+            v_product.fused(s, ap, vt, rc0, c0, ob, buf["left"])
+        else:
+            v_product.onto_tiles(left, vt, rc0, c0, ob, buf["rch"])
         clock("V product")
         into = {name: rows.rows_in_place(name, t0, t1) for name in ("tile_outputs", "counts")}
         if not cfg.analog.quantization:

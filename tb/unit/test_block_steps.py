@@ -2,7 +2,7 @@
 the tiles: the compiled pass equals numpy's steps bit for bit, both equal the spec written out
 directly (the window of each query, relu_c2p, the ring's column of each key, the chunk-to-tile
 map), bad buffers are refused with a clear message, and without a compiler the path falls back
-to numpy with one warning."""
+to numpy with one warning (so does the fused V product, sim/golden/v_product)."""
 
 import numpy as np
 import pytest
@@ -10,9 +10,9 @@ import pytest
 from analog_models import native
 from analog_models.c2p import relu_c2p
 from hdl.config import HeadConfig
-from sim.golden import block_steps, run_vectorized
+from sim.golden import block_steps, run_vectorized, v_product
 from sim.golden.outputs import window_tokens
-from sim.golden.vectorized import _onto_tiles
+from sim.golden.v_product import onto_tiles as _onto_tiles
 from sim.stimuli import random_tokens
 
 CFG = HeadConfig()
@@ -164,20 +164,27 @@ def test_bad_buffers_are_refused_with_their_name(compiled):
                               np.zeros((1, 4, 192)), compiled=compiled)
 
 
-def test_without_a_compiler_the_path_runs_numpy_with_one_warning(monkeypatch):
+@pytest.mark.parametrize("module,what,fallback", [
+    (block_steps, "golden block kernel", "the vectorised path's block steps run in numpy"),
+    (v_product, "golden V-product kernel", "the vectorised path's V product runs in numpy"),
+])
+def test_without_a_compiler_the_path_runs_numpy_with_one_warning(monkeypatch, module, what,
+                                                                  fallback):
+    """Either kernel missing: one warning that says which and why, and the run's results are
+    the same — bit for bit without the block steps (numpy's same operations), the same counts
+    without the fused V product (numpy's products: the same sums to rounding)."""
     cfg = HeadConfig().with_overrides(["array.n_tiles=4", "array.tile_cols=32",
                                        "array.head_dim=16"])
     q, k, v = random_tokens(cfg, 300, 5)
     compiled = run_vectorized(q, k, v, cfg)
-    monkeypatch.setattr(block_steps, "_state", {})
+    monkeypatch.setattr(module, "_state", {})
     monkeypatch.setattr(native, "compiler", lambda: None)
-    with pytest.warns(RuntimeWarning, match=r"golden block kernel unavailable \(no C compiler "
-                                            r"\(set \$CC or install gcc\)\): the vectorised "
-                                            r"path's block steps run in numpy"):
-        assert block_steps.kernel() is None
-    assert block_steps.unavailable_reason().startswith("no C compiler")
+    with pytest.warns(RuntimeWarning, match=rf"{what} unavailable \(no C compiler "
+                                            rf"\(set \$CC or install gcc\)\): {fallback}"):
+        assert module.kernel() is None
+    assert module.unavailable_reason().startswith("no C compiler")
     fallback = run_vectorized(q, k, v, cfg)
     for name, a in compiled.arrays().items():
         np.testing.assert_array_equal(getattr(fallback, name), a, err_msg=name)
-        if a.dtype == np.float64:
+        if a.dtype == np.float64 and module is block_steps:
             _same_bits(getattr(fallback, name), a, name)
