@@ -18,7 +18,37 @@
  * (no reduction), so every instruction-set clone and numpy give the same bits.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+/* The window rows go to the run's output arrays, written once and not read back here: on
+ * x86-64 their whole cache lines are written with streaming stores (SSE2, in every clone), so
+ * no line is read from memory before it is overwritten; elsewhere, or for short pieces, memcpy. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <emmintrin.h>
+static inline void put_row(double *restrict dst, const double *restrict src, size_t m)
+{
+    size_t i = 0;
+    if (m < 32) {
+        memcpy(dst, src, m * sizeof(double));
+        return;
+    }
+    for (; ((uintptr_t)(dst + i) & 63) && i < m; i++)     /* to a cache line's start */
+        dst[i] = src[i];
+    for (; i + 8 <= m; i += 8)
+        for (int h = 0; h < 8; h += 2)
+            _mm_stream_pd(dst + i + h, _mm_loadu_pd(src + i + h));
+    for (; i < m; i++)
+        dst[i] = src[i];
+}
+#define PUT_DONE() _mm_sfence()
+#else
+static inline void put_row(double *restrict dst, const double *restrict src, size_t m)
+{
+    memcpy(dst, src, m * sizeof(double));
+}
+#define PUT_DONE() ((void)0)
+#endif
 
 /* one clone per instruction set, picked at load time (the same operations in every one) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -48,7 +78,7 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
         for (long c = lo; c < hi;) {        /* kept rows: the keys' window columns */
             long p = (s0 + c) % W, m = hi - c < W - p ? hi - c : W - p;
             if (scores)
-                memcpy(scores + (size_t)t * W + p, row + c, (size_t)m * sizeof(double));
+                put_row(scores + (size_t)t * W + p, row + c, (size_t)m);
             c += m;
         }
         for (size_t c = 0; c < L; c++) {
@@ -60,7 +90,7 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
         for (long c = lo; c < hi;) {
             long p = (s0 + c) % W, m = hi - c < W - p ? hi - c : W - p;
             if (acts)
-                memcpy(acts + (size_t)t * W + p, row + c, (size_t)m * sizeof(double));
+                put_row(acts + (size_t)t * W + p, row + c, (size_t)m);
             c += m;
         }
         for (int j = 0; left && j < k_ch; j++) {
@@ -74,6 +104,7 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
             }
         }
     }
+    PUT_DONE();
 }
 
 CLONES

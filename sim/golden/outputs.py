@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analog_models.native import aligned
 from hdl.config import HeadConfig
 
 __all__ = ["OUTPUTS", "LAYOUTS", "window_tokens", "window_to_dense", "parse_outputs", "Sink",
@@ -144,7 +145,8 @@ class Sink:
         # A path writes every row of the per-token arrays whole (left uninitialised: zeroing
         # them first cost ~6 % of a vectorised run), but the per-key ones only at the keys
         # each query sees: the rest must read 0.
-        self.arrays = {n: (np.zeros if n in _PER_KEY else np.empty)(shape, dtype=dt)
+        # on cache lines: the kernels write them with streaming stores (native.aligned)
+        self.arrays = {n: aligned(np.zeros if n in _PER_KEY else np.empty, shape, dt)
                        for n, (shape, dt) in self.shapes.items()}
 
     def rows(self, b: int | None = None) -> _Rows:

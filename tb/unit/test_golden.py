@@ -5,10 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from analog_models import native
 from hdl.config import NON_IDEALITIES, HeadConfig
 from hdl.schedule import Schedule
 from sim.golden import TokenHead, run, run_token_by_token, run_vectorized
 from sim.ideal import relu_attention, softmax_attention
+from sim.stimuli import random_tokens
 
 SMALL = HeadConfig().with_overrides(["array.head_dim=16", "array.tile_cols=8",
                                      "array.n_tiles=4"])            # W = 32
@@ -248,3 +250,21 @@ def test_the_vectorised_profile_times_every_step_of_the_run():
     again = dict(prof)
     run_vectorized(q[0], k[0], v[0], SMALL, profile=prof, block=16)   # added into the dict
     assert all(prof[s] > again[s] for s in STEPS)
+
+
+def test_the_in_memory_outputs_start_on_cache_lines():
+    """The sink's arrays are native.aligned (the C2P and block kernels write them with
+    streaming stores); the per-key ones read 0 where no query wrote; aligned() itself, for
+    both allocators and the dtypes the outputs use."""
+    cfg = HeadConfig().with_overrides(["array.n_tiles=4", "array.tile_cols=16",
+                                       "array.head_dim=8"])
+    q, k, v = random_tokens(cfg, 40, 2)
+    res = run_vectorized(q, k, v, cfg)
+    for name, a in res.arrays().items():
+        assert a.ctypes.data % native.ALIGN == 0, name
+    assert (res.scores[0, 1:] == 0).all()              # token 0 sees one key
+    for alloc in (np.empty, np.zeros):
+        for dt in (np.float64, np.int64, np.uint8):
+            a = native.aligned(alloc, (3, 5, 7), dt)
+            assert a.shape == (3, 5, 7) and a.dtype == dt and a.ctypes.data % 64 == 0
+            assert alloc is np.empty or not a.any()

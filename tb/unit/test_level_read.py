@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from analog_models import level_read
+from analog_models import level_read, native
 from analog_models.array import GainCellBank
 from analog_models.c2p import (
     relu_c2p,
@@ -18,6 +18,7 @@ from analog_models.c2p import (
 )
 from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.level_read import LEVELS, kernel
+from analog_models.native import aligned
 from analog_models.readout import read_token, write_token_column
 from hdl.config import AnalogConfig, HeadConfig
 
@@ -272,6 +273,16 @@ def test_the_tile_results_in_one_pass_equal_the_signed_c2p(simd):
     np.testing.assert_array_equal(into_t, spec_tile)
     numpy_tile = signed_c2p_normalized(o, cfg)
     np.testing.assert_array_equal(signed_value_of_normalized(numpy_tile, cfg), value)
+    # outputs on cache lines, as the golden sink allocates them: the streaming stores
+    into_t, into_v = aligned(np.empty, o.shape, np.float64), aligned(np.empty, o.shape, np.int64)
+    assert into_t.ctypes.data % native.ALIGN == 0 and into_v.ctypes.data % native.ALIGN == 0
+    into_t[...], into_v[...] = np.nan, -99
+    tile_a, value_a, out_a = kernel().tile_results(o, cfg.analog.s_sat2_uA, cfg.array.count_max,
+                                                   into_t, into_v, simd=simd)
+    assert tile_a is into_t and value_a is into_v
+    np.testing.assert_array_equal(into_t, spec_tile)
+    np.testing.assert_array_equal(into_v, spec_value)
+    np.testing.assert_array_equal(out_a, spec_value.sum(axis=1))
     odd = o[:, :5, 3:22]                                   # 19 rows: 2 vectors and 3 more
     tile, value, out = kernel().tile_results(odd, cfg.analog.s_sat2_uA, cfg.array.count_max,
                                              simd=simd)
