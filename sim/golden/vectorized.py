@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from analog_models.array import GainCellBank
+from analog_models.native import aligned
 from hdl.config import HeadConfig
 
 from . import v_product
@@ -101,6 +102,13 @@ def _powers_of(a: np.ndarray, powers: tuple[int, ...]) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0,) + a.shape)
 
 
+def _joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.concatenate([a, b])`` on cache lines (:func:`analog_models.native.aligned`)."""
+    out = aligned(np.empty, (len(a) + len(b),) + a.shape[1:], a.dtype)
+    out[:len(a)], out[len(a):] = a, b
+    return out
+
+
 class _Keys:
     """The key side of both products for keys [s0, s1) (whole chunks of tile_cols keys),
     computed once per key as the window slides, ``ahead`` keys at a time (keys past T are
@@ -129,7 +137,9 @@ class _Keys:
     def _compute(self, a: int, e: int) -> tuple[np.ndarray, np.ndarray]:
         T, (n, d, cols) = len(self.kv), (self.n, self.d, self.cols)
         out_k = np.empty((e - a, n * d + 1))
-        out_v = np.empty(((e - a) // cols, n, cols, d))     # written in place: no transposes
+        # written in place (no transposes), on cache lines: the V product's vector loads of a
+        # chunk's rows (d doubles each, 8 to a line at the defaults) then never split a line
+        out_v = aligned(np.empty, ((e - a) // cols, n, cols, d), np.float64)
         out_k[:, n * d] = 1.0
         m = max(0, min(e, T) - a)                            # keys before the padding
         out_k[m:, :n * d] = 0.0
@@ -178,7 +188,7 @@ class _Keys:
             cut = max(0, s0 - self.lo)
             if cut < len(self.k):         # keys still in use: kept before the new ones
                 new_k = np.concatenate([self.k[cut:], new_k])
-                new_v = np.concatenate([self.v[cut // self.cols:], new_v])
+                new_v = _joined(self.v[cut // self.cols:], new_v)
             self.k, self.v = new_k, new_v
             self.lo, self.hi = max(self.lo, s0), hi
         a, b = s0 - self.lo, s1 - self.lo
@@ -278,9 +288,10 @@ class _Worker:
         # of the whole block's left operand (and one lap's products past the first)
         self.fused = head.n > 0 and v_product.kernel() is not None
         n_left = (1 if self.fused else k_max) * block * head.n * cols
-        self.buf = {"s": np.empty(block * k_max * cols), "left": np.empty(n_left),
+        self.buf = {"s": np.empty(block * k_max * cols),
+                    "left": aligned(np.empty, (n_left,), np.float64),
                     "rch": np.empty(0 if self.fused else nt * block * d),
-                    "ob": np.empty(block * nt * d)}
+                    "ob": aligned(np.empty, (block * nt * d,), np.float64)}
 
     def block(self, t0: int, t1: int, ref: float, rows) -> dict:
         head, clock, buf = self.head, self.clock, self.buf

@@ -42,6 +42,18 @@ def test_vectorized_block_size_is_irrelevant(block):
     np.testing.assert_array_equal(run_vectorized(q, k, v, SMALL, block=block).counts, ref.counts)
 
 
+def test_the_key_cache_slides_past_its_first_fill():
+    """The vectorised path computes the keys' sides 4,096 keys ahead; past them it keeps the
+    keys still in the window and appends the next ones (vectorized._joined): 4,500 tokens
+    cross that point, with the same counts as the token path there and after it."""
+    q, k, v = _inputs(3, 4500)
+    ref = run_token_by_token(q, k, v, SMALL)
+    got = run_vectorized(q, k, v, SMALL, block=64)
+    np.testing.assert_array_equal(got.counts, ref.counts)
+    np.testing.assert_allclose(got.tile_outputs, ref.tile_outputs, rtol=1e-12, atol=1e-12)
+    assert np.abs(got.out[4096:]).max() > 3
+
+
 def test_all_off_equals_ideal_linear_relu_attention():
     cfg = _with(SMALL, **{n: False for n in NON_IDEALITIES})
     q, k, v = _inputs(3, 70)
