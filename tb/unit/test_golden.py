@@ -8,7 +8,7 @@ import pytest
 from analog_models import native
 from hdl.config import NON_IDEALITIES, HeadConfig
 from hdl.schedule import Schedule
-from sim.golden import TokenHead, run, run_token_by_token, run_vectorized
+from sim.golden import TokenHead, outputs, run, run_token_by_token, run_vectorized
 from sim.ideal import relu_attention, softmax_attention
 from sim.stimuli import random_tokens
 
@@ -280,3 +280,25 @@ def test_the_in_memory_outputs_start_on_cache_lines():
             a = native.aligned(alloc, (3, 5, 7), dt)
             assert a.shape == (3, 5, 7) and a.dtype == dt and a.ctypes.data % 64 == 0
             assert alloc is np.empty or not a.any()
+
+
+@pytest.mark.parametrize("layout", ["window", "dense"])
+@pytest.mark.parametrize("T", [20, 77])
+def test_every_output_element_is_written_or_zeroed_on_dirty_memory(monkeypatch, layout, T):
+    """The sink leaves uninitialised what a path writes whole (outputs.Sink._open): on memory
+    full of garbage (NaN, −7) both paths still give every element, the same as each other —
+    the window rows before the first full window (T = 20 < W − 1 = 31 too) read 0 where no
+    key was."""
+    def dirty(alloc, shape, dtype):
+        a = native.aligned(alloc, shape, dtype)
+        a.fill(np.nan if np.dtype(dtype).kind == "f" else -7)
+        return a
+
+    monkeypatch.setattr(outputs, "aligned", dirty)
+    q, k, v = _inputs(4, T)
+    vec = run_vectorized(q, k, v, SMALL, block=16, layout=layout)
+    tok = run_token_by_token(q, k, v, SMALL, layout=layout)
+    for name, a in vec.arrays().items():
+        assert not np.isnan(a).any() and not (a == -7).all(), name
+        np.testing.assert_allclose(a, getattr(tok, name), rtol=1e-12, atol=1e-12, err_msg=name)
+    assert (vec.scores[0, 1:] == 0).all()
