@@ -64,7 +64,7 @@ def validate_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
     Raises ``ValueError`` naming the array and the problem.  With ``check_range=False``
     out-of-range values are allowed (the quantisers clip them, as after a scaler).
     """
-    arrays = {}
+    arrays, bounds = {}, {}
     for name, a in (("q", q), ("k", k), ("v", v)):
         a = np.asarray(a)
         if a.dtype.kind not in "iuf":
@@ -78,11 +78,11 @@ def validate_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
         if a.shape[-2] == 0 or (a.ndim == 3 and a.shape[0] == 0):
             raise ValueError(f"array {name!r} is empty (shape {a.shape})")
         a = a.astype(np.float64, copy=False)
-        bad = ~np.isfinite(a)
-        if bad.any():
+        lo, hi = a.min(), a.max()      # two reductions (NaN and ±inf show in them) instead
+        if not (np.isfinite(lo) and np.isfinite(hi)):      # of masks over every element
             raise ValueError(f"array {name!r} holds a non-finite value at index "
-                             f"{_first_bad(bad)}")
-        arrays[name] = a
+                             f"{_first_bad(~np.isfinite(a))}")
+        arrays[name], bounds[name] = a, (lo, hi)
     shapes = {n: a.shape for n, a in arrays.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError("arrays 'q', 'k', 'v' must have the same shape, not "
@@ -91,9 +91,8 @@ def validate_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
         vmax = cfg.analog.v_max_V
         for name, hi, unit in (("q", 1.0, ""), ("k", vmax, " V"), ("v", vmax, " V")):
             a = arrays[name]
-            bad = (a < 0.0) | (a > hi)
-            if bad.any():
-                idx = _first_bad(bad)
+            if bounds[name][0] < 0.0 or bounds[name][1] > hi:
+                idx = _first_bad((a < 0.0) | (a > hi))
                 raise ValueError(f"array {name!r} must lie in [0, {hi:g}]{unit}, found "
                                  f"{a[idx]:g} at index {idx}")
     return arrays["q"], arrays["k"], arrays["v"]

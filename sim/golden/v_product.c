@@ -1,7 +1,8 @@
 /* The golden model's vectorised path: the V product of one block of queries, onto its tiles
  * (sim/golden/v_product.py; numpy's batched products do the same there when this is not used).
  *
- * gca_v_block, for the k_ch chunks of cols keys of a block of bq queries:
+ * gca_v_block, for the k_ch chunks of cols keys s0 … of a block of bq queries t0 … (window W;
+ * A zero outside each query's window, as block_steps leaves it):
  *   O_j[t, :] = Σ_k L_j[t, k]·R_j[k, :]   (k = i·cols + c, i < npow, c < cols)
  *   with L_j[t, i·cols + c] = A[t, j·cols + c]·ap[i][t]  (the left operand, never stored whole:
  *   made per chunk in lbuf, bq·npow·cols doubles)  and R_j = vt[j] (npow·cols, d);
@@ -74,22 +75,35 @@ KERNEL(12, 1)
 KERNEL(4, 1)
 KERNEL(1, 1)
 
+/* Does any query of rows [q0, q1] of the block see a key of [ks, ke)?  Key s is in query t's
+ * window when t − W < s ≤ t.  A row group that sees none of a chunk's keys has only zeros in
+ * its activations there (A is masked to the windows), so its fused multiply-add chains would
+ * add only ±0 to +0: they are skipped (K = 0), giving the same bits. */
+static inline int sees(long ks, long ke, long q0, long q1, long W)
+{
+    return ke - 1 > q0 - W && ks <= q1;
+}
+
 /* rows [0, bq) of one panel (V vectors, the last masked by m) */
 #define ROWS(V)                                                                              \
     do {                                                                                     \
         int t = 0;                                                                           \
         for (; t + 12 <= bq; t += 12)                                                        \
-            mk_12_##V(K, d, lbuf + (size_t)t * K, R + p, o + (size_t)t * os + p, os,             \
+            mk_12_##V(sees(ks, ke, t0 + t, t0 + t + 11, W) ? K : 0, d,                       \
+                      lbuf + (size_t)t * K, R + p, o + (size_t)t * os + p, os,               \
                       e ? e + t : NULL, add, m);                                             \
         for (; t + 4 <= bq; t += 4)                                                          \
-            mk_4_##V(K, d, lbuf + (size_t)t * K, R + p, o + (size_t)t * os + p, os,              \
+            mk_4_##V(sees(ks, ke, t0 + t, t0 + t + 3, W) ? K : 0, d,                         \
+                     lbuf + (size_t)t * K, R + p, o + (size_t)t * os + p, os,                \
                      e ? e + t : NULL, add, m);                                              \
         for (; t < bq; t++)                                                                  \
-            mk_1_##V(K, d, lbuf + (size_t)t * K, R + p, o + (size_t)t * os + p, os,              \
+            mk_1_##V(sees(ks, ke, t0 + t, t0 + t, W) ? K : 0, d,                             \
+                     lbuf + (size_t)t * K, R + p, o + (size_t)t * os + p, os,                \
                      e ? e + t : NULL, add, m);                                              \
     } while (0)
 
 AVX512 void gca_v_block(int bq, int k_ch, int cols, int npow, int d, int nt, int first,
+                        long t0, long s0, long W,
                         const double *restrict A, const double *restrict ap,
                         const double *restrict vt, const double *restrict e_all,
                         double *restrict ob, double *restrict lbuf)
@@ -104,6 +118,7 @@ AVX512 void gca_v_block(int bq, int k_ch, int cols, int npow, int d, int nt, int
         const double *R = vt + (size_t)j * (size_t)K * (size_t)d;
         const double *e = e_all ? e_all + (size_t)j * (size_t)bq : NULL;
         double *o = ob + (size_t)((first + j) % nt) * (size_t)d;
+        long ks = s0 + (long)j * cols, ke = ks + cols;
         for (int t = 0; t < bq; t++) {                  /* the chunk's left operand */
             const double *a = A + (size_t)t * L + (size_t)j * (size_t)cols;
             for (int i = 0; i < npow; i++) {
@@ -134,10 +149,12 @@ AVX512 void gca_v_block(int bq, int k_ch, int cols, int npow, int d, int nt, int
 int gca_v_ok(void) { return 0; }
 
 void gca_v_block(int bq, int k_ch, int cols, int npow, int d, int nt, int first,
+                 long t0, long s0, long W,
                  const double *A, const double *ap, const double *vt, const double *e_all,
                  double *ob, double *lbuf)
 {
     (void)bq; (void)k_ch; (void)cols; (void)npow; (void)d; (void)nt; (void)first;
+    (void)t0; (void)s0; (void)W;
     (void)A; (void)ap; (void)vt; (void)e_all; (void)ob; (void)lbuf;
 }
 

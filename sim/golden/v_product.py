@@ -46,7 +46,7 @@ def kernel() -> ctypes.CDLL | None:
 
 def _declare(lib: ctypes.CDLL, path: Path) -> ctypes.CDLL:
     lib.gca_v_ok.argtypes, lib.gca_v_ok.restype = [], _int
-    lib.gca_v_block.argtypes = [_int] * 7 + [_ptr] * 6
+    lib.gca_v_block.argtypes = [_int] * 7 + [ctypes.c_long] * 3 + [_ptr] * 6
     lib.gca_v_block.restype = None
     if not lib.gca_v_ok():
         raise RuntimeError("this CPU has no AVX-512F")
@@ -59,11 +59,14 @@ def unavailable_reason() -> str | None:
 
 
 def fused(a: np.ndarray, ap: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: int,
-          ob: np.ndarray, lbuf: np.ndarray) -> None:
-    """``ob`` (bq, n_tiles, d) ← the block's V products from the activations ``a`` (bq,
-    k_ch·cols), ``ap`` (n, bq) and ``vt`` (k_ch, n·cols, d), plus the C0 parts ``rc0``
-    (k_ch, bq) or None; chunk j on tile ``(c0 + j) mod n_tiles``.  ``lbuf``: room for one
-    chunk's left operand (at least bq·n·cols doubles).  Needs :func:`kernel`."""
+          ob: np.ndarray, lbuf: np.ndarray, *, t0: int, window: int) -> None:
+    """``ob`` (bq, n_tiles, d) ← the V products of queries t0 … t0 + bq − 1 from their
+    activations ``a`` (bq, k_ch·cols; 0 outside each query's ``window``, as
+    :func:`.block_steps.block_act` leaves them), ``ap`` (n, bq) and ``vt`` (k_ch, n·cols, d),
+    plus the C0 parts ``rc0`` (k_ch, bq) or None; chunk j (keys from (c0 + j)·cols) on tile
+    ``(c0 + j) mod n_tiles``.  A group of rows none of whose windows reaches a chunk skips its
+    products (zeros: the same sums).  ``lbuf``: room for one chunk's left operand (at least
+    bq·n·cols doubles).  Needs :func:`kernel`."""
     lib = kernel()
     if lib is None:
         raise RuntimeError(f"the V-product kernel is unavailable ({unavailable_reason()})")
@@ -80,7 +83,7 @@ def fused(a: np.ndarray, ap: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None,
     ptrs = [check_buffer(a, (bq, k_ch * cols), "a"), check_buffer(ap, (n, bq), "ap"),
             check_buffer(vt, (k_ch, npc, d), "vt"), check_buffer(rc0, (k_ch, bq), "rc0"),
             check_buffer(ob, (bq, nt, d), "ob"), lbuf.ctypes.data]
-    lib.gca_v_block(bq, k_ch, cols, n, d, nt, c0 % nt, *ptrs)
+    lib.gca_v_block(bq, k_ch, cols, n, d, nt, c0 % nt, t0, c0 * cols, window, *ptrs)
 
 
 def onto_tiles(left: np.ndarray, vt: np.ndarray, rc0: np.ndarray | None, c0: int,

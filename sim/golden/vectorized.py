@@ -325,7 +325,7 @@ class _Worker:
         clock("block steps")
         ob = buf["ob"][:bq * nt * d].reshape(bq, nt, d)
         if self.fused:
-            v_product.fused(s, ap, vt, rc0, c0, ob, buf["left"])
+            v_product.fused(s, ap, vt, rc0, c0, ob, buf["left"], t0=t0, window=W)
         else:
             v_product.onto_tiles(left, vt, rc0, c0, ob, buf["rch"])
         clock("V product")

@@ -208,6 +208,12 @@ BAD = [
     (dict(q=np.full((5, 16), np.nan)), r"array 'q' holds a non-finite value at index \(0, 0\)"),
     (dict(q=np.full((5, 16), 1.5)), r"array 'q' must lie in \[0, 1\], found 1.5 at index"),
     (dict(k=-np.ones((5, 16))), r"array 'k' must lie in \[0, 0.9\] V, found -1 at index"),
+    (dict(k=np.where(np.arange(80).reshape(5, 16) == 7, -np.inf, 0.0)),   # one −inf
+     r"array 'k' holds a non-finite value at index \(0, 7\)"),
+    (dict(v=np.where(np.arange(80).reshape(5, 16) == 53, np.nan, 0.5)),
+     r"array 'v' holds a non-finite value at index \(3, 5\)"),
+    (dict(q=np.where(np.arange(80).reshape(5, 16) == 37, 1.25, 0.5)),
+     r"array 'q' must lie in \[0, 1\], found 1.25 at index \(2, 5\)"),
     (dict(v=np.full((5, 16), "a")), "array 'v' must hold real numbers, not dtype <U1"),
     (dict(q=np.zeros((0, 16)), k=np.zeros((0, 16)), v=np.zeros((0, 16))),
      r"array 'q' is empty \(shape \(0, 16\)\)"),

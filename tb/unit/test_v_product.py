@@ -60,14 +60,25 @@ def _spec(a, ap, vt, rc0, c0, nt):
     return ob
 
 
-def _case(seed, bq, k_ch, n, cols, d, with_c0):
+def _case(seed, bq, k_ch, n, cols, d, with_c0, t0=None, c0=0, window=None):
+    """Activations as a block leaves them: ReLU zeros, and 0 outside each query's window
+    (key s = (c0 + j)·cols + c in the window of query t0 + t when t0 + t − window < s ≤
+    t0 + t); t0 None: every key in every window."""
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.0, 1.0, (bq, k_ch * cols))
-    a[rng.uniform(size=a.shape) < 0.3] = 0.0                 # ReLU zeros, as in a real block
+    a[rng.uniform(size=a.shape) < 0.3] = 0.0
+    if t0 is not None:
+        tq = t0 + np.arange(bq)[:, None]
+        s = c0 * cols + np.arange(k_ch * cols)[None, :]
+        a[~((s > tq - window) & (s <= tq))] = 0.0
     ap = rng.uniform(0.5, 2.0, (n, bq))
     vt = rng.normal(size=(k_ch, n * cols, d))
     rc0 = rng.normal(size=(k_ch, bq)) if with_c0 else None
     return a, ap, vt, rc0
+
+
+#: Geometry that sees every key: no group of rows skips a chunk.
+ALL = dict(t0=10**6, window=10**7)
 
 
 def _same_bits(got, want, name=""):
@@ -85,7 +96,25 @@ def _same_bits(got, want, name=""):
 def test_fused_is_the_spec_bit_for_bit(bq, k_ch, n, cols, d, c0, nt, with_c0):
     a, ap, vt, rc0 = _case(bq * 100 + d, bq, k_ch, n, cols, d, with_c0)
     got = np.full((bq, nt, d), np.nan)
-    v_product.fused(a, ap, vt, rc0, c0, got, np.empty(bq * n * cols))
+    v_product.fused(a, ap, vt, rc0, c0, got, np.empty(bq * n * cols), **ALL)
+    _same_bits(got, _spec(a, ap, vt, rc0, c0, nt))
+
+
+@pytest.mark.parametrize("bq,k_ch,cols,c0,t0,window", [
+    (17, 5, 8, 1, 26, 20),      # chunks 1–5 (keys 8–47), queries 26–42: both edges skip
+    (30, 6, 4, 0, 5, 8),        # a window of 2 chunks sliding over 6: most groups skip most
+    (12, 3, 8, 2, 30, 24),      # one 12-row group sees all three chunks: nothing skipped
+    (7, 4, 8, 0, 0, 8),         # the sequence's start: keys past the last query
+])
+def test_chunks_outside_a_groups_windows_are_skipped_with_the_same_bits(bq, k_ch, cols, c0,
+                                                                        t0, window):
+    """Activations masked to the windows, as a block leaves them: a row group whose windows
+    miss a chunk skips its products and still gets the spec's bits (first lap written with
+    the C0 part, later laps added)."""
+    n, d, nt = 2, 16, 3
+    a, ap, vt, rc0 = _case(t0 + bq, bq, k_ch, n, cols, d, True, t0=t0, c0=c0, window=window)
+    got = np.full((bq, nt, d), np.nan)
+    v_product.fused(a, ap, vt, rc0, c0, got, np.empty(bq * n * cols), t0=t0, window=window)
     _same_bits(got, _spec(a, ap, vt, rc0, c0, nt))
 
 
@@ -96,16 +125,18 @@ def test_fused_agrees_with_numpy_products_at_the_default_shape(bq):
     than two chains' rounding (K·eps·Σ|terms| each)."""
     cfg = HeadConfig()
     nt, cols, d, n = cfg.array.n_tiles, cfg.array.tile_cols, cfg.array.head_dim, 3
-    a, ap, vt, rc0 = _case(bq, bq, 18, n, cols, d, True)
+    W = cfg.array.window
+    c0 = (2048 - W + 1) // cols                     # the block of queries 2048 … as the path
+    a, ap, vt, rc0 = _case(bq, bq, 18, n, cols, d, True, t0=2048, c0=c0, window=W)
     left = np.stack([np.concatenate([a[:, j * cols:(j + 1) * cols] * ap[i][:, None]
                                      for i in range(n)], axis=1) for j in range(18)])
     want = np.full((bq, nt, d), np.nan)
-    v_product.onto_tiles(left, vt, rc0, 5, want, np.empty(nt * bq * d))
+    v_product.onto_tiles(left, vt, rc0, c0, want, np.empty(nt * bq * d))
     got = np.full((bq, nt, d), np.nan)
-    v_product.fused(a, ap, vt, rc0, 5, got, np.empty(bq * n * cols))
+    v_product.fused(a, ap, vt, rc0, c0, got, np.empty(bq * n * cols), t0=2048, window=W)
     mag = np.zeros((bq, nt, d))
     for j in range(18):
-        mag[:, (5 + j) % nt] += np.abs(left[j]) @ np.abs(vt[j]) + np.abs(rc0[j])[:, None]
+        mag[:, (c0 + j) % nt] += np.abs(left[j]) @ np.abs(vt[j]) + np.abs(rc0[j])[:, None]
     bound = 2 * (n * cols + 2) * np.finfo(float).eps * mag
     assert np.all(np.abs(got - want) <= bound)
 
@@ -131,16 +162,16 @@ def test_bad_buffers_are_refused_with_their_name():
     ob = np.zeros((8, 4, 16))
     with pytest.raises(ValueError, match=r"lbuf must be a C-contiguous float64 array of at "
                                          r"least 192 elements, not float64 \(100,\)"):
-        v_product.fused(a, ap, vt, rc0, 0, ob, np.empty(100))
+        v_product.fused(a, ap, vt, rc0, 0, ob, np.empty(100), **ALL)
     with pytest.raises(ValueError, match=r"activations \(8, 15\) do not match 2 chunks of "
                                          r"3×8 rows for 8 queries"):
-        v_product.fused(a[:, :15], ap, vt, rc0, 0, ob, np.empty(192))
+        v_product.fused(a[:, :15], ap, vt, rc0, 0, ob, np.empty(192), **ALL)
     with pytest.raises(ValueError, match=r"rc0 must be a C-contiguous float64 array of shape "
                                          r"\(2, 8\), not float32 \(2, 8\)"):
-        v_product.fused(a, ap, vt, rc0.astype(np.float32), 0, ob, np.empty(192))
+        v_product.fused(a, ap, vt, rc0.astype(np.float32), 0, ob, np.empty(192), **ALL)
     with pytest.raises(ValueError, match=r"ob must be a C-contiguous float64 array of shape "
                                          r"\(8, 16, 16\), not float64 \(8, 16, 4\)"):
-        v_product.fused(a, ap, vt, rc0, 0, ob.transpose(0, 2, 1), np.empty(192))
+        v_product.fused(a, ap, vt, rc0, 0, ob.transpose(0, 2, 1), np.empty(192), **ALL)
 
 
 def test_fused_without_the_kernel_says_why(monkeypatch):
@@ -149,7 +180,8 @@ def test_fused_without_the_kernel_says_why(monkeypatch):
     monkeypatch.setattr(v_product, "_state", {"kernel": None, "why": "no C compiler (…)"})
     with pytest.raises(RuntimeError, match=r"the V-product kernel is unavailable \(no C "
                                            r"compiler"):
-        v_product.fused(*_case(0, 4, 1, 1, 8, 8, False), 0, np.zeros((4, 4, 8)), np.empty(32))
+        v_product.fused(*_case(0, 4, 1, 1, 8, 8, False), 0, np.zeros((4, 4, 8)), np.empty(32),
+                        **ALL)
 
 
 def test_a_cpu_without_avx512f_is_said():
