@@ -8,7 +8,7 @@
  *   S = in window ? S : 0;   A = min(max(S / s_sat1, 0), 1)   (analog_models.c2p.relu_c2p:
  *       np.maximum/np.minimum, NaN stays NaN, max(−0, 0) = 0 as numpy's);  S ← A
  *   scores/acts (bq, W) window rows, NULL: not kept: column s mod W ← S, A of each key in the
- *       window (the other columns are not written);
+ *       window, 0 in the other columns (those of a window not yet full);
  *   left (k_ch, bq, npow, cols) = A[t, chunk j, c] · ap[i][t]   (the V product's left operand;
  *       NULL: not made).
  * gca_tiles_add, for the m chunks of one lap of the tiles (chunk jj on tile (first + jj) mod nt):
@@ -41,11 +41,27 @@ static inline void put_row(double *restrict dst, const double *restrict src, siz
     for (; i < m; i++)
         dst[i] = src[i];
 }
+static inline void put_zeros(double *dst, size_t m)
+{
+    size_t i = 0;
+    const __m128d z = _mm_setzero_pd();
+    for (; ((uintptr_t)(dst + i) & 63) && i < m; i++)
+        dst[i] = 0.0;
+    for (; i + 8 <= m; i += 8)
+        for (int h = 0; h < 8; h += 2)
+            _mm_stream_pd(dst + i + h, z);
+    for (; i < m; i++)
+        dst[i] = 0.0;
+}
 #define PUT_DONE() _mm_sfence()
 #else
 static inline void put_row(double *restrict dst, const double *restrict src, size_t m)
 {
     memcpy(dst, src, m * sizeof(double));
+}
+static inline void put_zeros(double *dst, size_t m)
+{
+    memset(dst, 0, m * sizeof(double));
 }
 #define PUT_DONE() ((void)0)
 #endif
@@ -56,6 +72,17 @@ static inline void put_row(double *restrict dst, const double *restrict src, siz
 #else
 #define CLONES
 #endif
+
+/* the n window columns from key s on (mod W) of a row of W: those no key of the window holds */
+static inline void zero_rest(double *row, long W, long s, long n)
+{
+    long p = s % W, m = n < W - p ? n : W - p;
+    if (n <= 0)
+        return;
+    put_zeros(row + p, (size_t)m);
+    if (n > m)
+        put_zeros(row, (size_t)(n - m));
+}
 
 CLONES
 void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long W,
@@ -81,6 +108,8 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
                 put_row(scores + (size_t)t * W + p, row + c, (size_t)m);
             c += m;
         }
+        if (scores)
+            zero_rest(scores + (size_t)t * W, W, s0 + hi, W - (hi - lo));
         for (size_t c = 0; c < L; c++) {
             double a = row[c] / s_sat1;
             a = (a > 0.0 || a != a) ? a : 0.0;
@@ -93,6 +122,8 @@ void gca_block_act(int bq, int k_ch, int cols, int npow, long t0, long s0, long 
                 put_row(acts + (size_t)t * W + p, row + c, (size_t)m);
             c += m;
         }
+        if (acts)
+            zero_rest(acts + (size_t)t * W, W, s0 + hi, W - (hi - lo));
         for (int j = 0; left && j < k_ch; j++) {
             const double *a = row + (size_t)j * cols;
             double *lf = left + ((size_t)j * bq + (size_t)t) * (size_t)npow * (size_t)cols;

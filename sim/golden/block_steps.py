@@ -65,8 +65,9 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
 
     ``s`` (bq, k_ch·cols): the scores of queries t0 … t0 + bq − 1 against the keys s0 …
     s0 + k_ch·cols − 1; it becomes the activations ``A = relu_c2p(s masked to each query's
-    window)``.  ``scores``/``activations`` (bq, W), if given: the block's window rows (column
-    ``s mod W`` of each key in the query's window; the other columns are left alone).
+    window)``.  ``scores``/``activations`` (bq, W), if given: the block's window rows, written
+    whole (column ``s mod W`` of each key in the query's window, 0 in the other columns: those
+    of a window not yet full).
     ``left`` (k_ch, bq, n·cols) ← ``A[t, chunk, c]·ap[i, t]``, for ``ap`` (n, bq) (None: not
     made — :func:`.v_product.fused` makes it a chunk at a time).
     ``compiled=False`` runs the numpy steps (tests)."""
@@ -90,9 +91,11 @@ def block_act(s: np.ndarray, ap: np.ndarray, t0: int, s0: int, cfg: HeadConfig,
     s[~inside] = 0.0
     r, c = np.nonzero(inside)
     if scores is not None:
+        scores[...] = 0.0
         scores[r, (s0 + c) % W] = s[r, c]
     s[...] = relu_c2p(s, cfg)
     if activations is not None:
+        activations[...] = 0.0
         activations[r, (s0 + c) % W] = s[r, c]
     if left is None:
         return

@@ -19,7 +19,7 @@ from hdl.schedule import Schedule
 from .outputs import OUTPUTS, Sink, window_to_dense
 
 __all__ = ["GoldenResult", "INPUT_KEYS", "TIME_KEYS", "validate_inputs", "default_times",
-           "validate_times", "run_checked", "hardware_inputs", "tile_results", "load_inputs",
+           "validate_times", "run_checked", "hardware_codes", "hardware_inputs", "tile_results", "load_inputs",
            "npz_path", "result_metadata", "save_result"]
 
 #: Arrays of ``IN.npz``: required, then optional.
@@ -165,13 +165,21 @@ def run_checked(path: Callable[..., None], q: np.ndarray, k: np.ndarray, v: np.n
 # ---------------------------------------------------------------------------------------------
 # the hardware's view: inputs through the codes, tile charges through the counters
 # ---------------------------------------------------------------------------------------------
-def hardware_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
+def hardware_codes(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The query's PWM codes and the K and V DAC codes of the inputs (with quantization)."""
+    return query_code(q, cfg), kv_code(k, cfg), kv_code(v, cfg)
+
+
+def hardware_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
+                    codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pulse fractions and stored voltages as the hardware sees them (through the codes; with
-    quantization off the values clipped to their ranges)."""
+    """Pulse fractions and stored voltages as the hardware sees them (through the codes,
+    :func:`hardware_codes`, or ``codes`` if at hand; with quantization off the values clipped
+    to their ranges)."""
     if cfg.analog.quantization:
-        return (pulse_fraction(query_code(q, cfg), cfg), code_to_volts(kv_code(k, cfg), cfg),
-                code_to_volts(kv_code(v, cfg), cfg))
+        qc, kc, vc = hardware_codes(q, k, v, cfg) if codes is None else codes
+        return pulse_fraction(qc, cfg), code_to_volts(kc, cfg), code_to_volts(vc, cfg)
     vmax = cfg.analog.v_max_V
     return np.clip(q, 0.0, 1.0), np.clip(k, 0.0, vmax), np.clip(v, 0.0, vmax)
 

@@ -87,8 +87,8 @@ class _Rows:
 
     def window_rows(self, name: str, t0: int, t1: int) -> tuple[np.ndarray | None, bool]:
         """Rows [t0, t1) of ``scores`` or ``activations`` to fill in the window layout:
-        ``(the kept rows, True)`` when they are in memory in that layout (written in place:
-        pass ``name`` in ``written``), ``(zeros (t1 − t0, W), False)`` when kept otherwise
+        ``(the kept rows, True)`` when they are in memory in that layout (written in place,
+        every column: the window's keys and 0 elsewhere; pass ``name`` in ``written``), ``(zeros (t1 − t0, W), False)`` when kept otherwise
         (pass them to :meth:`put`), ``(None, False)`` when not kept."""
         sink = self.sink
         if name not in sink.outputs:
@@ -142,18 +142,13 @@ class Sink:
         self._open()
 
     def _open(self) -> None:
-        # Left uninitialised where a path writes every element (zeroing first cost ~6 % of a
+        # Left uninitialised: every path writes every element (zeroing first cost ~6 % of a
         # vectorised run, then ~4 % more when the rows of scores and activations were zeroed
-        # too): every row of the per-token arrays, of the dense layout (put writes whole
-        # rows) and of the window layout from row W − 1 on (its W columns hold the W keys of
-        # a full window); the window rows before it are written only at the keys each query
-        # sees, and the rest must read 0.  On cache lines: the kernels write them with
-        # streaming stores (native.aligned).
+        # too, ~5 % when only the window rows before the first full window were): put writes
+        # whole rows, and so does whoever fills window rows in place (:meth:`_Rows.
+        # window_rows`: the window's keys and 0 in the columns of a window not yet full).  On
+        # cache lines: the kernels write them with streaming stores (native.aligned).
         self.arrays = {n: aligned(np.empty, shape, dt) for n, (shape, dt) in self.shapes.items()}
-        if self.layout == "window":
-            for n in _PER_KEY:
-                if n in self.arrays:
-                    self.arrays[n][..., :self.window - 1, :] = 0
 
     def rows(self, b: int | None = None) -> _Rows:
         return _Rows(self, b)

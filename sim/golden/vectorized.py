@@ -31,9 +31,9 @@ from analog_models.array import GainCellBank
 from analog_models.native import aligned
 from hdl.config import HeadConfig
 
-from . import v_product
+from . import k_product, v_product
 from .block_steps import block_act
-from .io import GoldenResult, hardware_inputs, run_checked, tile_results
+from .io import GoldenResult, hardware_codes, hardware_inputs, run_checked, tile_results
 from .workers import run_in_threads
 
 __all__ = ["run_vectorized", "MAX_SPAN_TAU", "STEPS"]
@@ -115,34 +115,32 @@ class _Keys:
     padding: zeros), with ``b_s = exp(−(ref − w_s)/τ)`` about the reference time ``ref`` (1
     without leakage; a new ``ref`` recomputes them):
 
-    * ``k`` (keys, n·d + 1): ``[b_s^p_i·term_i(s)]_i ‖ 1`` of the K bank;
+    * ``k``: the K product's store of these keys (:mod:`.k_product`, ``ks``'s way);
     * ``v`` (chunks, n·cols, d): ``b_s^p_i·term_i(s)`` of the V bank, rows (i, column);
     * ``c0`` (cols,): ``C0·f_col`` of the V bank (the undecayed C0 part), or None.
     """
 
-    def __init__(self, kb: GainCellBank, vb: GainCellBank, kv: np.ndarray, vv: np.ndarray,
+    def __init__(self, ks, kb: GainCellBank, vb: GainCellBank, vv: np.ndarray,
                  w: np.ndarray, cfg: HeadConfig, ahead: int = 4096) -> None:
-        self.kb, self.vb, self.kv, self.vv, self.w = kb, vb, kv, vv, w
+        self.ks, self.kb, self.vb, self.vv, self.w = ks, kb, vb, vv, w
         self.W, self.cols = cfg.array.window, cfg.array.tile_cols
         self.ahead = -(-ahead // self.cols) * self.cols
         self.leak = cfg.analog.leakage and bool(kb.powers)
         self.tau = cfg.analog.tau_retention_s
         self.c0 = vb.const_uA * vb.line_factors("rows") if vb.const_uA else None
-        self.n, self.d = len(kb.powers), kv.shape[1]
+        self.n, self.d = len(kb.powers), vv.shape[1]
         self.ref = None
         self.lo = self.hi = 0
-        self.k = np.zeros((0, self.n * self.d + 1))
+        self.k = ks.alloc(0, 0)
         self.v = np.zeros((0, self.n * self.cols, self.d))
 
-    def _compute(self, a: int, e: int) -> tuple[np.ndarray, np.ndarray]:
-        T, (n, d, cols) = len(self.kv), (self.n, self.d, self.cols)
-        out_k = np.empty((e - a, n * d + 1))
+    def _compute(self, a: int, e: int) -> tuple[tuple, np.ndarray]:
+        T, (n, d, cols) = len(self.vv), (self.n, self.d, self.cols)
+        m = max(0, min(e, T) - a)                            # keys before the padding
+        out_k = self.ks.alloc(e - a, m)
         # written in place (no transposes), on cache lines: the V product's vector loads of a
         # chunk's rows (d doubles each, 8 to a line at the defaults) then never split a line
         out_v = aligned(np.empty, ((e - a) // cols, n, cols, d), np.float64)
-        out_k[:, n * d] = 1.0
-        m = max(0, min(e, T) - a)                            # keys before the padding
-        out_k[m:, :n * d] = 0.0
         out_v[m // cols:] = 0.0
         piece = max(1, self.PIECE // cols) * cols           # whole chunks at a time: the
         for p0 in range(0, m if n else 0, piece):          # temporaries stay in cache
@@ -152,7 +150,7 @@ class _Keys:
     #: about how many keys' terms are evaluated at once
     PIECE = 512
 
-    def _terms_into(self, out_k: np.ndarray, out_v: np.ndarray, a: int, p0: int, p1: int
+    def _terms_into(self, out_k: tuple, out_v: np.ndarray, a: int, p0: int, p1: int
                     ) -> None:
         """Rows [p0, p1) of ``out_k``, and of ``out_v``'s chunks, for the keys a + p0 …"""
         n, d, cols = self.n, self.d, self.cols
@@ -165,34 +163,33 @@ class _Keys:
         lim = MAX_SPAN_TAU / max(self.kb.powers)
         bp = (_powers_of(np.exp(np.minimum((self.w[s] - self.ref) / self.tau, lim)),
                          self.kb.powers) if self.leak else np.ones((n, m)))
-        tk = self.kb.line_terms(self.kv[s], tile, col, read="columns")      # (n, keys, d)
+        self.ks.fill(out_k, p0, p1, s, tile, col, bp)
         tv = self.vb.line_terms(self.vv[s], tile, col, read="rows")
-        k3 = out_k[p0:p1, :n * d].reshape(m, n, d)
         c0, c1 = p0 // cols, (p0 + full) // cols
         for i in range(n):
-            np.multiply(tk[i], bp[i, :, None], out=k3[:, i])
             np.multiply(tv[i, :full].reshape(-1, cols, d), bp[i, :full, None].reshape(
                 -1, cols, 1), out=out_v[c0:c1, i])
         if full < m:                                         # the last chunk's keys before T
             out_v[c1, :, :m - full] = tv[:, full:] * bp[:, full:, None]
 
     def get(self, s0: int, s1: int, ref: float):
-        """(k, v) of keys [s0, s1) about ``ref``."""
+        """(k, v) of keys [s0, s1) about ``ref``: the K product's view (:mod:`.k_product`)
+        and the V rows."""
         if ref != self.ref:
             self.ref, self.lo, self.hi = ref, s0, s0
-            self.k, self.v = self.k[:0], self.v[:0]
+            self.k, self.v = self.ks.alloc(0, 0), self.v[:0]
         if s1 > self.hi:          # keys past T only as padding up to the last chunk
-            end = -(-len(self.kv) // self.cols) * self.cols
+            end = -(-len(self.vv) // self.cols) * self.cols
             hi = max(s1, min(s0 + self.ahead, end))
             new_k, new_v = self._compute(max(self.hi, s0), hi)
             cut = max(0, s0 - self.lo)
-            if cut < len(self.k):         # keys still in use: kept before the new ones
-                new_k = np.concatenate([self.k[cut:], new_k])
+            if cut < len(self.v) * self.cols:    # keys still in use: kept before the new
+                new_k = self.ks.join(self.k, cut, new_k)
                 new_v = _joined(self.v[cut // self.cols:], new_v)
             self.k, self.v = new_k, new_v
             self.lo, self.hi = max(self.lo, s0), hi
         a, b = s0 - self.lo, s1 - self.lo
-        return self.k[a:b], self.v[a // self.cols:b // self.cols]
+        return self.ks.view(self.k, a, b), self.v[a // self.cols:b // self.cols]
 
 
 class _Queries:
@@ -200,28 +197,24 @@ class _Queries:
     about the reference time ``ref`` (a new ``ref`` recomputes them):
 
     * ``ap`` (n, tokens): ``a_t^p_i``, ``a_t = exp(−(r_t − ref)/τ)`` (1 without leakage);
-    * ``xq`` (tokens, n·d + 1): ``[a_t^p_i·x_t]_i ‖ x·f_row·C0`` (the C0 part: 0 without one).
+    * ``q``: the K product's query part (:mod:`.k_product`, ``ks``'s way), arrays by token.
     """
 
-    def __init__(self, x: np.ndarray, r: np.ndarray, xk0: np.ndarray | None,
-                 powers: tuple[int, ...], tau: float, leak: bool, ahead: int = 1024) -> None:
-        self.x, self.r, self.xk0, self.powers = x, r, xk0, powers
+    def __init__(self, ks, r: np.ndarray, powers: tuple[int, ...], tau: float, leak: bool,
+                 ahead: int = 1024) -> None:
+        self.ks, self.r, self.powers = ks, r, powers
         self.tau, self.leak, self.ahead = tau, leak, ahead
         self.ref, self.lo, self.hi = None, 0, 0
 
-    def get(self, t0: int, t1: int, ref: float) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, t0: int, t1: int, ref: float) -> tuple[np.ndarray, tuple]:
         if ref != self.ref or t1 > self.hi:
-            a, e = t0, min(len(self.x), max(t1, t0 + self.ahead))
-            n, (_, d) = len(self.powers), self.x.shape
+            a, e = t0, min(len(self.r), max(t1, t0 + self.ahead))
             self.ap = (_powers_of(np.exp((self.r[a:e] - ref) / -self.tau), self.powers)
-                       if self.leak else np.ones((n, e - a)))
-            self.xq = np.empty((e - a, n * d + 1))
-            xq3 = self.xq[:, :n * d].reshape(e - a, n, d)
-            for i in range(n):
-                np.multiply(self.x[a:e], self.ap[i, :, None], out=xq3[:, i])
-            self.xq[:, n * d] = self.xk0[a:e] if self.xk0 is not None else 0.0
+                       if self.leak else np.ones((len(self.powers), e - a)))
+            self.q = self.ks.queries(a, e, self.ap)
             self.ref, self.lo, self.hi = ref, a, e
-        return self.ap[:, t0 - self.lo:t1 - self.lo], self.xq[t0 - self.lo:t1 - self.lo]
+        a, b = t0 - self.lo, t1 - self.lo
+        return self.ap[:, a:b], tuple(None if p is None else p[a:b] for p in self.q)
 
 
 def _plan(r: np.ndarray, block: int, leak: bool, span: float) -> list[tuple[int, int, float]]:
@@ -253,7 +246,8 @@ class _Head:
     def __init__(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig,
                  w: np.ndarray, r: np.ndarray, block: int) -> None:
         self.cfg, self.w, self.r, self.block = cfg, w, r, block
-        self.x, self.kv, self.vv = hardware_inputs(q, k, v, cfg)
+        codes = hardware_codes(q, k, v, cfg) if cfg.analog.quantization else None
+        self.x, self.kv, self.vv = hardware_inputs(q, k, v, cfg, codes=codes)
         self.kb = GainCellBank.for_head(cfg, "K")
         self.vb = GainCellBank.for_head(cfg, "V")
         self.n = len(self.kb.powers)
@@ -264,6 +258,9 @@ class _Head:
         kb = self.kb
         self.xk0 = (kb.const_uA * (self.x @ kb.line_factors("columns")) if kb.const_uA
                     else None)                                                   # (T,)
+        # the K product's way (:mod:`.k_product`): from the codes where it applies
+        self.ks = k_product.for_head(cfg, kb, self.x, self.kv, self.xk0,
+                                     None if codes is None else codes[:2])
 
     def plan(self) -> list[tuple[int, int, float]]:
         span = MAX_SPAN_TAU * self.cfg.analog.tau_retention_s / max(self.kb.powers or (1,))
@@ -279,9 +276,9 @@ class _Worker:
         self.head, self.clock = head, clock
         cfg, T = head.cfg, len(head.x)
         ar = cfg.array
-        self.keys = _Keys(head.kb, head.vb, head.kv, head.vv, head.w, cfg)
-        self.queries = _Queries(head.x, head.r, head.xk0, head.kb.powers,
-                                cfg.analog.tau_retention_s, head.leak)
+        self.keys = _Keys(head.ks, head.kb, head.vb, head.vv, head.w, cfg)
+        self.queries = _Queries(head.ks, head.r, head.kb.powers, cfg.analog.tau_retention_s,
+                                head.leak)
         block, cols, nt, d = head.block, ar.tile_cols, ar.n_tiles, ar.head_dim
         k_max = -(-(min(block, T) + ar.window - 1) // cols) + 1
         # the V product: fused (a chunk's left operand at a time) or numpy's batched products
@@ -291,7 +288,8 @@ class _Worker:
         self.buf = {"s": np.empty(block * k_max * cols),
                     "left": aligned(np.empty, (n_left,), np.float64),
                     "rch": np.empty(0 if self.fused else nt * block * d),
-                    "ob": aligned(np.empty, (block * nt * d,), np.float64)}
+                    "ob": aligned(np.empty, (block * nt * d,), np.float64),
+                    "k": np.empty(head.ks.buffer_size(block, k_max * cols), np.float32)}
 
     def block(self, t0: int, t1: int, ref: float, rows) -> dict:
         head, clock, buf = self.head, self.clock, self.buf
@@ -308,8 +306,9 @@ class _Worker:
         clock("key side")
         ap, xq = self.queries.get(t0, t1, ref)
         clock("query side")
-        # S[t, s] = Σ_i Σ_d (a_t^p_i x[t, d])·(b_s^p_i term_i[s, d]) + C0 part: one product
-        s = np.matmul(xq, kt.T, out=buf["s"][:bq * k_ch * cols].reshape(bq, k_ch * cols))
+        # S[t, s] = Σ_i a_t^p_i·b_s^p_i·Σ_d x[t, d]·term_i[s, d] + C0 part (:mod:`.k_product`)
+        s = self.head.ks.product(xq, kt, ap, buf["s"][:bq * k_ch * cols].reshape(
+            bq, k_ch * cols), buf["k"])
         clock("K product")
         # masked to the windows, ReLU C2P (s becomes A), window rows, the V side's left
         # operand a_t^p_i·A[t, j, c] unless the fused V product makes it (:mod:`.block_steps`)

@@ -17,7 +17,7 @@ from sim.stimuli import random_tokens
 
 CFG = HeadConfig()
 W, COLS, NT, D = CFG.array.window, CFG.array.tile_cols, CFG.array.n_tiles, CFG.array.head_dim
-SENTINEL = -7.25          # a window column the block must leave alone keeps it
+SENTINEL = -7.25          # what the window rows hold before: the block overwrites every column
 
 
 def _same_bits(got, want, name=""):
@@ -77,8 +77,9 @@ def test_block_act_equals_numpy_and_the_spec(t0, bq):
     _same_bits(got["s"], act)
     held = window_tokens(t0 + bq, W, t0)                 # the token in each window column
     rows = np.broadcast_to(np.arange(bq)[:, None], held.shape)
-    spec_scores = np.where(held >= 0, masked[rows, np.maximum(held, 0) - s0], SENTINEL)
-    spec_acts = np.where(held >= 0, act[rows, np.maximum(held, 0) - s0], SENTINEL)
+    # a column no key of the window holds yet (a window not yet full) is written 0
+    spec_scores = np.where(held >= 0, masked[rows, np.maximum(held, 0) - s0], 0.0)
+    spec_acts = np.where(held >= 0, act[rows, np.maximum(held, 0) - s0], 0.0)
     _same_bits(got["scores"], spec_scores)
     _same_bits(got["acts"], spec_acts)
     spec_left = act.reshape(bq, k_ch, 1, COLS) * ap.T[:, None, :, None]    # (bq, k, n, cols)
