@@ -7,18 +7,22 @@ Two ways, one interface (:func:`for_head` picks; :class:`FloatK` and :class:`Cod
 * :class:`FloatK` — any configuration: the per-cell numbers the K bank stores
   (:meth:`analog_models.array.GainCellBank.line_terms`) in one float64 product of
   ``[a_t^p_i·x_t]_i ‖ C0 part`` (bq, n·d + 1) by ``[b_s^p_i·term_i(s)]_i ‖ 1`` (n·d + 1, keys).
-* :class:`CodeK` — the paper's defaults: from the codes.  With the DAC levels symmetric about
-  v_mid (``2·v_mid = v_max``) a stored weight is ``y = V − v_mid = h·c`` with the integer
+* :class:`CodeK` — from the codes.  With the DAC levels symmetric about v_mid
+  (``2·v_mid = v_max``) a stored weight is ``y = V − v_mid = h·c`` with the integer
   ``c = 2·code − kv_max`` and ``h = (v_max/kv_max)/2``, so ``term_i = term_i(h)·c^p_i`` (the
   cell polynomial is a sum of monomials: :func:`analog_models.gain_cell.poly_terms` evaluated
   once, at y = h); and ``x = q_code/q_max``.  The sums over d are then integer sums
-  ``M_i[t, s] = Σ_d q_code[t, d]·c[s, d]^p_i``, exact in float32 while
-  ``q_max·kv_max^p_max·d < 2^24``: one float32 product (OpenBLAS's sgemm, twice dgemm's rate
-  here), then ``S = Σ_i a_t^p_i·(G_i·b_s^p_i·M_i) + C0 part`` with ``G_i = term_i(h)/q_max``
-  in :file:`k_product.c` (``gca_k_combine``).  The sums are exact, so S differs from
-  :class:`FloatK`'s only by that path's rounding (~1e-15 relative; tested).  It needs
-  quantisation on, no variability (per-cell terms), unit line factors (no IR drop) and the
-  compiled combine; otherwise :class:`FloatK` (:func:`code_form_reason` says why).
+  ``M_i[t, s] = Σ_d q_code[t, d]·c[s, d]^p_i``, and several fit one float64 word exactly:
+  ``Σ_d q_code·(c + 2^k_2·c² + 2^k_3·c³)`` = ``M_1 + 2^k_2·M_2 + 2^k_3·M_3`` with the fields
+  far enough apart to be recovered exactly, and every partial sum below 2^53 whatever the
+  order of the additions (:func:`packing`: one word at the paper's head, k = 14, 31).  So the
+  three sums cost one float64 product with inner dimension d (instead of n·d + 1), and
+  :file:`k_product.c` (``gca_k_combine``) unpacks them and writes
+  ``S = Σ_i a_t^p_i·(G_i·b_s^p_i·M_i) + C0 part`` with ``G_i = term_i(h)/q_max``.  The sums
+  are exact, so S differs from :class:`FloatK`'s by that path's rounding only (~1e-15
+  relative; tested).  It needs quantisation on, no variability (per-cell terms), unit line
+  factors (no IR drop) and the compiled combine; otherwise :class:`FloatK`
+  (:func:`code_form_reason` says why).
 
 Each way keeps its key side in a *store* (a tuple of arrays) the key cache allocates, fills,
 slides and slices through the methods below, and its query side in a tuple of arrays indexed
@@ -40,15 +44,15 @@ from hdl.config import HeadConfig
 
 from .block_steps import check_buffer
 
-__all__ = ["FloatK", "CodeK", "for_head", "code_form_reason", "combine", "kernel",
-           "unavailable_reason", "EXACT_FLOAT32"]
+__all__ = ["FloatK", "CodeK", "for_head", "code_form_reason", "packing", "combine", "kernel",
+           "unavailable_reason", "EXACT"]
 
 SOURCE = Path(__file__).with_name("k_product.c")
 _state: dict[str, object] = {}
 _ptr, _int, _long = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
 
-#: Integers up to this magnitude are exact in float32 (24-bit significand).
-EXACT_FLOAT32 = 2 ** 24
+#: Integers below this magnitude are exact in float64 (53-bit significand).
+EXACT = 2 ** 53
 
 
 def kernel() -> ctypes.CDLL | None:
@@ -60,7 +64,7 @@ def kernel() -> ctypes.CDLL | None:
 
 
 def _declare(lib: ctypes.CDLL, path: Path) -> ctypes.CDLL:
-    lib.gca_k_combine.argtypes = [_int, _long, _int, _long] + [_ptr] * 5
+    lib.gca_k_combine.argtypes = [_int, _long, _int, _int, _long] + [_ptr] * 7
     lib.gca_k_combine.restype = _int
     return lib
 
@@ -70,29 +74,65 @@ def unavailable_reason() -> str | None:
     return _state.get("why")  # type: ignore[return-value]
 
 
+def packing(bounds: list[int]) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``(word, shift, n_words)`` packing integer sums with these magnitude bounds into float64
+    words, in order: sum i in word ``word[i]`` at ``shift[i]`` (a power of two; 1 for a word's
+    first), each field's shift above everything below it in its word (``2^(k−1)`` > their
+    bound: recovered exactly by rounding from the top), each word's bound below
+    :data:`EXACT`; None when one sum alone does not fit."""
+    word, shift = [], []
+    w, below = -1, None
+    for b in bounds:
+        if below is not None:
+            k = int(below).bit_length() + 1
+            if below + b * 2 ** k < EXACT:
+                word.append(w)
+                shift.append(2.0 ** k)
+                below += b * 2 ** k
+                continue
+        if b >= EXACT:
+            return None
+        w, below = w + 1, b
+        word.append(w)
+        shift.append(1.0)
+    return np.array(word, np.int32), np.array(shift), w + 1
+
+
 def combine(m: np.ndarray, ap: np.ndarray, kb: np.ndarray, e: np.ndarray | None,
-            out: np.ndarray) -> np.ndarray:
-    """``out[t, s] = Σ_i ap[i, t]·(kb[s, i]·m[t, s·n + i]) (+ e[t])``, the terms added in
-    order (:file:`k_product.c`): ``m`` (bq, ≥ L·n) float32, ``ap`` (n, bq), ``kb`` (L, n),
-    ``e`` (bq,) or None, ``out`` (bq, L).  Needs :func:`kernel`."""
+            out: np.ndarray, pack: tuple[np.ndarray, np.ndarray, int]) -> np.ndarray:
+    """``out[t, s] = Σ_i ap[i, t]·(kb[s, i]·M_i[t, s]) (+ e[t])``, the terms added in order,
+    with the integer sums ``M_i`` unpacked from the words ``m[t, s·n_words + w]`` of the
+    :func:`packing` ``pack`` (:file:`k_product.c`): ``m`` (bq, ≥ L·n_words), ``ap`` (n, bq),
+    ``kb`` (L, n), ``e`` (bq,) or None, ``out`` (bq, L).  Needs :func:`kernel`."""
     lib = kernel()
     if lib is None:
         raise RuntimeError(f"the K-product kernel is unavailable ({unavailable_reason()})")
     (bq, L), n = out.shape, ap.shape[0]
-    if (m.dtype != np.float32 or m.ndim != 2 or m.shape[0] != bq or m.shape[1] < L * n
-            or m.strides[1] != 4):
-        raise ValueError(f"m must be float32 rows of at least {L * n} contiguous values for "
+    word, shift, nw = pack
+    if (m.dtype != np.float64 or m.ndim != 2 or m.shape[0] != bq or m.shape[1] < L * nw
+            or m.strides[1] != 8):
+        raise ValueError(f"m must be float64 rows of at least {L * nw} contiguous values for "
                          f"{bq} queries, not {m.dtype} {m.shape}")
-    ptrs = [m.ctypes.data, check_buffer(ap, (n, bq), "ap"), check_buffer(kb, (L, n), "kb"),
+    if word.shape != (n,) or word.dtype != np.int32 or shift.shape != (n,):
+        raise ValueError(f"the packing must place {n} sums, not {word.shape[0]}")
+    ptrs = [word.ctypes.data, check_buffer(shift, (n,), "shift"), m.ctypes.data,
+            check_buffer(ap, (n, bq), "ap"), check_buffer(kb, (L, n), "kb"),
             check_buffer(e, (bq,), "e"), check_buffer(out, (bq, L), "out")]
-    if lib.gca_k_combine(bq, L, n, m.strides[0] // 4, *ptrs):
-        raise ValueError(f"the combine takes 1 to 64 decay powers, not {n}")
+    if lib.gca_k_combine(bq, L, n, nw, m.strides[0] // 8, *ptrs):
+        raise ValueError(f"the combine takes 1 to 64 sums in at most as many words, not {n} "
+                         f"in {nw}")
     return out
+
+
+def _bounds(cfg: HeadConfig, kb: GainCellBank) -> list[int]:
+    """Largest |M_i| = |Σ_d q_code·c^p_i|: q_max·kv_max^p_i·d."""
+    ar = cfg.array
+    return [ar.q_max * ar.kv_max ** p * ar.head_dim for p in kb.powers]
 
 
 def code_form_reason(cfg: HeadConfig, kb: GainCellBank) -> str | None:
     """None when :class:`CodeK` computes this head's K product, else why not."""
-    a, ar = cfg.analog, cfg.array
+    a = cfg.analog
     if not kb.powers:
         return "no cell term depends on the stored voltage"
     if not a.quantization:
@@ -103,8 +143,8 @@ def code_form_reason(cfg: HeadConfig, kb: GainCellBank) -> str | None:
         return "IR drop weighs the rows"
     if 2.0 * a.v_mid_V != a.v_max_V:
         return "the DAC levels are not symmetric about v_mid"
-    if ar.q_max * ar.kv_max ** max(kb.powers) * ar.head_dim >= EXACT_FLOAT32:
-        return "the code sums could exceed float32's exact integers"
+    if packing(_bounds(cfg, kb)) is None:
+        return "a code sum could exceed float64's exact integers"
     if kernel() is None:
         return f"the combine kernel is unavailable ({unavailable_reason()})"
     return None
@@ -180,25 +220,29 @@ class FloatK:
 
 class CodeK:
     """The K product from exact integer sums of the codes (module docstring).  Key store:
-    ``(kc, kb)`` with ``kc`` (d, keys, n) float32 = ``c[s, d]^p_i`` and ``kb`` (keys, n) =
-    ``G_i·b_s^p_i``; query part: ``(qc, e)`` with ``qc`` (tokens, d) float32 the query codes
-    and ``e`` the C0 part (or None)."""
+    ``(kc, kb)`` with ``kc`` (d, keys, n_words) the packed ``Σ shift_i·c[s, d]^p_i`` of each
+    word and ``kb`` (keys, n) = ``G_i·b_s^p_i``; query part: ``(qc, e)`` with ``qc``
+    (tokens, d) the query codes and ``e`` the C0 part (or None)."""
 
-    name = "exact code sums (float32 product)"
+    name = "exact code sums"
 
     def __init__(self, cfg: HeadConfig, kb: GainCellBank, qcode: np.ndarray,
                  kcode: np.ndarray, xk0: np.ndarray | None) -> None:
         kv_max = cfg.array.kv_max
         self.powers, self.n, self.d = kb.powers, len(kb.powers), qcode.shape[1]
+        self.pack = packing(_bounds(cfg, kb))
+        if self.pack is None:
+            raise ValueError("a code sum could exceed float64's exact integers")
+        self.nw = self.pack[2]
         h = float(code_to_volts(1, cfg)) / 2.0            # V − v_mid = h·(2·code − kv_max)
         self.g = (poly_terms(np.array([h]), cfg.analog, self.powers)[:, 0]
                   * float(pulse_fraction(1, cfg)))          # G_i = term_i(h)/q_max   (n,)
-        self.c = (2 * kcode.T - kv_max).astype(np.float32)   # (d, T), small integers
-        self.qc = qcode.astype(np.float32)
+        self.c = (2 * kcode.T - kv_max).astype(np.float64)   # (d, T), small integers
+        self.qc = qcode.astype(np.float64)
         self.xk0 = xk0
 
     def alloc(self, keys: int, m: int) -> tuple:
-        kc = np.empty((self.d, keys, self.n), np.float32)
+        kc = np.empty((self.d, keys, self.nw))
         kb = np.empty((keys, self.n))
         kc[:, m:] = 0.0
         kb[m:] = 0.0
@@ -207,13 +251,18 @@ class CodeK:
     def fill(self, store: tuple, p0: int, p1: int, s: slice, tile: np.ndarray,
              col: np.ndarray, bp: np.ndarray) -> None:
         kc, kb = store
+        word, shift, _ = self.pack
         c = self.c[:, s]
-        cp, done = None, 0                  # c**done by repeated multiplication (exact)
+        cp, done = None, 0               # c**done by repeated multiplication (exact integers)
         for i, p in enumerate(self.powers):
             while done < p:
                 cp = c if cp is None else cp * c
                 done += 1
-            kc[:, p0:p1, i] = cp
+            dst = kc[:, p0:p1, word[i]]
+            if shift[i] == 1.0:          # a word's first sum
+                dst[...] = cp
+            else:                        # exact: integers below 2^53 (packing)
+                dst += cp * shift[i]
             np.multiply(bp[i], self.g[i], out=kb[p0:p1, i])
 
     @staticmethod
@@ -223,19 +272,19 @@ class CodeK:
 
     def view(self, store: tuple, a: int, b: int) -> tuple:
         kc, kb = store
-        return kc[:, a:b].reshape(self.d, (b - a) * self.n), kb[a:b]
+        return kc[:, a:b].reshape(self.d, (b - a) * self.nw), kb[a:b]
 
     def queries(self, a: int, e: int, ap: np.ndarray) -> tuple:
         return self.qc[a:e], None if self.xk0 is None else self.xk0[a:e]
 
     def product(self, q: tuple, k: tuple, ap: np.ndarray, out: np.ndarray,
                 buf: np.ndarray) -> np.ndarray:
-        """``out`` ← S: the integer sums M (bq, keys·n) into ``buf`` (float32), then
+        """``out`` ← S: the packed integer sums (bq, keys·n_words) into ``buf``, then
         :func:`combine`."""
         (qc, e), (kc, kb) = q, k
         bq = qc.shape[0]
         m = np.matmul(qc, kc, out=buf[:bq * kc.shape[1]].reshape(bq, kc.shape[1]))
-        return combine(m, np.ascontiguousarray(ap), kb, e, out)
+        return combine(m, np.ascontiguousarray(ap), kb, e, out, self.pack)
 
     def buffer_size(self, block: int, keys: int) -> int:
-        return block * keys * self.n
+        return block * keys * self.nw

@@ -289,7 +289,7 @@ class _Worker:
                     "left": aligned(np.empty, (n_left,), np.float64),
                     "rch": np.empty(0 if self.fused else nt * block * d),
                     "ob": aligned(np.empty, (block * nt * d,), np.float64),
-                    "k": np.empty(head.ks.buffer_size(block, k_max * cols), np.float32)}
+                    "k": np.empty(head.ks.buffer_size(block, k_max * cols))}
 
     def block(self, t0: int, t1: int, ref: float, rows) -> dict:
         head, clock, buf = self.head, self.clock, self.buf

@@ -30,56 +30,100 @@ def test_the_k_kernel_builds_here():
     assert k_product.kernel() is not None, k_product.unavailable_reason()
 
 
-def _combine_spec(m, ap, kb, e, L):
+def _words(fields, pack):
+    """The packed words (bq, L·n_words) float64 of integer sums ``fields`` (bq, L, n), built
+    in int64 (exact): word w = Σ_{i in w} fields_i·shift_i."""
+    word, shift, nw = pack
+    bq, L, n = fields.shape
+    out = np.zeros((bq, L, nw), np.int64)
+    for i in range(n):
+        out[:, :, word[i]] += fields[:, :, i] * int(shift[i])
+    assert np.abs(out).max() < k_product.EXACT
+    return out.reshape(bq, L * nw).astype(np.float64)
+
+
+def _combine_spec(fields, ap, kb, e):
     """The combine's contract: the terms added in order, then e (numpy, elementwise)."""
-    n, bq = ap.shape
-    m3 = m[:, :L * n].reshape(bq, L, n).astype(np.float64)
-    out = ap[0][:, None] * (kb[None, :, 0] * m3[:, :, 0])
-    for i in range(1, n):
-        out = out + ap[i][:, None] * (kb[None, :, i] * m3[:, :, i])
+    m = fields.astype(np.float64)
+    out = ap[0][:, None] * (kb[None, :, 0] * m[:, :, 0])
+    for i in range(1, ap.shape[0]):
+        out = out + ap[i][:, None] * (kb[None, :, i] * m[:, :, i])
     return out if e is None else out + e[:, None]
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
-@pytest.mark.parametrize("L,pad,with_e", [(64, 0, True), (13, 5, False), (1152, 0, False),
-                                          (37, 3, True)])
-def test_combine_is_its_terms_in_order_bit_for_bit(n, L, pad, with_e):
-    """n = 1 … 4 run the vectorised rows, 5 the generic one; L not a multiple of a vector;
-    ``pad``: rows of m longer than L·n (a strided view, as the product's buffer is)."""
-    rng = np.random.default_rng(n * 1000 + L)
+# bounds of the integer sums: 1 to 4 in one word (the vectorised rows), the paper's head, 5 in
+# two words and two words of one sum each (the generic row)
+BOUNDS = {"1": [1000], "2": [1000] * 2, "3": [1000] * 3, "4": [1000] * 4,
+          "paper": [6720, 47040, 329280], "5 in 2 words": [1000] * 5,
+          "2 words": [2 ** 52, 2 ** 52 + 5], "kv_bits=8": [244800, 62424000, 15918120000]}
+
+
+@pytest.mark.parametrize("name", BOUNDS)
+@pytest.mark.parametrize("L,pad,with_e", [(64, 0, True), (13, 2, False), (1152, 0, False),
+                                          (37, 1, True)])
+def test_combine_unpacks_and_adds_in_order_bit_for_bit(name, L, pad, with_e):
+    """Random sums within their bounds, each bound itself (±) among them; L not a multiple of
+    a vector; ``pad``: rows longer than the words (a strided view, as the product's buffer)."""
+    bounds = BOUNDS[name]
+    pack = k_product.packing(bounds)
+    n = len(bounds)
+    rng = np.random.default_rng(L + n)
     bq = 7
-    m = rng.integers(-300_000, 300_000, (bq, L * n + pad)).astype(np.float32)
+    fields = np.stack([rng.integers(-b, b + 1, (bq, L)) for b in bounds], axis=-1)
+    fields[0, 0], fields[1, 0] = bounds, [-b for b in bounds]
+    m = np.zeros((bq, L * pack[2] + pad))
+    m[:, :L * pack[2]] = _words(fields, pack)
     ap = rng.uniform(0.5, 2.0, (n, bq))
     kb = rng.uniform(-3.0, 3.0, (L, n))
     e = rng.uniform(-1.0, 1.0, bq) if with_e else None
     out = np.full((bq, L), np.nan)
-    k_product.combine(m, ap, kb, e, out)
-    _same_bits(out, _combine_spec(m, ap, kb, e, L))
+    k_product.combine(m, ap, kb, e, out, pack)
+    _same_bits(out, _combine_spec(fields, ap, kb, e))
+    for i in range(n):                            # each sum alone: recovered exactly
+        one = np.zeros((n, bq))
+        one[i] = 1.0
+        k_product.combine(m, one, np.ones((L, n)), None, out, pack)
+        np.testing.assert_array_equal(out, fields[:, :, i].astype(np.float64))
+
+
+def test_packing_places_the_sums_apart_and_below_2_to_53():
+    """The paper's head: one word, M_1 + 2^14·M_2 + 2^31·M_3; a sum too large alone: None."""
+    word, shift, nw = k_product.packing([6720, 47040, 329280])
+    assert nw == 1 and list(word) == [0, 0, 0] and list(shift) == [1.0, 2.0 ** 14, 2.0 ** 31]
+    word, shift, nw = k_product.packing([10, 2 ** 40, 2 ** 10])
+    assert nw == 2 and list(word) == [0, 0, 1] and list(shift) == [1.0, 2.0 ** 5, 1.0]
+    assert k_product.packing([2 ** 53 - 1])[2] == 1
+    assert k_product.packing([5, 2 ** 53]) is None
 
 
 def test_combine_refuses_bad_buffers_with_their_name():
-    m, ap, kb = np.zeros((4, 30), np.float32), np.ones((3, 4)), np.ones((10, 3))
-    with pytest.raises(ValueError, match=r"m must be float32 rows of at least 30 contiguous "
-                                         r"values for 4 queries, not float64 \(4, 30\)"):
-        k_product.combine(m.astype(np.float64), ap, kb, None, np.empty((4, 10)))
-    with pytest.raises(ValueError, match=r"m must be float32 rows of at least 33 contiguous"):
-        k_product.combine(m, ap, np.ones((11, 3)), None, np.empty((4, 11)))
+    pack = k_product.packing([100] * 3)
+    m, ap, kb = np.zeros((4, 10)), np.ones((3, 4)), np.ones((10, 3))
+    with pytest.raises(ValueError, match=r"m must be float64 rows of at least 10 contiguous "
+                                         r"values for 4 queries, not float32 \(4, 10\)"):
+        k_product.combine(m.astype(np.float32), ap, kb, None, np.empty((4, 10)), pack)
+    with pytest.raises(ValueError, match=r"m must be float64 rows of at least 11 contiguous"):
+        k_product.combine(m, ap, np.ones((11, 3)), None, np.empty((4, 11)), pack)
     with pytest.raises(ValueError, match=r"kb must be a C-contiguous float64 array of shape "
                                          r"\(10, 3\), not float64 \(3, 10\)"):
-        k_product.combine(m, ap, kb.T, None, np.empty((4, 10)))
+        k_product.combine(m, ap, kb.T, None, np.empty((4, 10)), pack)
     with pytest.raises(ValueError, match=r"e must be a C-contiguous float64 array of shape "
                                          r"\(4,\), not float64 \(5,\)"):
-        k_product.combine(m, ap, kb, np.ones(5), np.empty((4, 10)))
-    with pytest.raises(ValueError, match=r"the combine takes 1 to 64 decay powers, not 0"):
-        k_product.combine(m, np.ones((0, 4)), np.ones((10, 0)), None, np.empty((4, 10)))
+        k_product.combine(m, ap, kb, np.ones(5), np.empty((4, 10)), pack)
+    with pytest.raises(ValueError, match=r"the packing must place 2 sums, not 3"):
+        k_product.combine(m, ap[:2], kb[:, :2], None, np.empty((4, 10)), pack)
+    with pytest.raises(ValueError, match=r"the combine takes 1 to 64 sums in at most as many "
+                                         r"words, not 0 in 0"):
+        k_product.combine(m, ap[:0], kb[:, :0], None, np.empty((4, 10)),
+                          (np.zeros(0, np.int32), np.zeros(0), 0))
 
 
 def test_combine_without_the_kernel_says_why(monkeypatch):
     monkeypatch.setattr(k_product, "_state", {"kernel": None, "why": "no C compiler (…)"})
     with pytest.raises(RuntimeError, match=r"the K-product kernel is unavailable \(no C "
                                            r"compiler"):
-        k_product.combine(np.zeros((1, 3), np.float32), np.ones((3, 1)), np.ones((1, 3)), None,
-                          np.empty((1, 1)))
+        k_product.combine(np.zeros((1, 1)), np.ones((3, 1)), np.ones((1, 3)), None,
+                          np.empty((1, 1)), k_product.packing([1, 1, 1]))
     cfg = HeadConfig()
     assert k_product.code_form_reason(cfg, GainCellBank.for_head(cfg, "K")) == (
         "the combine kernel is unavailable (no C compiler (…))")
@@ -128,7 +172,7 @@ def _block(cfg, T=6, S=40, seed=0, leak=True):
         store = way.alloc(S, S)
         way.fill(store, 0, S, slice(0, S), idx // 64, idx % 64, bp)
         qpart = way.queries(0, T, ap)
-        buf = np.empty(way.buffer_size(T, S), np.float32)
+        buf = np.empty(way.buffer_size(T, S))
         got[type(way).__name__] = way.product(qpart, way.view(store, 0, S), ap,
                                               np.empty((T, S)), buf)
     return got, _exact_s(x[:T], kv, cfg, ap, bp, xk0)
@@ -149,11 +193,13 @@ def test_both_ways_are_the_exact_k_product_to_rounding(overrides, leak):
     assert np.abs(want).max() > 1.0                                    # not a trivial case
 
 
-def test_the_code_sums_are_exact_at_their_bound():
+@pytest.mark.parametrize("overrides", [[], ["array.kv_bits=5"]])
+def test_the_code_sums_are_exact_at_their_bound(overrides):
     """Every query code at q_max and every key at the top or the bottom level: the largest
-    integer sums the defaults can make (q_max·kv_max³·d = 329,280) come out of the float32
-    product exactly (int64 arithmetic as the reference)."""
-    cfg = HeadConfig()
+    sums the head can make (the paper's: q_max·kv_max³·d = 329,280) come out of the float64
+    product of the packed words exactly — each word equal, as an integer, to its sums at
+    their shifts (int64 arithmetic as the reference).  kv_bits = 5 needs two words."""
+    cfg = HeadConfig().with_overrides(overrides)
     ar = cfg.array
     kb = GainCellBank.for_head(cfg, "K")
     rng = np.random.default_rng(3)
@@ -163,14 +209,19 @@ def test_the_code_sums_are_exact_at_their_bound():
     kcode = rng.choice([0, ar.kv_max], (S, ar.head_dim))
     kcode[0], kcode[1] = ar.kv_max, 0
     way = k_product.CodeK(cfg, kb, qcode, kcode, None)
+    word, shift, nw = way.pack
+    assert nw == (1 if not overrides else 2)
     store = way.alloc(S, S)
-    way.fill(store, 0, S, slice(0, S), np.zeros(S, int), np.arange(S) % 64, np.ones((3, S)))
+    way.fill(store, 0, S, slice(0, S), np.zeros(S, int), np.arange(S) % 64,
+             np.ones((len(kb.powers), S)))
     kc, _ = way.view(store, 0, S)
-    m = way.queries(0, T, None)[0] @ kc                                      # (T, S·n)
+    got = (way.queries(0, T, None)[0] @ kc).reshape(T, S, nw)
     c = 2 * kcode - ar.kv_max
-    want = np.stack([qcode @ (c ** p).T for p in kb.powers], axis=-1).reshape(T, S * 3)
-    assert np.abs(want).max() == ar.q_max * ar.kv_max ** 3 * ar.head_dim
-    np.testing.assert_array_equal(m.astype(np.int64), want)
+    sums = [qcode @ (c ** p).T for p in kb.powers]                          # int64 (T, S)
+    assert np.abs(sums[-1]).max() == ar.q_max * ar.kv_max ** 3 * ar.head_dim
+    for w in range(nw):
+        want = sum(sums[i] * int(shift[i]) for i in range(len(sums)) if word[i] == w)
+        np.testing.assert_array_equal(got[:, :, w].astype(np.int64), want)
 
 
 @pytest.mark.parametrize("overrides,why", [
@@ -178,7 +229,6 @@ def test_the_code_sums_are_exact_at_their_bound():
     (["analog.variability=true"], "variability is on (the cells' terms differ)"),
     (["analog.ir_drop=true"], "IR drop weighs the rows"),
     (["analog.v_mid_V=0.4"], "the DAC levels are not symmetric about v_mid"),
-    (["array.kv_bits=6"], "the code sums could exceed float32's exact integers"),
 ])
 def test_the_code_form_applies_only_where_it_is_exact(overrides, why):
     """Elsewhere the run takes FloatK, and the counts still agree with the token path."""
@@ -193,13 +243,22 @@ def test_the_code_form_applies_only_where_it_is_exact(overrides, why):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+def test_a_sum_too_large_for_float64_is_said(monkeypatch):
+    """No head the configuration allows comes near 2^53 (q_max·kv_max³·d ≤ 2^32·d): the
+    reason pinned through the bounds."""
+    monkeypatch.setattr(k_product, "_bounds", lambda cfg, kb: [2 ** 53])
+    cfg = HeadConfig()
+    assert k_product.code_form_reason(cfg, GainCellBank.for_head(cfg, "K")) == (
+        "a code sum could exceed float64's exact integers")
+
+
 def test_the_defaults_take_the_code_sums(monkeypatch):
     """The paper's head runs CodeK: its combine is called once per block of the plan."""
     calls = []
     real = k_product.combine
 
     def counting(*args):
-        calls.append(args[-1].shape)
+        calls.append(args[4].shape)               # out (bq, keys)
         return real(*args)
 
     monkeypatch.setattr(k_product, "combine", counting)
@@ -209,13 +268,17 @@ def test_the_defaults_take_the_code_sums(monkeypatch):
     assert [c[0] for c in calls] == [128, 128, 44]
 
 
-@pytest.mark.parametrize("T,block", [(4500, 64), (700, 128)])
-def test_a_whole_run_either_way_has_the_same_counts(monkeypatch, T, block):
+SMALL = ["array.head_dim=16", "array.tile_cols=8", "array.n_tiles=4"]
+
+
+@pytest.mark.parametrize("T,block,overrides", [(4500, 64, SMALL), (700, 128, []),
+                                                (300, 64, SMALL + ["array.kv_bits=5"])])
+def test_a_whole_run_either_way_has_the_same_counts(monkeypatch, T, block, overrides):
     """CodeK against FloatK (forced) on the same run: the same counts and sums; scores to
     rounding.  4,500 tokens of a small head slide the key cache past its first fill (both
-    ways' join), 700 of the default head cross blocks and tiles."""
-    cfg = (HeadConfig() if T < 1000 else HeadConfig().with_overrides(
-        ["array.head_dim=16", "array.tile_cols=8", "array.n_tiles=4"]))
+    ways' join), 700 of the default head cross blocks and tiles, kv_bits = 5 packs its sums
+    in two words (the combine's generic row)."""
+    cfg = HeadConfig().with_overrides(overrides)
     q, k, v = random_tokens(cfg, T, 9)
     codes = run_vectorized(q, k, v, cfg, block=block)
     monkeypatch.setattr(k_product, "code_form_reason", lambda cfg, kb: "forced")
