@@ -19,8 +19,9 @@ from hdl.schedule import Schedule
 from .outputs import OUTPUTS, Sink, window_to_dense
 
 __all__ = ["GoldenResult", "INPUT_KEYS", "TIME_KEYS", "validate_inputs", "default_times",
-           "validate_times", "run_checked", "hardware_codes", "hardware_inputs", "tile_results", "load_inputs",
-           "npz_path", "result_metadata", "save_result"]
+           "validate_times", "run_checked", "hardware_codes", "hardware_input",
+           "hardware_inputs", "tile_results", "load_inputs", "npz_path", "result_metadata",
+           "save_result"]
 
 #: Arrays of ``IN.npz``: required, then optional.
 INPUT_KEYS = ("q", "k", "v")
@@ -171,17 +172,25 @@ def hardware_codes(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig
     return query_code(q, cfg), kv_code(k, cfg), kv_code(v, cfg)
 
 
+def hardware_input(name: str, a: np.ndarray, cfg: HeadConfig,
+                   code: np.ndarray | None = None) -> np.ndarray:
+    """One input as the hardware sees it: the pulse fractions of ``q`` (``name`` "q") or the
+    stored voltages of ``k`` or ``v``, through the codes (:func:`hardware_codes`, or ``code``
+    if at hand); with quantization off the values clipped to their ranges."""
+    if cfg.analog.quantization:
+        if name == "q":
+            return pulse_fraction(query_code(a, cfg) if code is None else code, cfg)
+        return code_to_volts(kv_code(a, cfg) if code is None else code, cfg)
+    return np.clip(a, 0.0, 1.0 if name == "q" else cfg.analog.v_max_V)
+
+
 def hardware_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, cfg: HeadConfig, *,
                     codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pulse fractions and stored voltages as the hardware sees them (through the codes,
-    :func:`hardware_codes`, or ``codes`` if at hand; with quantization off the values clipped
-    to their ranges)."""
-    if cfg.analog.quantization:
-        qc, kc, vc = hardware_codes(q, k, v, cfg) if codes is None else codes
-        return pulse_fraction(qc, cfg), code_to_volts(kc, cfg), code_to_volts(vc, cfg)
-    vmax = cfg.analog.v_max_V
-    return np.clip(q, 0.0, 1.0), np.clip(k, 0.0, vmax), np.clip(v, 0.0, vmax)
+    """:func:`hardware_input` of q, k and v (``codes``: their :func:`hardware_codes`, if at
+    hand)."""
+    return tuple(hardware_input(name, a, cfg, None if codes is None else codes[i])
+                 for i, (name, a) in enumerate((("q", q), ("k", k), ("v", v))))
 
 
 def tile_results(charges: np.ndarray, cfg: HeadConfig, values: np.ndarray | None = None, *,

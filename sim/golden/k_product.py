@@ -150,13 +150,13 @@ def code_form_reason(cfg: HeadConfig, kb: GainCellBank) -> str | None:
     return None
 
 
-def for_head(cfg: HeadConfig, kb: GainCellBank, x: np.ndarray, kv: np.ndarray,
-             xk0: np.ndarray | None, codes: tuple[np.ndarray, np.ndarray] | None):
+def for_head(cfg: HeadConfig, kb: GainCellBank, x: np.ndarray, kv, xk0: np.ndarray | None,
+             codes: tuple[np.ndarray, np.ndarray] | None):
     """The way to compute this head's K product: :class:`CodeK` where it applies (``codes``:
-    the query and key codes (T, d)), else :class:`FloatK`."""
+    the query and key codes (T, d)), else :class:`FloatK` (of the stored voltages ``kv()``)."""
     if codes is not None and code_form_reason(cfg, kb) is None:
         return CodeK(cfg, kb, codes[0], codes[1], xk0)
-    return FloatK(kb, x, kv, xk0)
+    return FloatK(kb, x, kv(), xk0)
 
 
 class FloatK:
@@ -171,9 +171,9 @@ class FloatK:
         self.kb, self.x, self.kv, self.xk0 = kb, x, kv, xk0
         self.n, self.d = len(kb.powers), x.shape[1]
 
-    def alloc(self, keys: int, m: int) -> tuple:
-        """A store for ``keys`` keys of which the first ``m`` will be filled (the rest is
-        padding: terms 0)."""
+    def alloc(self, a: int, keys: int, m: int) -> tuple:
+        """A store for ``keys`` keys from key ``a`` of which the first ``m`` will be filled
+        (the rest is padding: terms 0)."""
         k = np.empty((keys, self.n * self.d + 1))
         k[:, self.n * self.d] = 1.0
         k[m:, :self.n * self.d] = 0.0
@@ -219,60 +219,54 @@ class FloatK:
 
 
 class CodeK:
-    """The K product from exact integer sums of the codes (module docstring).  Key store:
-    ``(kc, kb)`` with ``kc`` (d, keys, n_words) the packed ``Σ shift_i·c[s, d]^p_i`` of each
-    word and ``kb`` (keys, n) = ``G_i·b_s^p_i``; query part: ``(qc, e)`` with ``qc``
-    (tokens, d) the query codes and ``e`` the C0 part (or None)."""
+    """The K product from exact integer sums of the codes (module docstring).  The packed
+    words ``Σ shift_i·c^p_i`` of each key do not decay: looked up once by code from a table
+    of the kv_max + 1 levels, ``words`` (keys, n_words, d) (zeros past T: the padding); key
+    store: ``(a, kb)``, the first key and ``kb`` (keys, n) = ``G_i·b_s^p_i``; query part:
+    ``(qc, e)`` with ``qc`` (tokens, d) the query codes and ``e`` the C0 part (or None)."""
 
     name = "exact code sums"
 
     def __init__(self, cfg: HeadConfig, kb: GainCellBank, qcode: np.ndarray,
                  kcode: np.ndarray, xk0: np.ndarray | None) -> None:
-        kv_max = cfg.array.kv_max
+        kv_max, cols = cfg.array.kv_max, cfg.array.tile_cols
         self.powers, self.n, self.d = kb.powers, len(kb.powers), qcode.shape[1]
         self.pack = packing(_bounds(cfg, kb))
         if self.pack is None:
             raise ValueError("a code sum could exceed float64's exact integers")
-        self.nw = self.pack[2]
+        word, shift, self.nw = self.pack
         h = float(code_to_volts(1, cfg)) / 2.0            # V − v_mid = h·(2·code − kv_max)
         self.g = (poly_terms(np.array([h]), cfg.analog, self.powers)[:, 0]
                   * float(pulse_fraction(1, cfg)))          # G_i = term_i(h)/q_max   (n,)
-        self.c = (2 * kcode.T - kv_max).astype(np.float64)   # (d, T), small integers
+        c = 2 * np.arange(kv_max + 1, dtype=np.int64) - kv_max     # c of each level
+        table = np.zeros((self.nw, kv_max + 1), np.int64)  # each word's value at each level
+        for i, p in enumerate(self.powers):                # integers below 2^53 (packing):
+            table[word[i]] += c ** p * int(shift[i])       # exact in float64 too
+        table = table.astype(np.float64)
+        T = len(kcode)
+        self.words = np.zeros((-(-T // cols) * cols, self.nw, self.d))
+        for w in range(self.nw):
+            self.words[:T, w] = table[w][kcode]
         self.qc = qcode.astype(np.float64)
         self.xk0 = xk0
 
-    def alloc(self, keys: int, m: int) -> tuple:
-        kc = np.empty((self.d, keys, self.nw))
+    def alloc(self, a: int, keys: int, m: int) -> tuple:
         kb = np.empty((keys, self.n))
-        kc[:, m:] = 0.0
         kb[m:] = 0.0
-        return kc, kb
+        return a, kb
 
     def fill(self, store: tuple, p0: int, p1: int, s: slice, tile: np.ndarray,
              col: np.ndarray, bp: np.ndarray) -> None:
-        kc, kb = store
-        word, shift, _ = self.pack
-        c = self.c[:, s]
-        cp, done = None, 0               # c**done by repeated multiplication (exact integers)
-        for i, p in enumerate(self.powers):
-            while done < p:
-                cp = c if cp is None else cp * c
-                done += 1
-            dst = kc[:, p0:p1, word[i]]
-            if shift[i] == 1.0:          # a word's first sum
-                dst[...] = cp
-            else:                        # exact: integers below 2^53 (packing)
-                dst += cp * shift[i]
-            np.multiply(bp[i], self.g[i], out=kb[p0:p1, i])
+        for i in range(self.n):
+            np.multiply(bp[i], self.g[i], out=store[1][p0:p1, i])
 
     @staticmethod
     def join(old: tuple, cut: int, new: tuple) -> tuple:
-        return (np.concatenate([old[0][:, cut:], new[0]], axis=1),
-                np.concatenate([old[1][cut:], new[1]]))
+        return old[0] + cut, np.concatenate([old[1][cut:], new[1]])
 
     def view(self, store: tuple, a: int, b: int) -> tuple:
-        kc, kb = store
-        return kc[:, a:b].reshape(self.d, (b - a) * self.nw), kb[a:b]
+        a0, kb = store
+        return self.words[a0 + a:a0 + b].reshape((b - a) * self.nw, self.d).T, kb[a:b]
 
     def queries(self, a: int, e: int, ap: np.ndarray) -> tuple:
         return self.qc[a:e], None if self.xk0 is None else self.xk0[a:e]

@@ -31,9 +31,9 @@ from analog_models.array import GainCellBank
 from analog_models.native import aligned
 from hdl.config import HeadConfig
 
-from . import k_product, v_product
+from . import k_product, level_terms, v_product
 from .block_steps import block_act
-from .io import GoldenResult, hardware_codes, hardware_inputs, run_checked, tile_results
+from .io import GoldenResult, hardware_codes, hardware_input, run_checked, tile_results
 from .workers import run_in_threads
 
 __all__ = ["run_vectorized", "MAX_SPAN_TAU", "STEPS"]
@@ -120,24 +120,29 @@ class _Keys:
     * ``c0`` (cols,): ``C0·f_col`` of the V bank (the undecayed C0 part), or None.
     """
 
-    def __init__(self, ks, kb: GainCellBank, vb: GainCellBank, vv: np.ndarray,
-                 w: np.ndarray, cfg: HeadConfig, ahead: int = 4096) -> None:
-        self.ks, self.kb, self.vb, self.vv, self.w = ks, kb, vb, vv, w
+    def __init__(self, ks, kb: GainCellBank, vb: GainCellBank, vv, w: np.ndarray,
+                 cfg: HeadConfig, vcode: np.ndarray | None, ahead: int = 4096) -> None:
+        self.ks, self.kb, self.vb, self.w = ks, kb, vb, w
+        # the V terms looked up by code where they depend on it alone (:mod:`.level_terms`),
+        # else evaluated from the stored voltages (``vv()``)
+        self.vtab = None if vcode is None else level_terms.table(cfg, vb)
+        self.vcode, self.vv = vcode, vv() if self.vtab is None else None
+        self.T, self.d = len(w), cfg.array.head_dim
         self.W, self.cols = cfg.array.window, cfg.array.tile_cols
         self.ahead = -(-ahead // self.cols) * self.cols
         self.leak = cfg.analog.leakage and bool(kb.powers)
         self.tau = cfg.analog.tau_retention_s
         self.c0 = vb.const_uA * vb.line_factors("rows") if vb.const_uA else None
-        self.n, self.d = len(kb.powers), vv.shape[1]
+        self.n = len(kb.powers)
         self.ref = None
         self.lo = self.hi = 0
-        self.k = ks.alloc(0, 0)
+        self.k = ks.alloc(0, 0, 0)
         self.v = np.zeros((0, self.n * self.cols, self.d))
 
     def _compute(self, a: int, e: int) -> tuple[tuple, np.ndarray]:
-        T, (n, d, cols) = len(self.vv), (self.n, self.d, self.cols)
+        T, (n, d, cols) = self.T, (self.n, self.d, self.cols)
         m = max(0, min(e, T) - a)                            # keys before the padding
-        out_k = self.ks.alloc(e - a, m)
+        out_k = self.ks.alloc(a, e - a, m)
         # written in place (no transposes), on cache lines: the V product's vector loads of a
         # chunk's rows (d doubles each, 8 to a line at the defaults) then never split a line
         out_v = aligned(np.empty, ((e - a) // cols, n, cols, d), np.float64)
@@ -164,6 +169,9 @@ class _Keys:
         bp = (_powers_of(np.exp(np.minimum((self.w[s] - self.ref) / self.tau, lim)),
                          self.kb.powers) if self.leak else np.ones((n, m)))
         self.ks.fill(out_k, p0, p1, s, tile, col, bp)
+        if self.vtab is not None:
+            level_terms.into(out_v, p0, self.vcode[s], self.vtab, bp)
+            return
         tv = self.vb.line_terms(self.vv[s], tile, col, read="rows")
         c0, c1 = p0 // cols, (p0 + full) // cols
         for i in range(n):
@@ -177,9 +185,9 @@ class _Keys:
         and the V rows."""
         if ref != self.ref:
             self.ref, self.lo, self.hi = ref, s0, s0
-            self.k, self.v = self.ks.alloc(0, 0), self.v[:0]
+            self.k, self.v = self.ks.alloc(s0, 0, 0), self.v[:0]
         if s1 > self.hi:          # keys past T only as padding up to the last chunk
-            end = -(-len(self.vv) // self.cols) * self.cols
+            end = -(-self.T // self.cols) * self.cols
             hi = max(s1, min(s0 + self.ahead, end))
             new_k, new_v = self._compute(max(self.hi, s0), hi)
             cut = max(0, s0 - self.lo)
@@ -247,7 +255,10 @@ class _Head:
                  w: np.ndarray, r: np.ndarray, block: int) -> None:
         self.cfg, self.w, self.r, self.block = cfg, w, r, block
         codes = hardware_codes(q, k, v, cfg) if cfg.analog.quantization else None
-        self.x, self.kv, self.vv = hardware_inputs(q, k, v, cfg, codes=codes)
+        self.codes = codes or (None, None, None)
+        self._raw, self._volts = {"k": k, "v": v}, {}    # voltages on first use (volts)
+        self.x = hardware_input("q", q, cfg, self.codes[0])
+        self.vcode = self.codes[2]
         self.kb = GainCellBank.for_head(cfg, "K")
         self.vb = GainCellBank.for_head(cfg, "V")
         self.n = len(self.kb.powers)
@@ -259,8 +270,16 @@ class _Head:
         self.xk0 = (kb.const_uA * (self.x @ kb.line_factors("columns")) if kb.const_uA
                     else None)                                                   # (T,)
         # the K product's way (:mod:`.k_product`): from the codes where it applies
-        self.ks = k_product.for_head(cfg, kb, self.x, self.kv, self.xk0,
+        self.ks = k_product.for_head(cfg, kb, self.x, lambda: self.volts("k"), self.xk0,
                                      None if codes is None else codes[:2])
+
+    def volts(self, name: str) -> np.ndarray:
+        """The stored voltages of ``"k"`` or ``"v"`` (computed on first use: the codes'
+        ways, :mod:`.k_product` and :mod:`.level_terms`, need none)."""
+        if name not in self._volts:
+            self._volts[name] = hardware_input(name, self._raw[name], self.cfg,
+                                               self.codes["qkv".index(name)])
+        return self._volts[name]
 
     def plan(self) -> list[tuple[int, int, float]]:
         span = MAX_SPAN_TAU * self.cfg.analog.tau_retention_s / max(self.kb.powers or (1,))
@@ -276,7 +295,8 @@ class _Worker:
         self.head, self.clock = head, clock
         cfg, T = head.cfg, len(head.x)
         ar = cfg.array
-        self.keys = _Keys(head.ks, head.kb, head.vb, head.vv, head.w, cfg)
+        self.keys = _Keys(head.ks, head.kb, head.vb, lambda: head.volts("v"), head.w, cfg,
+                          head.vcode)
         self.queries = _Queries(head.ks, head.r, head.kb.powers, cfg.analog.tau_retention_s,
                                 head.leak)
         block, cols, nt, d = head.block, ar.tile_cols, ar.n_tiles, ar.head_dim

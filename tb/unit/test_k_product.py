@@ -169,7 +169,7 @@ def _block(cfg, T=6, S=40, seed=0, leak=True):
     idx = np.arange(S)
     for way in (k_product.CodeK(cfg, kb, codes[0], codes[1], xk0),
                 k_product.FloatK(kb, x, kv, xk0)):
-        store = way.alloc(S, S)
+        store = way.alloc(0, S, S)
         way.fill(store, 0, S, slice(0, S), idx // 64, idx % 64, bp)
         qpart = way.queries(0, T, ap)
         buf = np.empty(way.buffer_size(T, S))
@@ -211,7 +211,7 @@ def test_the_code_sums_are_exact_at_their_bound(overrides):
     way = k_product.CodeK(cfg, kb, qcode, kcode, None)
     word, shift, nw = way.pack
     assert nw == (1 if not overrides else 2)
-    store = way.alloc(S, S)
+    store = way.alloc(0, S, S)
     way.fill(store, 0, S, slice(0, S), np.zeros(S, int), np.arange(S) % 64,
              np.ones((len(kb.powers), S)))
     kc, _ = way.view(store, 0, S)
