@@ -10,9 +10,10 @@ Two paths that agree exactly in the integer counts:
   co-simulation bridge calls from the pins, so the bridge reproduces its floats bit for bit.
 * :func:`run_vectorized` (:mod:`.vectorized`) — all T tokens at once, in blocks of query rows
   against their window's keys, the cell polynomial and the leakage factor (``a_t·b_s``) expanded
-  into one matrix product per array (like the paper's training code).  Same per-cell numbers,
-  different summation order (float differences ~1e-13 relative): counts agree exactly unless
-  ``|O|/S_sat2·count_max`` falls within that of a half-integer.
+  into one matrix product per array (like the paper's training code; at the paper's head the K
+  product from exact integer sums of the codes, :mod:`.k_product`).  Different summation order
+  (float differences ~1e-13 relative): counts agree exactly unless ``|O|/S_sat2·count_max``
+  falls within that of a half-integer.
 
 :func:`run` picks a path by name; :mod:`.io` holds the result record, the input and time checks
 and the files of the command line (:mod:`.cli`).

@@ -1,18 +1,26 @@
 """The golden model's vectorised path: all T tokens at once, block by block of query rows.
 
-The cell polynomial is expanded into matrix products (like the paper's training code), from
-the per-cell numbers the banks themselves store (:meth:`analog_models.array.GainCellBank.
-line_terms`, ``powers``, ``const_uA``, ``line_factors``).  The leakage factor of key s at query
-t, ``D = exp(−(r_t − w_s)/τ)``, factors as ``a_t·b_s`` about the block's first read time
-(``a_t = exp(−(r_t − r_ref)/τ)``, ``b_s = exp(−(r_ref − w_s)/τ)``), so ``Σ_i D^p_i·term_i`` is
-one matrix product of ``[a_t^p_i·x_t]_i`` (bq, n·d) by ``[b_s^p_i·term_i(s)]_i`` (n·d, keys),
-and the V side one batched product per chunk of tile_cols keys: no (bq, keys) elementwise decay.
+The cell polynomial is expanded into matrix products (like the paper's training code).  The
+leakage factor of key s at query t, ``D = exp(−(r_t − w_s)/τ)``, factors as ``a_t·b_s`` about
+the block's first read time (``a_t = exp(−(r_t − r_ref)/τ)``, ``b_s = exp(−(r_ref − w_s)/τ)``),
+so ``Σ_i D^p_i·term_i`` needs no (bq, keys) elementwise decay:
+
+* the K product (:mod:`.k_product`): at the paper's head from exact integer sums of the codes
+  (one float64 product of the query codes by packed key words, then a compiled combine with
+  ``a_t^p_i``, ``b_s^p_i``), elsewhere one product of ``[a_t^p_i·x_t]_i`` (bq, n·d) by the K
+  bank's ``[b_s^p_i·term_i(s)]_i`` (n·d, keys);
+* the V product (:mod:`.v_product`): per chunk of tile_cols keys, ``a_t^p_i·A`` by the V bank's
+  ``b_s^p_i·term_i`` — the terms it stores for each cell (:meth:`analog_models.array.
+  GainCellBank.line_terms`), looked up by code where they depend on it alone
+  (:mod:`.level_terms`).
+
 A block is cut short where read times jump by more than :data:`MAX_SPAN_TAU`·τ/p_max, so the
 factors stay finite.
 
-Same per-cell numbers as the token path, different summation and rounding order (float
-differences ~1e-13 relative): counts agree exactly unless ``|O|/S_sat2·count_max`` falls within
-that of a half-integer.  Memory: O(block·(W + block)) plus the outputs kept (:mod:`.outputs`).
+The same model as the token path, different summation and rounding order (float differences
+~1e-13 relative): counts agree exactly unless ``|O|/S_sat2·count_max`` falls within that of a
+half-integer.  Memory: O(block·(W + block)) plus the outputs kept (:mod:`.outputs`) and O(T)
+per-key inputs.
 
 The blocks are planned first (:func:`_plan`: their rows and reference times, from the read
 times alone), then computed one after another or, with ``workers=N``, on N threads (block i on
