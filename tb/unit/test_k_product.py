@@ -12,7 +12,7 @@ import pytest
 
 from analog_models.array import GainCellBank
 from hdl.config import HeadConfig
-from sim.golden import k_product, run_token_by_token, run_vectorized
+from sim.golden import k_product, run_token_by_token, run_vectorized, vectorized
 from sim.golden.io import hardware_codes, hardware_inputs
 from sim.stimuli import random_tokens
 
@@ -287,3 +287,24 @@ def test_a_whole_run_either_way_has_the_same_counts(monkeypatch, T, block, overr
     np.testing.assert_array_equal(codes.out, floats.out)
     np.testing.assert_allclose(codes.scores, floats.scores, rtol=1e-13, atol=1e-12)
     assert np.abs(codes.out).max() > 3
+
+
+def test_the_code_sums_across_reference_times(monkeypatch):
+    """Reads spanning many leakage spans (τ = 1 µs, 100 ns a token): the plan changes its
+    reference time several times and the key store restarts at each; CodeK's counts are the
+    token path's and FloatK's."""
+    cfg = HeadConfig().with_overrides(SMALL + ["analog.tau_retention_s=1e-6"])
+    T = 2000
+    q, k, v = random_tokens(cfg, T, 5)
+    w = np.arange(T) * 1e-7
+    head = vectorized._Head(q, k, v, cfg, w, w, 40)
+    assert isinstance(head.ks, k_product.CodeK)
+    assert len({ref for _, _, ref in head.plan()}) >= 4                 # the path under test
+    codes = run_vectorized(q, k, v, cfg, write_times_s=w, read_times_s=w, block=40)
+    assert np.abs(codes.out).max() > 0
+    np.testing.assert_array_equal(codes.counts, run_token_by_token(
+        q, k, v, cfg, write_times_s=w, read_times_s=w).counts)
+    monkeypatch.setattr(k_product, "code_form_reason", lambda cfg, kb: "forced")
+    floats = run_vectorized(q, k, v, cfg, write_times_s=w, read_times_s=w, block=40)
+    np.testing.assert_array_equal(codes.counts, floats.counts)
+    np.testing.assert_allclose(codes.scores, floats.scores, rtol=1e-13, atol=1e-12)
