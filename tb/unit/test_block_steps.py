@@ -100,7 +100,7 @@ def test_block_act_keeps_a_nan_inside_the_window_and_drops_one_outside():
 @pytest.mark.parametrize("k_ch,c0", [(1, 0), (5, 3), (16, 7), (17, 16), (18, 9), (40, 5)])
 @pytest.mark.parametrize("with_c0", [True, False])
 def test_the_v_products_land_on_their_tiles_in_chunk_order(k_ch, c0, with_c0):
-    """vectorized._onto_tiles against the map written out: chunk j of the block on tile
+    """v_product.onto_tiles against the map written out: chunk j of the block on tile
     (c0 + j) mod n_tiles, products summed in chunk order, 0 where no chunk lands; 40 chunks go
     round the tiles twice and a half."""
     rng = np.random.default_rng(k_ch * 100 + c0)

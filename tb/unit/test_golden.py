@@ -44,7 +44,7 @@ def test_vectorized_block_size_is_irrelevant(block):
 
 def test_the_key_cache_slides_past_its_first_fill():
     """The vectorised path computes the keys' sides 4,096 keys ahead; past them it keeps the
-    keys still in the window and appends the next ones (vectorized._joined): 4,500 tokens
+    keys still in the window and appends the next ones (caches.joined): 4,500 tokens
     cross that point, with the same counts as the token path there and after it."""
     q, k, v = _inputs(3, 4500)
     ref = run_token_by_token(q, k, v, SMALL)
