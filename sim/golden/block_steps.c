@@ -26,42 +26,33 @@
  * no line is read from memory before it is overwritten; elsewhere, or for short pieces, memcpy. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <emmintrin.h>
+/* dst[0 … m) ← src[0 … m), or 0 when src is NULL */
 static inline void put_row(double *restrict dst, const double *restrict src, size_t m)
 {
     size_t i = 0;
     if (m < 32) {
-        memcpy(dst, src, m * sizeof(double));
+        if (src)
+            memcpy(dst, src, m * sizeof(double));
+        else
+            memset(dst, 0, m * sizeof(double));
         return;
     }
     for (; ((uintptr_t)(dst + i) & 63) && i < m; i++)     /* to a cache line's start */
-        dst[i] = src[i];
+        dst[i] = src ? src[i] : 0.0;
     for (; i + 8 <= m; i += 8)
         for (int h = 0; h < 8; h += 2)
-            _mm_stream_pd(dst + i + h, _mm_loadu_pd(src + i + h));
+            _mm_stream_pd(dst + i + h, src ? _mm_loadu_pd(src + i + h) : _mm_setzero_pd());
     for (; i < m; i++)
-        dst[i] = src[i];
-}
-static inline void put_zeros(double *dst, size_t m)
-{
-    size_t i = 0;
-    const __m128d z = _mm_setzero_pd();
-    for (; ((uintptr_t)(dst + i) & 63) && i < m; i++)
-        dst[i] = 0.0;
-    for (; i + 8 <= m; i += 8)
-        for (int h = 0; h < 8; h += 2)
-            _mm_stream_pd(dst + i + h, z);
-    for (; i < m; i++)
-        dst[i] = 0.0;
+        dst[i] = src ? src[i] : 0.0;
 }
 #define PUT_DONE() _mm_sfence()
 #else
 static inline void put_row(double *restrict dst, const double *restrict src, size_t m)
 {
-    memcpy(dst, src, m * sizeof(double));
-}
-static inline void put_zeros(double *dst, size_t m)
-{
-    memset(dst, 0, m * sizeof(double));
+    if (src)
+        memcpy(dst, src, m * sizeof(double));
+    else
+        memset(dst, 0, m * sizeof(double));
 }
 #define PUT_DONE() ((void)0)
 #endif
@@ -79,9 +70,9 @@ static inline void zero_rest(double *row, long W, long s, long n)
     long p = s % W, m = n < W - p ? n : W - p;
     if (n <= 0)
         return;
-    put_zeros(row + p, (size_t)m);
+    put_row(row + p, NULL, (size_t)m);
     if (n > m)
-        put_zeros(row, (size_t)(n - m));
+        put_row(row, NULL, (size_t)(n - m));
 }
 
 CLONES

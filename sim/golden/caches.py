@@ -46,14 +46,13 @@ class Keys:
     * ``c0`` (cols,): ``C0·f_col`` of the V bank (the undecayed C0 part), or None.
     """
 
-    def __init__(self, ks, kb: GainCellBank, vb: GainCellBank, vv, w: np.ndarray,
-                 cfg: HeadConfig, vcode: np.ndarray | None, span_tau: float,
-                 ahead: int = 4096) -> None:
+    def __init__(self, ks, kb: GainCellBank, vb: GainCellBank, w: np.ndarray,
+                 cfg: HeadConfig, vtab: np.ndarray | None, vcode: np.ndarray | None,
+                 vv: np.ndarray | None, span_tau: float, ahead: int = 4096) -> None:
         self.ks, self.kb, self.vb, self.w, self.span_tau = ks, kb, vb, w, span_tau
-        # the V terms looked up by code where they depend on it alone (:mod:`.level_terms`),
-        # else evaluated from the stored voltages (``vv()``)
-        self.vtab = None if vcode is None else level_terms.table(cfg, vb)
-        self.vcode, self.vv = vcode, vv() if self.vtab is None else None
+        # the V terms looked up by code (``vtab``, ``vcode``: :mod:`.level_terms`), else
+        # evaluated from the stored voltages ``vv``
+        self.vtab, self.vcode, self.vv = vtab, vcode, vv
         self.T, self.d = len(w), cfg.array.head_dim
         self.W, self.cols = cfg.array.window, cfg.array.tile_cols
         self.ahead = -(-ahead // self.cols) * self.cols
@@ -94,7 +93,7 @@ class Keys:
         # keys written past ref + span are valid only for a later reference: clamped
         lim = self.span_tau / max(self.kb.powers)
         bp = (powers_of(np.exp(np.minimum((self.w[s] - self.ref) / self.tau, lim)),
-                         self.kb.powers) if self.leak else np.ones((n, m)))
+                        self.kb.powers) if self.leak else np.ones((n, m)))
         self.ks.fill(out_k, p0, p1, s, tile, col, bp)
         if self.vtab is not None:
             level_terms.into(out_v, p0, self.vcode[s], self.vtab, bp)

@@ -42,6 +42,7 @@ from analog_models.dac import code_to_volts, pulse_fraction
 from analog_models.gain_cell import poly_terms
 from hdl.config import HeadConfig
 
+from . import level_terms
 from .block_steps import check_buffer
 
 __all__ = ["FloatK", "CodeK", "for_head", "code_form_reason", "packing", "combine", "kernel",
@@ -135,12 +136,8 @@ def code_form_reason(cfg: HeadConfig, kb: GainCellBank) -> str | None:
     a = cfg.analog
     if not kb.powers:
         return "no cell term depends on the stored voltage"
-    if not a.quantization:
-        return "quantization is off (no codes)"
-    if kb.gain is not None:
-        return "variability is on (the cells' terms differ)"
-    if not np.all(kb.line_factors("columns") == 1.0):
-        return "IR drop weighs the rows"
+    if why := level_terms.by_code_reason(cfg, kb, "columns"):
+        return why
     if 2.0 * a.v_mid_V != a.v_max_V:
         return "the DAC levels are not symmetric about v_mid"
     if packing(_bounds(cfg, kb)) is None:
@@ -163,8 +160,6 @@ class FloatK:
     """The K product from the bank's per-cell numbers, in float64.  Key store: ``(k,)`` with
     ``k`` (keys, n·d + 1) = ``[b_s^p_i·term_i(s)]_i ‖ 1``; query part: ``(xq,)`` with ``xq``
     (tokens, n·d + 1) = ``[a_t^p_i·x_t]_i ‖ C0 part``."""
-
-    name = "float64 per-cell terms"
 
     def __init__(self, kb: GainCellBank, x: np.ndarray, kv: np.ndarray,
                  xk0: np.ndarray | None) -> None:
@@ -224,8 +219,6 @@ class CodeK:
     of the kv_max + 1 levels, ``words`` (keys, n_words, d) (zeros past T: the padding); key
     store: ``(a, kb)``, the first key and ``kb`` (keys, n) = ``G_i·b_s^p_i``; query part:
     ``(qc, e)`` with ``qc`` (tokens, d) the query codes and ``e`` the C0 part (or None)."""
-
-    name = "exact code sums"
 
     def __init__(self, cfg: HeadConfig, kb: GainCellBank, qcode: np.ndarray,
                  kcode: np.ndarray, xk0: np.ndarray | None) -> None:

@@ -21,7 +21,7 @@ from hdl.config import HeadConfig
 
 from .block_steps import check_buffer
 
-__all__ = ["table", "into", "kernel", "unavailable_reason"]
+__all__ = ["by_code_reason", "table", "into", "kernel", "unavailable_reason"]
 
 SOURCE = Path(__file__).with_name("level_terms.c")
 _state: dict[str, object] = {}
@@ -47,12 +47,23 @@ def unavailable_reason() -> str | None:
     return _state.get("why")  # type: ignore[return-value]
 
 
+def by_code_reason(cfg: HeadConfig, bank: GainCellBank, read: str) -> str | None:
+    """None when the terms a cell of ``bank`` stores for ``read`` depend on its DAC code
+    alone, else why not (:mod:`.k_product`'s code form needs it too)."""
+    if not cfg.analog.quantization:
+        return "quantization is off (no codes)"
+    if bank.gain is not None:
+        return "variability is on (the cells' terms differ)"
+    if not np.all(bank.line_factors(read) == 1.0):
+        return f"IR drop weighs the {'rows' if read == 'columns' else 'columns'}"
+    return None
+
+
 def table(cfg: HeadConfig, bank: GainCellBank) -> np.ndarray | None:
     """``(n_powers, kv_max + 1)``: the ``read="rows"`` terms of a cell at each DAC level, from
-    the bank itself; None where they depend on more than the code (no quantisation,
-    variability, line factors) or without the compiled lookup."""
-    if (not cfg.analog.quantization or bank.gain is not None or not bank.powers
-            or not np.all(bank.line_factors("rows") == 1.0) or kernel() is None):
+    the bank itself; None where they depend on more than the code (:func:`by_code_reason`)
+    or without the compiled lookup."""
+    if not bank.powers or by_code_reason(cfg, bank, "rows") or kernel() is None:
         return None
     levels = code_to_volts(np.arange(cfg.array.kv_max + 1), cfg)
     return np.ascontiguousarray(bank.line_terms(levels[:, None], 0, 0, read="rows")[:, :, 0])

@@ -88,8 +88,9 @@ class _Rows:
     def window_rows(self, name: str, t0: int, t1: int) -> tuple[np.ndarray | None, bool]:
         """Rows [t0, t1) of ``scores`` or ``activations`` to fill in the window layout:
         ``(the kept rows, True)`` when they are in memory in that layout (written in place,
-        every column: the window's keys and 0 elsewhere; pass ``name`` in ``written``), ``(zeros (t1 − t0, W), False)`` when kept otherwise
-        (pass them to :meth:`put`), ``(None, False)`` when not kept."""
+        every column: the window's keys and 0 elsewhere; pass ``name`` in ``written``),
+        ``(zeros (t1 − t0, W), False)`` when kept otherwise (pass them to :meth:`put`),
+        ``(None, False)`` when not kept."""
         sink = self.sink
         if name not in sink.outputs:
             return None, False
@@ -142,12 +143,10 @@ class Sink:
         self._open()
 
     def _open(self) -> None:
-        # Left uninitialised: every path writes every element (zeroing first cost ~6 % of a
-        # vectorised run, then ~4 % more when the rows of scores and activations were zeroed
-        # too, ~5 % when only the window rows before the first full window were): put writes
-        # whole rows, and so does whoever fills window rows in place (:meth:`_Rows.
-        # window_rows`: the window's keys and 0 in the columns of a window not yet full).  On
-        # cache lines: the kernels write them with streaming stores (native.aligned).
+        # Left uninitialised (zeroing them cost ~5–10 % of a vectorised run): every path
+        # writes every element — put whole rows, and whoever fills window rows in place
+        # (:meth:`_Rows.window_rows`) the window's keys and 0 in the other columns.  On cache
+        # lines: the kernels write them with streaming stores (native.aligned).
         self.arrays = {n: aligned(np.empty, shape, dt) for n, (shape, dt) in self.shapes.items()}
 
     def rows(self, b: int | None = None) -> _Rows:

@@ -39,7 +39,7 @@ from analog_models.array import GainCellBank
 from analog_models.native import aligned
 from hdl.config import HeadConfig
 
-from . import k_product, v_product
+from . import k_product, level_terms, v_product
 from .block_steps import block_act
 from .caches import Keys, Queries
 from .io import GoldenResult, hardware_codes, hardware_input, run_checked, tile_results
@@ -133,9 +133,10 @@ class _Head:
         self.codes = codes or (None, None, None)
         self._raw, self._volts = {"k": k, "v": v}, {}    # voltages on first use (volts)
         self.x = hardware_input("q", q, cfg, self.codes[0])
-        self.vcode = self.codes[2]
         self.kb = GainCellBank.for_head(cfg, "K")
         self.vb = GainCellBank.for_head(cfg, "V")
+        # the V side's terms by code where they depend on it alone (:mod:`.level_terms`)
+        self.vtab = None if codes is None else level_terms.table(cfg, self.vb)
         self.n = len(self.kb.powers)
         self.leak = cfg.analog.leakage and self.n > 0
         # The C0 current every cell shares, a rank-one part of each read (0 with variability):
@@ -170,8 +171,8 @@ class _Worker:
         self.head, self.clock = head, clock
         cfg, T = head.cfg, len(head.x)
         ar = cfg.array
-        self.keys = Keys(head.ks, head.kb, head.vb, lambda: head.volts("v"), head.w, cfg,
-                         head.vcode, MAX_SPAN_TAU)
+        self.keys = Keys(head.ks, head.kb, head.vb, head.w, cfg, head.vtab, head.codes[2],
+                         head.volts("v") if head.vtab is None else None, MAX_SPAN_TAU)
         self.queries = Queries(head.ks, head.r, head.kb.powers, cfg.analog.tau_retention_s,
                                head.leak)
         block, cols, nt, d = head.block, ar.tile_cols, ar.n_tiles, ar.head_dim
